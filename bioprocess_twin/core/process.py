@@ -1,0 +1,121 @@
+"""Processes: a model plus the defaults and KPIs that make it runnable from a spec.
+
+A :class:`Process` is what the CLI, the dashboard and the HTTP API call. It owns a built
+:class:`~.model.Model`, may declare *operating* parameters that shape its recipe (number of
+passes, say), and turns a result into KPIs and, for particle processes, size distributions.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+import numpy as np
+
+from .model import Model
+from .parameters import ParameterError, ParameterTable
+from .recipe import Recipe
+from .results import SimulationResult
+from .simulate import SolverOptions, simulate
+
+
+@dataclass
+class Distribution:
+    """Size distributions over time for plotting: one row of ``density`` per labelled time."""
+
+    diameter: np.ndarray          # class diameters, nm
+    density: np.ndarray           # (n_times, n_classes) volume-weighted density q3 in 1/ln(d) (sums to 1 over ln d)
+    labels: list[str]             # e.g. "pass 3" or "t = 12 s"
+    kind: str = "volume density q3(ln d)"
+
+
+@dataclass
+class ProcessRun:
+    process: "Process"
+    result: SimulationResult
+    kpis: dict[str, float] = field(default_factory=dict)
+    distribution: Distribution | None = None
+    series: Any = None            # pandas DataFrame of KPI-like quantities over time (no class columns)
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+    def to_dict(self, include_series: bool = True) -> dict[str, Any]:
+        out = self.result.summary() | {"kpis": self.kpis}
+        if include_series and self.series is not None:
+            df = self.series
+            out["series"] = {"time": df.index.to_list(), "time_units": self.result.model.time_units,
+                             "units": df.attrs.get("units", {}),
+                             "columns": {c: df[c].tolist() for c in df.columns}}
+        if self.distribution is not None:
+            d = self.distribution
+            out["distribution"] = {"diameter_nm": d.diameter.tolist(), "labels": d.labels, "kind": d.kind,
+                                   "density": d.density.tolist()}
+        return out
+
+
+class Process(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: parameters that shape the recipe or grid rather than enter the equations
+    operating: ClassVar[ParameterTable] = ParameterTable()
+
+    def __init__(self):
+        self._model: Model | None = None
+
+    @abstractmethod
+    def build(self) -> Model:
+        """Declare and build the CasADi model (called once, then cached)."""
+
+    @property
+    def model(self) -> Model:
+        if self._model is None:
+            self._model = self.build()
+        return self._model
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def default_recipe(self, operating: Mapping[str, float]) -> Recipe | None:
+        return None
+
+    def default_times(self, operating: Mapping[str, float], recipe: Recipe | None) -> np.ndarray:
+        if recipe is None:
+            raise ParameterError([("times", f"process '{self.name}' needs output times")])
+        return recipe.time_grid()
+
+    def kpis(self, result: SimulationResult, operating: Mapping[str, float]) -> dict[str, float]:
+        return {}
+
+    def distribution(self, result: SimulationResult, operating: Mapping[str, float]) -> Distribution | None:
+        return None
+
+    def series(self, result: SimulationResult, operating: Mapping[str, float]):
+        return result.frame(include_vectors=False)
+
+    def split_parameters(self, given: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, float]]:
+        """Separate model parameters from operating parameters, validating the latter."""
+        given = dict(given or {})
+        op_given = {k: given.pop(k) for k in list(given) if k in self.operating}
+        return given, self.operating.resolve(op_given, f"process '{self.name}' operating parameters")
+
+    def describe(self) -> dict[str, Any]:
+        return self.model.describe() | {"name": self.name, "description": self.description or self.model.description,
+                                        "operating": self.operating.describe()}
+
+    def run(self, parameters: Mapping[str, Any] | None = None, inputs: Mapping[str, Any] | None = None,
+            recipe: Recipe | None = None, initial: Mapping[str, Any] | None = None, times=None,
+            options: SolverOptions | None = None, sensitivities=False,
+            progress: Callable[[float, str], None] | None = None) -> ProcessRun:
+        model_params, operating = self.split_parameters(parameters)
+        recipe = recipe if recipe is not None else self.default_recipe(operating)
+        times = np.asarray(times, dtype=float) if times is not None else self.default_times(operating, recipe)
+        result = simulate(self.model, times, parameters=model_params, inputs=inputs, recipe=recipe,
+                          initial=initial, options=options, sensitivities=sensitivities, progress=progress)
+        if not result.ok or len(result.t) == 0:
+            return ProcessRun(self, result)
+        return ProcessRun(self, result, kpis=self.kpis(result, operating),
+                          distribution=self.distribution(result, operating),
+                          series=self.series(result, operating))

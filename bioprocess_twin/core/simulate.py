@@ -1,0 +1,357 @@
+"""Simulate a :class:`~.model.Model` with SUNDIALS (CVODES for ODEs, IDAS for DAEs).
+
+Inputs are piecewise constant. The output grid, the input changes and the recipe events are
+merged into one grid; the model is integrated in normalised time over that grid with the
+interval lengths carried as controls, so one CasADi integrator per grid size serves every call
+(integrator construction costs far more than a call). Events that change states split the run
+into chunks. A failed solve returns ``status="failed"`` with the solver's message and the
+trajectory up to the failure, never NaNs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+import casadi as ca
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from .model import Model
+from .parameters import ParameterError
+from .recipe import Event, Recipe
+from .results import SimulationResult
+
+_CACHE_SIZE = 16
+
+
+class SolverOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rtol: float = Field(1e-6, gt=0, lt=1, description="relative tolerance")
+    atol: float = Field(1e-8, gt=0, description="absolute tolerance (in the states' units)")
+    max_num_steps: int = Field(100_000, gt=0, description="solver steps allowed per output interval")
+    method: Literal["auto", "cvodes", "idas"] = "auto"
+
+    def plugin(self, model: Model) -> str:
+        if self.method == "auto":
+            return "idas" if model.nz else "cvodes"
+        if self.method == "cvodes" and model.nz:
+            raise ParameterError([("solver.method", f"model '{model.name}' has algebraic states; use idas")])
+        return self.method
+
+
+@dataclass
+class _Plan:
+    grid: np.ndarray            # merged time points
+    U: np.ndarray               # (nu, K) inputs on each interval
+    u_at: np.ndarray            # (nu, len(grid)) inputs in effect at each point (right-continuous)
+    jumps: dict[int, list[Event]] = field(default_factory=dict)   # grid index -> state events
+    output_index: np.ndarray = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def chunks(self) -> list[tuple[int, int]]:
+        cuts = sorted({0, len(self.grid) - 1, *[i for i in self.jumps if 0 < i < len(self.grid) - 1]})
+        return list(zip(cuts[:-1], cuts[1:]))
+
+
+def simulate(model: Model, times: Sequence[float], *, parameters: Mapping[str, Any] | None = None,
+             inputs: Mapping[str, Any] | None = None, recipe: Recipe | None = None,
+             initial: Mapping[str, Any] | None = None, options: SolverOptions | None = None,
+             sensitivities: bool | Sequence[str] = False,
+             progress: Callable[[float, str], None] | None = None) -> SimulationResult:
+    """Run ``model`` and report its states, algebraics, outputs and inputs at ``times``.
+
+    ``inputs`` maps an input name to a constant or to ``[[time, value], ...]`` steps.
+    ``sensitivities`` is True for all parameters or a list of parameter names; the forward
+    sensitivities of states and outputs are then in ``result.sensitivities``.
+    ``progress(fraction, message)`` is called after each chunk of the run.
+    """
+    options = options or SolverOptions()
+    p = model.parameter_vector(parameters)
+    plan = _plan(model, times, inputs, recipe)
+    x0, z0 = model.initial_state(p, initial)
+    _check_event_states(model, plan)
+    x0 = _apply_jumps(model, x0, plan.jumps.get(0, []), np)
+    xs, zs, status, message, stats = _integrate(model, plan, x0, z0, p, options, progress)
+    n_ok = len(xs)
+    out_idx = plan.output_index[plan.output_index < n_ok]
+    X = np.array([xs[i] for i in out_idx]).reshape(len(out_idx), model.nx)
+    Z = np.array([zs[i] for i in out_idx]).reshape(len(out_idx), model.nz)
+    t_out = plan.grid[out_idx]
+    U = plan.u_at[:, out_idx].T
+    Y = _outputs(model, t_out, X, Z, p, U)
+    if status == "ok" and not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
+        bad = int(np.argmax(~np.isfinite(np.hstack([X, Y])).any(axis=1)))
+        status, message = "failed", f"non-finite state or output at t={t_out[bad]:g} {model.time_units}"
+        keep = slice(0, bad)
+        t_out, X, Z, U, Y = t_out[keep], X[keep], Z[keep], U[keep], Y[keep]
+    sens = {}
+    if sensitivities and status == "ok":
+        names = model.parameters.names if sensitivities is True else list(sensitivities)
+        sens = _sensitivities(model, plan, p, initial, options, names)
+    phases = recipe.phase_at(t_out) if recipe is not None and recipe.phases else None
+    return SimulationResult(model=model, status=status, message=message, t=t_out, x=X, z=Z, y=Y, u=U,
+                            parameters=dict(zip(model.parameters.names, p.tolist())), phases=phases,
+                            stats=stats, sensitivities=sens, warnings=plan.warnings,
+                            options=options.model_dump())
+
+
+# -- planning ----------------------------------------------------------------------------------
+def _plan(model: Model, times, inputs, recipe: Recipe | None) -> _Plan:
+    t = np.asarray(times, dtype=float).ravel()
+    if t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise ParameterError([("times", "needs at least two finite, strictly increasing values")])
+    t0, tf = t[0], t[-1]
+    warnings: list[str] = []
+    changes: list[tuple[float, str, float]] = []   # (time, input, value)
+    base = {}
+    errors = []
+    for name, value in (inputs or {}).items():
+        if name not in model.inputs:
+            errors.append((f"inputs.{name}", f"unknown input; known: {', '.join(model.inputs.names) or 'none'}"))
+            continue
+        spec = model.inputs[name]
+        try:
+            if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
+                for k, step in enumerate(value):
+                    if len(step) != 2:
+                        raise ParameterError([(name, f"step {k} must be [time, value]")])
+                    changes.append((float(step[0]), name, spec.check(step[1])))
+            else:
+                base[name] = spec.check(value)
+        except ParameterError as exc:
+            errors.extend((f"inputs.{n}", m) for n, m in exc.errors)
+    events = recipe.all_events() if recipe is not None else []
+    for e in events:
+        for name, value in e.inputs.items():
+            where = f"recipe event '{e.name or e.time}' input {name}"
+            if name not in model.inputs:
+                errors.append((where, f"unknown input; known: {', '.join(model.inputs.names) or 'none'}"))
+                continue
+            try:
+                changes.append((e.time, name, model.inputs[name].check(value)))
+            except ParameterError as exc:
+                errors.extend((where, m) for _, m in exc.errors)
+    if errors:
+        raise ParameterError(errors, f"model '{model.name}'")
+    late = [e for e in events if e.time > tf] + [c for c in changes if c[0] > tf]
+    if late:
+        warnings.append(f"{len(late)} event(s)/input change(s) after the last output time {tf:g} were ignored")
+    early = [c for c in changes if c[0] < t0] + [e for e in events if e.time < t0 and e.changes_states]
+    if any(isinstance(e, Event) for e in early):
+        raise ParameterError([("recipe", f"an event changes states before the first output time {t0:g}")])
+    inner = [c[0] for c in changes if t0 < c[0] < tf] + [e.time for e in events if t0 <= e.time <= tf]
+    grid = _merge(np.concatenate([t, inner]), tf - t0)
+    defaults = model.inputs.defaults() | base
+    order = model.inputs.names
+    u_at = np.empty((model.nu, grid.size))
+    changes.sort(key=lambda c: c[0])
+    current, k = dict(defaults), 0
+    for i, g in enumerate(grid):
+        while k < len(changes) and changes[k][0] <= g + 1e-12 * max(1.0, abs(g)):
+            current[changes[k][1]] = changes[k][2]
+            k += 1
+        u_at[:, i] = [current[n] for n in order]
+    jumps: dict[int, list[Event]] = {}
+    for e in events:
+        if e.changes_states and t0 <= e.time <= tf:
+            jumps.setdefault(int(np.argmin(np.abs(grid - e.time))), []).append(e)
+    out_idx = np.array([int(np.argmin(np.abs(grid - ti))) for ti in t])
+    return _Plan(grid=grid, U=u_at[:, :-1], u_at=u_at, jumps=jumps, output_index=out_idx, warnings=warnings)
+
+
+def _merge(points: np.ndarray, span: float) -> np.ndarray:
+    pts = np.unique(points)
+    keep = np.concatenate([[True], np.diff(pts) > 1e-10 * max(span, 1e-300)])
+    return pts[keep]
+
+
+def _check_event_states(model: Model, plan: _Plan):
+    errors = []
+    for evs in plan.jumps.values():
+        for e in evs:
+            for kind, values in (("set_states", e.set_states), ("add_states", e.add_states)):
+                for name, v in values.items():
+                    where = f"recipe event '{e.name or e.time}' {kind}.{name}"
+                    try:
+                        var = model.state(name)
+                    except KeyError as exc:
+                        errors.append((where, exc.args[0]))
+                        continue
+                    n = np.atleast_1d(np.asarray(v, dtype=float)).size
+                    if n not in (1, var.size):
+                        errors.append((where, f"needs 1 or {var.size} values, got {n}"))
+    if errors:
+        raise ParameterError(errors, f"model '{model.name}'")
+
+
+def _apply_jumps(model: Model, x, events: list[Event], lib):
+    for e in events:
+        for name, v in e.set_states.items():
+            var = model.state(name)
+            mask = np.zeros(model.nx)
+            mask[var.slice] = 1.0
+            val = np.zeros(model.nx)
+            val[var.slice] = np.asarray(v, dtype=float)
+            x = x * (1 - mask) + val
+        for name, v in e.add_states.items():
+            var = model.state(name)
+            add = np.zeros(model.nx)
+            add[var.slice] = np.asarray(v, dtype=float)
+            x = x + add
+    return x
+
+
+# -- integration -------------------------------------------------------------------------------
+def integrator(model: Model, n_intervals: int, plugin: str, options: SolverOptions) -> ca.Function:
+    """The cached normalised-time integrator over ``n_intervals`` unit intervals."""
+    key = (n_intervals, plugin, options.rtol, options.atol, options.max_num_steps)
+    cache = model._integrators
+    if key in cache:
+        return cache[key]
+    x = ca.SX.sym("x", model.nx)
+    clock = ca.SX.sym("clock")
+    z = ca.SX.sym("z", model.nz)
+    p = ca.SX.sym("p", model.np)
+    u = ca.SX.sym("u", model.nu)
+    dt = ca.SX.sym("dt")
+    ode, alg = model.dae(clock, x, z, p, u)
+    dae = {"x": ca.vertcat(x, clock), "z": z, "p": p, "u": ca.vertcat(u, dt),
+           "ode": ca.vertcat(dt * ode, dt), "alg": alg}
+    opts = {"abstol": options.atol, "reltol": options.rtol, "max_num_steps": options.max_num_steps,
+            "show_eval_warnings": False}
+    F = ca.integrator(f"{model.name}_{plugin}_{n_intervals}", plugin, dae, 0.0,
+                      np.arange(1, n_intervals + 1, dtype=float), opts)
+    if len(cache) >= _CACHE_SIZE:
+        cache.pop(next(k for k in cache if k != "z_solver"))
+    cache[key] = F
+    return F
+
+
+def _call(F: ca.Function, x, t, z, p, U, dts):
+    res = F(x0=ca.vertcat(x, t), z0=z, p=p, u=ca.vertcat(U, ca.DM(dts).T))
+    return res["xf"], res["zf"]
+
+
+def _integrate(model: Model, plan: _Plan, x0, z0, p, options: SolverOptions, progress=None):
+    plugin = options.plugin(model)
+    grid = plan.grid
+    z0 = _consistent_z(model, grid[0], x0, z0, p, plan.u_at[:, 0])
+    xs, zs = [x0], [z0]
+    stats = {"solver": plugin, "chunks": 0, "intervals": len(grid) - 1}
+    for a, b in plan.chunks:
+        F = integrator(model, b - a, plugin, options)
+        try:
+            xf, zf = _call(F, xs[-1], grid[a], zs[-1], p, plan.U[:, a:b], np.diff(grid[a:b + 1]))
+        except RuntimeError as exc:
+            return _locate_failure(model, plan, xs, zs, p, options, a, b, exc, stats)
+        xf, zf = np.array(xf), np.array(zf)
+        for k in range(b - a):
+            xs.append(xf[:model.nx, k])
+            zs.append(zf[:, k] if model.nz else np.zeros(0))
+        xs[-1] = _apply_jumps(model, xs[-1], plan.jumps.get(b, []), np)
+        if b in plan.jumps and model.nz:
+            zs[-1] = _consistent_z(model, grid[b], xs[-1], zs[-1], p, plan.u_at[:, b])
+        stats["chunks"] += 1
+        if progress is not None:
+            progress((grid[b] - grid[0]) / (grid[-1] - grid[0]), f"t = {grid[b]:g} {model.time_units}")
+        if not np.all(np.isfinite(xf)):
+            break
+    return xs, zs, "ok", "", stats
+
+
+def _locate_failure(model, plan, xs, zs, p, options, a, b, exc, stats):
+    """Re-run the failed chunk one interval at a time, keeping every point that did solve."""
+    F1 = integrator(model, 1, options.plugin(model), options)
+    grid = plan.grid
+    for k in range(a, b):
+        try:
+            xf, zf = _call(F1, xs[-1], grid[k], zs[-1], p, plan.U[:, k:k + 1], [grid[k + 1] - grid[k]])
+        except RuntimeError as exc_k:
+            return xs, zs, "failed", _solver_message(exc_k, grid[k], grid[k + 1], model.time_units), stats
+        xs.append(np.array(xf)[:model.nx, 0])
+        zs.append(np.array(zf)[:, 0] if model.nz else np.zeros(0))
+    return xs, zs, "failed", _solver_message(exc, grid[a], grid[b], model.time_units), stats
+
+
+def _solver_message(exc: Exception, t_a: float, t_b: float, units: str) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if any(k in ln for k in ("CV_", "IDA_", "flag", "failed", "Failed", "error"))]
+    text = (useful or lines or ["unknown solver error"])[-1]
+    return f"solver failed between t={t_a:g} and t={t_b:g} {units}: {text}"
+
+
+def _z_solver(model: Model) -> ca.Function:
+    """Newton solve of 0 = alg(t, x, z, p, u) for z; differentiable by the implicit-function theorem."""
+    if "z_solver" not in model._integrators:
+        zs, xs, ps, us, ts = (ca.SX.sym(n, k) for n, k in (("z", model.nz), ("x", model.nx), ("p", model.np), ("u", model.nu), ("t", 1)))
+        g = ca.Function("g", [zs, ca.vertcat(ts, xs, ps, us)], [model.dae(ts, xs, zs, ps, us)[1]])
+        model._integrators["z_solver"] = ca.rootfinder(f"{model.name}_z0", "newton", g, {"error_on_fail": False})
+    return model._integrators["z_solver"]
+
+
+def _consistent_z(model: Model, t, x, z_guess, p, u):
+    if not model.nz:
+        return np.zeros(0)
+    return np.array(_z_solver(model)(z_guess, np.concatenate([[t], x, p, u]))).ravel()
+
+
+def _consistent_z_sym(model: Model, t, x, z_guess, P, u):
+    if not model.nz:
+        return ca.MX(0, 1)
+    return _z_solver(model)(z_guess, ca.vertcat(t, x, P, u))
+
+
+def _outputs(model: Model, t, X, Z, p, U) -> np.ndarray:
+    n = len(t)
+    if n == 0 or model.ny == 0:
+        return np.zeros((n, model.ny))
+    f = model.output_function.map(n)
+    y = f(np.atleast_2d(t), X.T, Z.T if model.nz else ca.DM(0, n), np.tile(p[:, None], (1, n)), U.T if model.nu else ca.DM(0, n))
+    return np.array(y).reshape(model.ny, n).T
+
+
+# -- sensitivities -----------------------------------------------------------------------------
+def _sensitivities(model: Model, plan: _Plan, p_num, initial, options, names) -> dict[str, np.ndarray]:
+    unknown = [n for n in names if n not in model.parameters]
+    if unknown:
+        raise ParameterError([(n, "unknown parameter for sensitivities") for n in unknown])
+    idx = [model.parameters.names.index(n) for n in names]
+    ps = ca.MX.sym("p_sel", len(idx))
+    P = ca.MX(ca.DM(p_num))
+    for j, i in enumerate(idx):
+        P[i] = ps[j]
+    x0_sym, _ = model.initial_function(P)
+    x0_num, z0 = model.initial_state(p_num, initial)
+    mask = np.zeros(model.nx)
+    for name in (initial or {}):
+        mask[model.state(name).slice] = 1.0
+    x = x0_sym * (1 - mask) + x0_num * mask
+    x = _apply_jumps(model, x, plan.jumps.get(0, []), ca)
+    plugin = options.plugin(model)
+    zsolve = lambda t, xx, zz, k: _consistent_z_sym(model, t, xx, zz, P, plan.u_at[:, k])
+    cols = [x]
+    zcols = [zsolve(plan.grid[0], x, z0, 0)]
+    for a, b in plan.chunks:
+        F = integrator(model, b - a, plugin, options)
+        xf, zf = _call(F, cols[-1], plan.grid[a], zcols[-1], P, plan.U[:, a:b], np.diff(plan.grid[a:b + 1]))
+        cols.extend(xf[:model.nx, k] for k in range(b - a))
+        zcols.extend(zf[:, k] if model.nz else ca.MX(0, 1) for k in range(b - a))
+        if b in plan.jumps:
+            cols[-1] = _apply_jumps(model, cols[-1], plan.jumps[b], ca)
+            zcols[-1] = zsolve(plan.grid[b], cols[-1], zcols[-1], b)
+    X = ca.horzcat(*[cols[i] for i in plan.output_index])
+    n = len(plan.output_index)
+    t_out = plan.grid[plan.output_index]
+    U = plan.u_at[:, plan.output_index]
+    if model.ny:
+        Zs = ca.horzcat(*[zcols[i] for i in plan.output_index]) if model.nz else ca.DM(0, n)
+        Y = model.output_function.map(n)(np.atleast_2d(t_out), X, Zs, ca.repmat(P, 1, n), U if model.nu else ca.DM(0, n))
+        stacked = ca.vertcat(X, Y)
+    else:
+        stacked = X
+    J = ca.Function("sens", [ps], [ca.jacobian(ca.vec(stacked), ps)])
+    jac = np.array(J(p_num[idx]))
+    rows = model.nx + model.ny
+    return {name: jac[:, j].reshape(n, rows) for j, name in enumerate(names)}

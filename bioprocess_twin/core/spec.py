@@ -1,0 +1,94 @@
+"""The simulation spec shared by the CLI, the dashboard and the HTTP API."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .parameters import ParameterError
+from .recipe import Recipe
+from .simulate import SolverOptions
+
+
+class TimeGrid(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: float = 0.0
+    stop: float
+    points: int = Field(101, ge=2, le=100_000)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.stop > self.start:
+            raise ValueError("stop must be greater than start")
+        return self
+
+    def values(self) -> np.ndarray:
+        return np.linspace(self.start, self.stop, self.points)
+
+
+class SimulationSpec(BaseModel):
+    """``model`` plus optional parameters, inputs, initial states, recipe, output times and solver settings.
+
+    Parameters and inputs take numbers in the declared units, or strings with units (``"1000 bar"``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    initial: dict[str, Any] = Field(default_factory=dict)
+    recipe: Recipe | None = None
+    times: list[float] | TimeGrid | None = None
+    solver: SolverOptions = Field(default_factory=SolverOptions)
+    sensitivities: bool | list[str] = False
+
+    def time_values(self) -> np.ndarray | None:
+        if self.times is None:
+            return None
+        return self.times.values() if isinstance(self.times, TimeGrid) else np.asarray(self.times, dtype=float)
+
+    def run(self, progress=None):
+        """Validate against the named process and run it. Raises KeyError / ParameterError on bad specs."""
+        from . import registry
+        process = registry.get(self.model)
+        return process.run(parameters=self.parameters, inputs=self.inputs, recipe=self.recipe,
+                           initial=self.initial or None, times=self.time_values(), options=self.solver,
+                           sensitivities=self.sensitivities, progress=progress)
+
+
+class SpecError(ValueError):
+    """A spec file that cannot be read or validated; ``errors`` lists ``(field, message)``."""
+
+    def __init__(self, source: str, errors: list[tuple[str, str]]):
+        self.source, self.errors = source, errors
+        super().__init__(f"{source}: " + "; ".join(f"{f}: {m}" for f, m in errors))
+
+
+def load_spec(path: str | Path) -> SimulationSpec:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(str(path), [("file", "not found")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(str(path), [("file", f"not valid YAML/JSON: {exc}")]) from None
+    return parse_spec(data, str(path))
+
+
+def parse_spec(data: Any, source: str = "spec") -> SimulationSpec:
+    if not isinstance(data, dict):
+        raise SpecError(source, [("(top level)", "expected a mapping with at least 'model'")])
+    try:
+        return SimulationSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(source, [(".".join(str(p) for p in e["loc"]) or "(top level)", e["msg"]) for e in exc.errors()]) from None
+
+
+def spec_error_from(exc: ParameterError | KeyError, source: str) -> SpecError:
+    if isinstance(exc, ParameterError):
+        return SpecError(source, exc.errors)
+    return SpecError(source, [("model", exc.args[0])])

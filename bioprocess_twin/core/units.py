@@ -1,0 +1,54 @@
+"""One pint registry for the whole project, and conversion of user values to declared units."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import pint
+
+ureg = pint.UnitRegistry()
+ureg.formatter.default_format = "~P" if hasattr(ureg, "formatter") else "~P"
+Quantity = ureg.Quantity
+
+
+class UnitsError(ValueError):
+    """A value whose units are unknown or cannot be converted."""
+
+
+@lru_cache(maxsize=512)
+def parse_units(units: str) -> pint.Unit:
+    """Parse a unit string once (``"1/h"``, ``"g/L"``, ``"W/kg"``, ``"1"`` for dimensionless)."""
+    try:
+        return ureg.Unit(units or "dimensionless")
+    except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, TypeError,
+            ValueError, AssertionError) as exc:
+        raise UnitsError(f"unknown units '{units}'") from exc
+
+
+def to_magnitude(value: Any, units: str) -> float:
+    """Return ``value`` as a float in ``units``.
+
+    Accepts a plain number (taken to be in ``units`` already), a string such as ``"1000 bar"``,
+    a mapping ``{"value": 1000, "units": "bar"}`` or a pint Quantity.
+    """
+    target = parse_units(units)
+    if isinstance(value, dict):
+        if set(value) - {"value", "units"} or "value" not in value:
+            raise UnitsError("expected {'value': number, 'units': 'text'}")
+        value = Quantity(value["value"], value.get("units", units))
+    elif isinstance(value, str):
+        try:
+            value = Quantity(value)
+        except Exception as exc:  # pint raises several unrelated types on bad text
+            raise UnitsError(f"cannot read '{value}' as a quantity") from exc
+    if isinstance(value, pint.Quantity):
+        try:
+            return float(value.to(target).magnitude)
+        except pint.DimensionalityError as exc:
+            raise UnitsError(f"'{value}' cannot be converted to {units}") from exc
+    if isinstance(value, bool):
+        raise UnitsError(f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise UnitsError(f"expected a number, got {value!r}") from exc

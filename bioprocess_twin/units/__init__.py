@@ -1,0 +1,1 @@
+"""Unit-operation models, one per file. Importing this package registers their processes."""
