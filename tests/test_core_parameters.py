@@ -1,0 +1,44 @@
+import math
+
+import pytest
+
+from bioprocess_twin.core import ModelBuilder, Parameter, ParameterError
+from bioprocess_twin.core.parameters import ParameterTable
+
+
+def test_parameter_checks_bounds_units_and_integers():
+    p = Parameter("passes", "1", 5, bounds=(1, 30), integer=True, source="s", description="d")
+    assert p.check(7) == 7
+    for bad, text in ((0, "outside the bounds"), (2.5, "whole number"), (math.nan, "finite"), ("abc", "cannot read")):
+        with pytest.raises(ParameterError, match=text) as info:
+            p.check(bad)
+        assert info.value.errors[0][0] == "passes"
+
+
+def test_declaration_errors_are_caught_at_build_time():
+    with pytest.raises(ValueError, match="lower bound"):
+        Parameter("k", "1/s", 1, bounds=(2, 1))
+    with pytest.raises(ValueError, match="outside the bounds"):
+        Parameter("k", "1/s", 5, bounds=(0, 1))
+    with pytest.raises(ValueError, match="unknown units"):
+        Parameter("k", "furlongs_per_blorp", 1)
+    with pytest.raises(ValueError, match="duplicate"):
+        ParameterTable((Parameter("a", "1", 1), Parameter("a", "1", 2)))
+    m = ModelBuilder("bad", version="1")
+    m.state("x", "1", initial=0.0)
+    with pytest.raises(ValueError, match="without an equation"):
+        m.build()
+    with pytest.raises(ValueError, match="declared twice"):
+        m.parameter("x", "1", 0)
+
+
+def test_describe_lists_units_bounds_and_sources():
+    m = ModelBuilder("d", version="2.1", time_units="h")
+    m.parameter("mu", "1/h", 0.3, bounds=(0, 1), source="Monod 1949", description="max growth rate")
+    x = m.state("X", "g/L", initial=1.0, description="biomass")
+    m.ode(x, 0 * x)
+    d = m.build().describe()
+    assert d["version"] == "2.1" and d["time_units"] == "h"
+    assert d["parameters"][0] == {"name": "mu", "units": "1/h", "default": 0.3, "bounds": [0, 1],
+                                  "source": "Monod 1949", "description": "max growth rate", "integer": False}
+    assert d["states"][0]["units"] == "g/L"

@@ -1,0 +1,55 @@
+import json
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from bioprocess_twin.core import ModelBuilder
+from bioprocess_twin.core.process import Process
+from bioprocess_twin.core.registry import register
+from bioprocess_twin.core.spec import parse_spec
+from bioprocess_twin.records import RunStore, sha256
+
+
+@register
+class RecordsDecay(Process):
+    name = "records_test_decay"
+    description = "first-order decay used by the records tests"
+
+    def build(self):
+        m = ModelBuilder(self.name, version="0.3.1")
+        k = m.parameter("k", "1/s", 1.0, bounds=(0, 10))
+        x = m.state("x", "1", initial=1.0)
+        m.ode(x, -k * x)
+        return m.build()
+
+    def kpis(self, result, operating):
+        return {"x_final": float(result.state("x")[-1])}
+
+
+def test_saved_run_keeps_spec_version_kpis_and_a_verifiable_hash(tmp_path):
+    store = RunStore(f"sqlite:///{tmp_path / 'runs.db'}")
+    spec = parse_spec({"model": "records_test_decay", "parameters": {"k": 2.0}, "times": [0, 0.5, 1.0]})
+    run = spec.run()
+    run_id = store.save_run(spec, run, author="alice")
+    listed = store.list_runs()
+    assert listed[0]["id"] == run_id and listed[0]["model_version"] == "0.3.1" and listed[0]["author"] == "alice"
+    assert listed[0]["kpis"]["x_final"] == pytest.approx(np.exp(-2.0), rel=1e-5)
+    full = store.get_run(run_id)
+    assert full["spec"]["parameters"] == {"k": 2.0}
+    assert full["results_sha256"] == sha256(full["results"])
+    assert store.verify(run_id)
+    # a record altered behind the store's back no longer verifies
+    with store.engine.begin() as conn:
+        tampered = json.loads(conn.execute(text("select results_json from run_records")).scalar())
+        tampered["kpis"]["x_final"] = 0.5
+        conn.execute(text("update run_records set results_json = :r"), {"r": json.dumps(tampered)})
+    assert not store.verify(run_id)
+
+
+def test_author_is_required(tmp_path):
+    store = RunStore(f"sqlite:///{tmp_path / 'runs.db'}")
+    spec = parse_spec({"model": "records_test_decay", "times": [0, 1]})
+    with pytest.raises(ValueError, match="author"):
+        store.save_run(spec, spec.run(), author=" ")
+    assert store.list_runs() == []
