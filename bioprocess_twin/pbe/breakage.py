@@ -114,6 +114,18 @@ class CustomDaughter(Daughter):
         return m
 
 
+class MatrixDaughter(Daughter):
+    """A ready n x n matrix n_ik (column k = parent class)."""
+
+    name = "matrix"
+
+    def __init__(self, m):
+        self.m = np.asarray(m, dtype=float)
+
+    def matrix(self, pivots):
+        return self.m
+
+
 binary_uniform = BinaryUniform()
 binary_equal = BinaryEqual()
 
@@ -124,7 +136,7 @@ def daughter(b, order: int = 16, name: str | None = None) -> CustomDaughter:
 
 
 def resolve_daughter(spec) -> Daughter:
-    """Accept a name, a Daughter, or a callable b(v, v')."""
+    """Accept a name, a Daughter, a callable b(v, v') or an n x n matrix."""
     if isinstance(spec, Daughter):
         return spec
     if isinstance(spec, str):
@@ -134,6 +146,8 @@ def resolve_daughter(spec) -> Daughter:
         return names[spec]
     if callable(spec):
         return daughter(spec)
+    if isinstance(spec, np.ndarray):
+        return MatrixDaughter(spec)
     raise ValueError(f"daughter: expected a name, a Daughter or a callable, got {spec!r}")
 
 

@@ -19,8 +19,13 @@ with cell centres c_i, backward/forward slopes s-, s+ and the limited slope
 L(a, b) = phi(b/a) a (division-free forms below).  On a uniform grid this is
 the classical q_i + 1/2 phi(r) (q_i - q_{i-1}); Koren's limiter then gives the
 third-order kappa = 1/3 scheme in smooth regions.  Then n(v_j) = q_face / v_j.
-Ghost cells: q = 0 below the grid, zero gradient above (first-order outflow).
+Ghost cells copy the end cells (zero gradient), so the first interior face and
+the outflow face are first order and the scheme keeps N >= 0 at both ends.
 Only growth (G_v >= 0) is upwinded.
+
+Nucleation into class 0 is the same as an inflow flux B0 through the lowest
+edge, i.e. nuclei are born at size v_0 = ``grid.edges[0]``; the moments of
+nucleation + growth then close with L0 = ``grid.edge_diameters[0]``.
 """
 from __future__ import annotations
 
@@ -126,14 +131,14 @@ class FiniteVolumeGrowth:
         if ops.is_casadi(N, g):
             q = ops.to_casadi(N) * casadi.DM(1.0 / self.du)
             zero = type(q).zeros(1, 1)
-            q_ext = casadi.vertcat(zero, q, q[-1])
+            q_ext = casadi.vertcat(q[0], q, q[-1])
             n = self.grid.n
             a = (q_ext[1:n + 1] - q_ext[0:n]) * casadi.DM(self.inv_back)
             b = (q_ext[2:n + 2] - q_ext[1:n + 1]) * casadi.DM(self.inv_fwd)
             face = q + casadi.DM(self.face_offset) * self._limit(a, b)
             return casadi.vertcat(zero, ops.to_casadi(gu)[1:] * face)
         q = np.asarray(N, dtype=float) / self.du
-        q_ext = np.r_[0.0, q, q[-1]]
+        q_ext = np.r_[q[0], q, q[-1]]
         a = np.diff(q_ext)[:-1] * self.inv_back
         b = np.diff(q_ext)[1:] * self.inv_fwd
         face = q + self.face_offset * self._limit(a, b)

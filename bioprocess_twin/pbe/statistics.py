@@ -78,7 +78,7 @@ def size_stats(N, grid: Grid) -> dict:
     * ``number`` = sum N_i (#/m^3); ``volume_fraction`` = sum N_i x_i (m^3/m^3)
     * ``d10``, ``d50``, ``d90`` volume-weighted quantiles, see :func:`volume_quantiles`
     * ``span`` = (d90 - d10) / d50
-    * ``d32`` = m3/m2 (Sauter), ``d43`` = m4/m3 (De Brouckere), ``d10_mean`` = m1/m0
+    * ``d32`` = m3/m2 (Sauter), ``d43`` = m4/m3 (De Brouckere), ``d_mean`` = m1/m0
     * ``z_average``: DLS intensity-weighted harmonic mean, intensity I_i ∝ N_i d_i^6
       (Rayleigh scatterers), Z = sum I_i / sum (I_i / d_i) (ISO 22412 cumulant
       mean; equal to 1/mean decay rate).
@@ -91,11 +91,15 @@ def size_stats(N, grid: Grid) -> dict:
     arr, single = _as_2d(N, grid)
     d = grid.diameters
     pos = np.clip(arr, 0.0, None)
-    m = {k: pos @ d ** k for k in (0, 1, 2, 3, 4, 5, 6)}
+    m = {k: pos @ d ** k for k in (0, 1, 2, 3, 4)}
     q = volume_quantiles(pos, grid)
     q = np.atleast_2d(q)
-    gamma_bar = _ratio(m[5], m[6])                     # intensity-weighted mean 1/d
-    second = _ratio(m[4], m[6])                        # intensity-weighted mean 1/d^2
+    dn = d / d.max()                                   # scaled to avoid d^6 underflow
+    intensity = pos * dn ** 6
+    i_sum = intensity.sum(axis=1)
+    gamma_bar = _ratio(intensity @ (1.0 / dn), i_sum)   # intensity-weighted mean 1/d
+    spread = (1.0 / dn[None, :] - np.nan_to_num(gamma_bar)[:, None]) ** 2
+    mu2 = _ratio((intensity * spread).sum(axis=1), i_sum)
     out = {
         "number": pos.sum(axis=1),
         "volume_fraction": pos @ grid.pivots,
@@ -103,11 +107,11 @@ def size_stats(N, grid: Grid) -> dict:
         "d50": q[:, 1],
         "d90": q[:, 2],
         "span": _ratio(q[:, 2] - q[:, 0], q[:, 1]),
-        "d10_mean": _ratio(m[1], m[0]),
+        "d_mean": _ratio(m[1], m[0]),
         "d32": _ratio(m[3], m[2]),
         "d43": _ratio(m[4], m[3]),
-        "z_average": _ratio(m[6], m[5]),
-        "pdi": np.clip(_ratio(second - gamma_bar ** 2, gamma_bar ** 2), 0.0, None),
+        "z_average": _ratio(d.max(), gamma_bar),
+        "pdi": _ratio(mu2, gamma_bar ** 2),
     }
     if single:
         return {k: float(v[0]) for k, v in out.items()}
@@ -116,5 +120,5 @@ def size_stats(N, grid: Grid) -> dict:
 
 #: units of the keys returned by :func:`size_stats`
 STAT_UNITS = {"number": "1/m^3", "volume_fraction": "m^3/m^3", "d10": "m", "d50": "m",
-              "d90": "m", "span": "1", "d10_mean": "m", "d32": "m", "d43": "m",
+              "d90": "m", "span": "1", "d_mean": "m", "d32": "m", "d43": "m",
               "z_average": "m", "pdi": "1"}
