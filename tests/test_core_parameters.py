@@ -42,3 +42,22 @@ def test_describe_lists_units_bounds_and_sources():
     assert d["parameters"][0] == {"name": "mu", "units": "1/h", "default": 0.3, "bounds": [0, 1],
                                   "source": "Monod 1949", "description": "max growth rate", "integer": False}
     assert d["states"][0]["units"] == "g/L"
+
+
+def test_offset_units_and_stirrer_speeds_convert_as_engineers_expect():
+    T = Parameter("T", "K", 298.15, bounds=(273.15, 373.15))
+    assert T.check("25 degC") == pytest.approx(298.15)
+    assert T.check({"value": 77, "units": "degF"}) == pytest.approx(298.15)
+    N = Parameter("N", "1/s", 1.0, bounds=(0, 100))
+    assert N.check("300 rpm") == pytest.approx(5.0)      # revolutions, not radians
+    assert Parameter("Np", "1/min", 100, bounds=(0, 1e4)).check("2 rps") == pytest.approx(120)
+
+
+def test_non_numeric_initial_state_is_a_parameter_error():
+    m = ModelBuilder("init", version="1")
+    x = m.state("x", "1", initial=1.0)
+    m.ode(x, -x)
+    model = m.build()
+    with pytest.raises(ParameterError) as info:
+        model.initial_state(model.parameter_vector(), {"x": "abc", "nope": 1})
+    assert [f for f, _ in info.value.errors] == ["x", "nope"]

@@ -53,3 +53,9 @@ def test_author_is_required(tmp_path):
     with pytest.raises(ValueError, match="author"):
         store.save_run(spec, spec.run(), author=" ")
     assert store.list_runs() == []
+
+
+def test_non_finite_numbers_are_stored_as_null_and_hash_consistently():
+    from bioprocess_twin.records import canonical_json
+    assert canonical_json({"b": float("nan"), "a": [1.0, float("inf")]}) == '{"a":[1.0,null],"b":null}'
+    assert sha256({"x": float("nan")}) == sha256({"x": None})

@@ -3,7 +3,7 @@ from .model import Model, ModelBuilder, Variable
 from .parameters import Parameter, ParameterError, ParameterTable
 from .recipe import Event, Phase, Recipe
 from .results import SimulationResult, SolverFailure
-from .simulate import SolverOptions, simulate
+from .simulation import SolverOptions, simulate
 from .units import Quantity, UnitsError, ureg
 
 __all__ = ["Model", "ModelBuilder", "Variable", "Parameter", "ParameterError", "ParameterTable", "Event",

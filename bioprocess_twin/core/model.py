@@ -195,7 +195,11 @@ class Model:
             except KeyError as exc:
                 errors.append((name, exc.args[0]))
                 continue
-            arr = np.atleast_1d(np.asarray(value, dtype=float))
+            try:
+                arr = np.atleast_1d(np.asarray(value, dtype=float))
+            except (TypeError, ValueError):
+                errors.append((name, f"expected a number or a list of {var.size} numbers, got {value!r}"))
+                continue
             if arr.size not in (1, var.size) or not np.all(np.isfinite(arr)):
                 errors.append((name, f"needs {var.size} finite value(s), got {arr.size}"))
                 continue

@@ -16,7 +16,7 @@ from .model import Model
 from .parameters import ParameterError, ParameterTable
 from .recipe import Recipe
 from .results import SimulationResult
-from .simulate import SolverOptions, simulate
+from .simulation import SolverOptions, simulate
 
 
 @dataclass
@@ -96,10 +96,24 @@ class Process(ABC):
         return result.frame(include_vectors=False)
 
     def split_parameters(self, given: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, float]]:
-        """Separate model parameters from operating parameters, validating the latter."""
+        """Separate model parameters from operating parameters; every bad name or value of either is reported at once."""
         given = dict(given or {})
         op_given = {k: given.pop(k) for k in list(given) if k in self.operating}
-        return given, self.operating.resolve(op_given, f"process '{self.name}' operating parameters")
+        errors, operating = [], {}
+        for table, values, store in ((self.operating, op_given, True), (self.model.parameters, given, False)):
+            try:
+                resolved = table.resolve(values)
+            except ParameterError as exc:
+                errors.extend(exc.errors)
+                continue
+            if store:
+                operating = resolved
+        if errors:
+            known = self.operating.names + self.model.parameters.names
+            errors = [(f, m.split("; known:")[0] + (f"; known: {', '.join(known)}" if "unknown name" in m else ""))
+                      for f, m in errors]
+            raise ParameterError(errors, f"process '{self.name}' parameters")
+        return given, operating
 
     def describe(self) -> dict[str, Any]:
         return self.model.describe() | {"name": self.name, "description": self.description or self.model.description,

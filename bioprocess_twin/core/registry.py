@@ -18,6 +18,12 @@ def register(cls: type[Process]) -> type[Process]:
     return cls
 
 
+def unregister(name: str) -> None:
+    """Remove a process (tests that register their own)."""
+    _FACTORIES.pop(name, None)
+    _INSTANCES.pop(name, None)
+
+
 def names() -> list[str]:
     _load_builtin()
     return sorted(_FACTORIES)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .parameters import ParameterError
 from .recipe import Recipe
-from .simulate import SolverOptions
+from .simulation import SolverOptions
 
 
 class TimeGrid(BaseModel):

@@ -1,14 +1,19 @@
 """One pint registry for the whole project, and conversion of user values to declared units."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
 import pint
 
-ureg = pint.UnitRegistry()
-ureg.formatter.default_format = "~P" if hasattr(ureg, "formatter") else "~P"
+ureg = pint.UnitRegistry(on_redefinition="ignore")
+# Stirrer speeds: process correlations (P = Np rho N^3 D^5) take N in revolutions per time, so one
+# rpm is 1/min here, not pint's 2*pi rad/min.
+ureg.define("rpm = 1/minute")
+ureg.define("rps = 1/second")
 Quantity = ureg.Quantity
+_NUMBER_THEN_UNITS = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
 class UnitsError(ValueError):
@@ -37,8 +42,10 @@ def to_magnitude(value: Any, units: str) -> float:
             raise UnitsError("expected {'value': number, 'units': 'text'}")
         value = Quantity(value["value"], value.get("units", units))
     elif isinstance(value, str):
+        match = _NUMBER_THEN_UNITS.match(value)
         try:
-            value = Quantity(value)
+            # number and units apart, so offset units such as "25 degC" are accepted
+            value = Quantity(float(match.group(1)), match.group(2) or "dimensionless") if match else Quantity(value)
         except Exception as exc:  # pint raises several unrelated types on bad text
             raise UnitsError(f"cannot read '{value}' as a quantity") from exc
     if isinstance(value, pint.Quantity):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,8 +32,20 @@ def default_url() -> str:
     return f"sqlite:///{path}"
 
 
+def _finite_or_null(data: Any) -> Any:
+    """JSON has no NaN or infinity: a quantity with no value (e.g. an outlet temperature before the first pass) is null."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite_or_null(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite_or_null(v) for v in data]
+    return data
+
+
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    """Sorted keys, no spaces, non-finite numbers as null: the text whose SHA-256 is recorded."""
+    return json.dumps(_finite_or_null(data), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def sha256(data: Any) -> str:

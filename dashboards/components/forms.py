@@ -1,0 +1,131 @@
+"""Input forms generated from a process's declared parameters, and the spec they turn into.
+
+Every field comes from ``Process.describe()``: operating parameters, model inputs and model
+parameters, each with its units, default and bounds. Field ids are pattern-matching dicts
+``{"type": "param", "name": NAME}`` so one callback can read the whole form.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Sequence
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from bioprocess_twin.core.process import Process
+from bioprocess_twin.core.spec import SimulationSpec
+
+PARAM = "param"
+
+
+def param_id(name: str) -> dict[str, str]:
+    return {"type": PARAM, "name": name}
+
+
+def param_dom_id(name: str) -> str:
+    """The DOM id Dash gives a pattern-matching id (sorted keys, compact JSON)."""
+    return json.dumps(param_id(name), sort_keys=True, separators=(",", ":"))
+
+
+def is_particle_process(process: Process) -> bool:
+    """True when the process reports size distributions (it overrides ``Process.distribution``)."""
+    return type(process).distribution is not Process.distribution
+
+
+def particle_models() -> list[str]:
+    """Registered processes that report a size distribution."""
+    from bioprocess_twin.core import registry
+    return [n for n in registry.names() if is_particle_process(registry.get(n))]
+
+
+def fields(description: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The form's sections, in display order: (title, parameter descriptors)."""
+    return [("Conditions", list(description.get("inputs", []))),
+            ("Recipe", list(description.get("operating", []))),
+            ("Model parameters", list(description.get("parameters", [])))]
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "∞"
+    return f"{x:.4g}"
+
+
+_PRETTY_UNITS = {"degC": "°C", "um": "µm", "us": "µs", "umol/m^2": "µmol/m²", "kg/m^3": "kg/m³", "m^3": "m³",
+                 "mPa*s": "mPa·s", "1": "", "dimensionless": ""}
+
+
+def pretty_units(units: str) -> str:
+    return _PRETTY_UNITS.get(units, units)
+
+
+def _field(p: dict[str, Any]) -> html.Div:
+    lo, hi = p["bounds"]
+    units = pretty_units(p["units"])
+    bounds = f"[{_fmt(lo) if lo is not None else '−∞'}, {_fmt(hi)}]"
+    hint = f"default {_fmt(p['default'])} · bounds {bounds}" + (f" {units}" if units else "")
+    box = dcc.Input(id=param_id(p["name"]), type="number", value=p["default"], min=lo, max=hi,
+                    step=1 if p.get("integer") else "any", debounce=True, required=True,
+                    className="param-input")
+    group = dbc.InputGroup([box] + ([dbc.InputGroupText(units)] if units else []), size="sm")
+    title = p.get("description") or p["name"]
+    if p.get("source"):
+        title += f" (source: {p['source']})"
+    return html.Div([
+        html.Label(p["name"], htmlFor=param_dom_id(p["name"]), className="form-label mb-0 small fw-semibold",
+                   title=title),
+        group,
+        html.Div(hint, className="form-text mt-0 param-hint"),
+    ], className="mb-2 param-field", title=title)
+
+
+def build_form(description: dict[str, Any]) -> list:
+    """Bootstrap form sections; model parameters sit in a collapsed accordion item."""
+    out: list = []
+    sections = fields(description)
+    for title, params in sections[:2]:
+        if params:
+            out.append(html.H6(title, className="mt-2 text-secondary"))
+            out.extend(_field(p) for p in params)
+    title, params = sections[2]
+    if params:
+        out.append(dbc.Accordion([dbc.AccordionItem([_field(p) for p in params],
+                                                    title=f"{title} ({len(params)})")],
+                                 start_collapsed=True, flush=True, className="mt-2"))
+    return out
+
+
+def spec_from_form(model: str, description: dict[str, Any], ids: Sequence[dict], values: Sequence[Any]
+                   ) -> tuple[SimulationSpec | None, list[tuple[str, str]]]:
+    """Build the spec from the form; only values that differ from the defaults are written.
+
+    Returns ``(spec, [])`` or ``(None, [(field, message), ...])`` for fields the browser could not
+    turn into a number (an HTML number box reports an out-of-range or malformed entry as empty).
+    """
+    declared = {p["name"]: (section, p) for section, params in
+                (("operating", description.get("operating", [])), ("inputs", description.get("inputs", [])),
+                 ("parameters", description.get("parameters", []))) for p in params}
+    parameters: dict[str, float] = {}
+    inputs: dict[str, float] = {}
+    errors: list[tuple[str, str]] = []
+    for pid, value in zip(ids, values):
+        name = pid["name"]
+        if name not in declared:
+            errors.append((name, f"not a parameter of model '{model}'"))
+            continue
+        section, p = declared[name]
+        if value is None or value == "":
+            lo, hi = p["bounds"]
+            what = "a whole number" if p.get("integer") else "a number"
+            errors.append((name, f"enter {what} within [{_fmt(lo) if lo is not None else '−∞'}, {_fmt(hi)}] "
+                                 f"{pretty_units(p['units'])} (the box is empty or its entry is not valid)"))
+            continue
+        value = float(value)
+        default = float(p["default"])
+        if math.isclose(value, default, rel_tol=1e-12, abs_tol=0.0):
+            continue
+        (inputs if section == "inputs" else parameters)[name] = value
+    if errors:
+        return None, errors
+    return SimulationSpec(model=model, parameters=parameters, inputs=inputs), []

@@ -1,0 +1,129 @@
+"""Squalene O/W emulsion in a high-pressure homogenizer: physics trends, conservation and validation."""
+import numpy as np
+import pytest
+
+from bioprocess_twin.core import ParameterError
+from bioprocess_twin.units.emulsion_homogenizer import EmulsionHomogenizer, _rhs, initial_state, rhs_numpy
+
+
+@pytest.fixture(scope="module")
+def proc():
+    return EmulsionHomogenizer()
+
+
+def pass_ends(run):
+    return run.series[run.series["pass_end"]]
+
+
+def test_higher_pressure_gives_smaller_droplets(proc):
+    pressures = [300, 600, 1000, 1500]
+    runs = [proc.run(inputs={"pressure": p}) for p in pressures]
+    assert all(r.ok for r in runs)
+    z = np.array([r.kpis["z_average_nm"] for r in runs])
+    d32 = np.array([r.kpis["d32_nm"] for r in runs])
+    assert np.all(np.diff(z) < 0) and np.all(np.diff(d32) < 0), (z, d32)
+    # d ~ dp^-b with b of the order reported for homogenizers (0.6-1; DESIGN.md section 4)
+    b = -np.polyfit(np.log(pressures), np.log(d32), 1)[0]
+    assert 0.45 < b < 1.1, b
+    # dissipation follows eps = dp/(rho t_res) with t_res = V/Q and Q ~ dp^0.5: eps ~ dp^1.5
+    eps = np.array([r.kpis["eps_W_per_kg"] for r in runs])
+    np.testing.assert_allclose(np.diff(np.log(eps)) / np.diff(np.log(pressures)), 1.5, rtol=1e-9)
+
+
+def test_more_passes_converge_to_a_plateau(proc):
+    run = proc.run(parameters={"n_passes": 12})
+    assert run.ok
+    z = pass_ends(run)["z_average_nm"].to_numpy()
+    drop = -np.diff(z) / z[:-1]
+    assert np.all(drop > -1e-3), drop                     # no growth from pass to pass
+    assert np.all(np.diff(drop[1:]) < 1e-3), drop          # successive changes shrink
+    assert drop[-1] < 0.02 and drop[0] > 0.2, drop         # big first steps, < 2 % at the end
+    assert run.kpis["last_pass_change_pct"] == pytest.approx(100 * drop[-1])
+
+
+def test_less_surfactant_means_more_coalescence(proc):
+    # mechanism at one and the same drop population: coverage falls, coalescence rises
+    op = proc.operators
+    y = np.exp(-0.5 * (np.log(op.d / 150e-9) / 0.3) ** 2)
+    y /= y.sum()
+    s = y @ (1e-6 / op.d)
+    rates, cover = [], []
+    for c in (0.5, 1.0, 2.0, 5.0):
+        P = proc.model_parameters({"tween80": c, "span85": c})
+        ph = _rhs(P, 1000.0, 293.15, y, s, op)[3]
+        rates.append(ph["coalescence_rate"])
+        cover.append(ph["theta"])
+    assert np.all(np.diff(cover) > 0), cover
+    assert np.all(np.diff(rates) < 0), rates
+    # and in a full run: larger drops with less surfactant (surfactant-poor regime)
+    lean = proc.run(parameters={"tween80": 1.0, "span85": 1.0})
+    rich = proc.run()
+    assert lean.kpis["z_average_nm"] > 1.5 * rich.kpis["z_average_nm"]
+    assert lean.kpis["coverage"] < rich.kpis["coverage"]
+
+
+def test_oil_volume_is_conserved_across_passes(proc):
+    run = proc.run(parameters={"n_passes": 8, "points_per_pass": 3}, inputs={"pressure": 1500})
+    assert run.ok
+    y = run.result.state("y")
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
+    # the carried 1/d32 state stays equal to the one computed from the classes
+    op = proc.operators
+    np.testing.assert_allclose(run.result.state("inv_d32"), y @ (1e-6 / op.d), rtol=1e-4)
+    assert run.kpis["oil_balance_error"] < 1e-6
+
+
+def test_temperature_rises_by_dp_over_rho_cp_per_pass(proc):
+    P = proc.model_parameters()
+    phi = P["oil_fraction"]
+    rho_e = (1 - phi) * P["rho_c"] + phi * P["rho_d"]
+    for p in (500, 1500):
+        expected = p * 1e5 / (rho_e * P["cp"])
+        hot = proc.run(parameters={"cooling": 0, "T_inlet": 10}, inputs={"pressure": p})
+        T = hot.result.state("T") - 273.15                 # integrated state, no reset between passes
+        np.testing.assert_allclose(np.diff(T), expected, rtol=0.01)
+        np.testing.assert_allclose(pass_ends(hot)["T_outlet_C"], T[1:], rtol=1e-6)
+        cooled = proc.run(parameters={"T_inlet": 10}, inputs={"pressure": p})
+        np.testing.assert_allclose(pass_ends(cooled)["T_outlet_C"], 10 + expected, rtol=0.01)
+        assert cooled.kpis["T_out_C"] == pytest.approx(10 + expected, rel=0.01)
+    # about 2.4 K per 100 bar in water-like emulsions
+    assert 100e5 / (rho_e * P["cp"]) == pytest.approx(2.4, rel=0.05)
+
+
+def test_defaults_give_mf59_like_droplets(proc):
+    run = proc.run()
+    assert run.ok
+    k = run.kpis
+    assert 120 < k["z_average_nm"] < 200
+    assert 0 < k["pdi"] < 0.25
+    assert k["d10_nm"] < k["d50_nm"] < k["d90_nm"]
+    assert k["d32_nm"] < k["d43_nm"] < k["z_average_nm"]
+    # the feed is a coarse pre-emulsion of about 1-3 um
+    dist = run.distribution
+    assert dist.labels == ["feed"] + [f"pass {i}" for i in range(1, 7)]
+    dlnd = np.diff(np.log(proc.operators.grid.edge_diameters))
+    np.testing.assert_allclose(dist.density @ dlnd, 1.0, rtol=1e-9)
+    feed_mode = dist.diameter[np.argmax(dist.density[0])]
+    assert 1000 < feed_mode < 3000
+
+
+def test_numpy_rhs_matches_the_casadi_model(proc):
+    model = proc.model
+    P = proc.model_parameters({"tween80": 1.5})
+    x = initial_state(proc.operators, P, 25.0)
+    x[: proc.operators.grid.n] = 0.7 * x[: proc.operators.grid.n] + 0.3 / proc.operators.grid.n
+    x[proc.operators.grid.n] = x[: proc.operators.grid.n] @ (1e-6 / proc.operators.d)
+    f_ca = np.array(model.dae(0.0, x, [], model.parameter_vector(P), [800.0])[0]).ravel()
+    f_np = rhs_numpy(0.0, x, proc.operators, P, 800.0)
+    np.testing.assert_allclose(f_np, f_ca, rtol=1e-9, atol=1e-12 * np.abs(f_ca).max())
+
+
+def test_bad_values_raise_parameter_errors_naming_the_field(proc):
+    with pytest.raises(ParameterError, match="pressure"):
+        proc.run(inputs={"pressure": 3000})
+    with pytest.raises(ParameterError, match="squalane"):
+        proc.run(parameters={"squalane": 0.05})
+    with pytest.raises(ParameterError, match="n_passes"):
+        proc.run(parameters={"n_passes": 0})
+    with pytest.raises(ParameterError, match="tween80"):
+        proc.run(parameters={"tween80": -1})
