@@ -230,9 +230,17 @@ def _print_summary(doc: dict[str, Any]):
 def models(
     name: Optional[str] = typer.Argument(None, help="show only this model"),
     as_json: bool = typer.Option(False, "--json", help="print JSON on stdout"),
+    write_definitions: Optional[Path] = typer.Option(
+        None, "--write-definitions", help="write each model's definition to DIR/<name>/<version>.yaml (e.g. models/)"),
 ):
     from .core import registry
 
+    if write_definitions is not None:
+        from .core.definitions import write_definition
+        names = [name] if name is not None else registry.names()
+        for n in names:
+            typer.echo(str(write_definition(registry.get(n), write_definitions)))
+        return
     try:
         with stdout_to_stderr():
             if name is not None:

@@ -51,9 +51,11 @@ class Variable:
 class ModelBuilder:
     """Collects symbols and equations; :meth:`build` checks them and returns a :class:`Model`."""
 
-    def __init__(self, name: str, version: str, description: str = "", time_units: str = "s"):
+    def __init__(self, name: str, version: str, description: str = "", time_units: str = "s",
+                 time_label: str = "time"):
         parse_units(time_units)
         self.name, self.version, self.description, self.time_units = name, version, description, time_units
+        self.time_label = time_label   # what the time axis counts, e.g. "pass" for a pass-by-pass model
         self.t = ca.SX.sym("t")
         self._params: list[tuple[Parameter, ca.SX]] = []
         self._inputs: list[tuple[Parameter, ca.SX]] = []
@@ -149,6 +151,7 @@ class Model:
 
     def __init__(self, b: ModelBuilder):
         self.name, self.version, self.description, self.time_units = b.name, b.version, b.description, b.time_units
+        self.time_label = b.time_label
         self.parameters = ParameterTable(tuple(p for p, _ in b._params))
         self.inputs = ParameterTable(tuple(p for p, _ in b._inputs))
         self.states = _blocks(b._states)
@@ -213,7 +216,7 @@ class Model:
         def blocks(vs):
             return [{"name": v.name, "units": v.units, "size": v.size, "description": v.description} for v in vs]
         return {"name": self.name, "version": self.version, "description": self.description,
-                "time_units": self.time_units, "parameters": self.parameters.describe(),
+                "time_units": self.time_units, "time_label": self.time_label, "parameters": self.parameters.describe(),
                 "inputs": self.inputs.describe(), "states": blocks(self.states),
                 "algebraics": blocks(self.algebraics), "outputs": blocks(self.outputs)}
 

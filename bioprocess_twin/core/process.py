@@ -46,6 +46,7 @@ class ProcessRun:
         if include_series and self.series is not None:
             df = self.series
             out["series"] = {"time": df.index.to_list(), "time_units": self.result.model.time_units,
+                             "time_label": self.result.model.time_label,
                              "units": df.attrs.get("units", {}),
                              "columns": {c: df[c].tolist() for c in df.columns}}
         if self.distribution is not None:

@@ -288,7 +288,7 @@ class EmulsionHomogenizer(Process):
 
     def build(self):
         op = self.operators
-        m = ModelBuilder(self.name, version="1.0.0", time_units="1", description=self.description
+        m = ModelBuilder(self.name, version="1.0.0", time_units="1", time_label="pass", description=self.description
                          + " Time is counted in passes (1 = one pass through the interaction chamber).")
         P = {name: m.parameter(name, units, default, bounds, source, desc)
              for name, units, default, bounds, source, desc in PARAMETERS}

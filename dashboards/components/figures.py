@@ -78,7 +78,8 @@ def series_figure(data: dict[str, Any] | None, columns: Sequence[str] | None) ->
                      "Run the model to see results.")
     units = series.get("units", {})
     t_units = units.get("time") or series.get("time_units", "")
-    t_label = f"time ({t_units})" if t_units not in ("", "1") else "time"
+    t_name = series.get("time_label", "time")
+    t_label = f"{t_name} ({t_units})" if t_units not in ("", "1") else t_name
     phase = series["columns"].get("phase")
     fig = make_subplots(rows=len(columns), cols=1, shared_xaxes=True, vertical_spacing=0.08)
     for i, col in enumerate(columns, start=1):
