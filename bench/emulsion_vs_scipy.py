@@ -430,7 +430,7 @@ def case_fixed_kernels(reps: int, rows: list, notes: list):
                  f"declare {fmt_t(t_decl)} + CVODES/Jacobian {fmt_t(t_integ)}", "", ""))
     rows.append(("fixed-kernel PBE, per simulation (core Model)", med(tm["bpt"]), med(tm["scipy"]),
                  med(tm["scipy"]) / med(tm["bpt"]), acc, ev_b, ev_s))
-    rows.append(("fixed-kernel PBE, PopulationBalance.solve (builds each call)", med(tm["pbsolve"]),
+    rows.append(("fixed-kernel PBE, PopulationBalance.solve (rebuilds the symbolic RHS, reuses the integrator)", med(tm["pbsolve"]),
                  med(tm["scipy"]), med(tm["scipy"]) / med(tm["pbsolve"]),
                  f"d32 rel {rel(st_s['d32'], st_p['d32']):.1e}", "", ""))
     x = n0.copy()

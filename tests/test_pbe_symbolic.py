@@ -132,3 +132,16 @@ def test_solve_mx_matches_sx():
         pb.solve(N0, [0.0, 1.0], symbolic="XX", **terms)
     with pytest.raises(ValueError, match="^symbolic:"):
         pb.solve(N0, [0.0, 1.0], symbolic="MX", aggregation=kernels.constant(casadi.SX.sym("s")))
+
+
+def test_solve_reuses_its_integrator_for_the_same_equations():
+    grid = Grid.geometric(1e-3, 1e2, 30)
+    pb = PopulationBalance(grid)
+    N0 = np.exp(-grid.pivots) * grid.widths
+    G = casadi.SX.sym("G")
+    a = pb.solve(N0, [0.0, 1.0], aggregation=kernels.shear(G, 0.5), parameters={G: 1.0})
+    b = pb.solve(N0, [0.0, 1.0], aggregation=kernels.shear(G, 0.5), parameters={G: 2.0})
+    assert len(pb._integrators) == 1
+    assert not np.allclose(a.N[-1], b.N[-1])               # the parameter value still reaches the solve
+    pb.solve(N0, [0.0, 1.0], aggregation=kernels.constant(1.0))
+    assert len(pb._integrators) == 2                        # other equations, other integrator

@@ -10,6 +10,7 @@ on NumPy arrays and on CasADi SX/MX symbols.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -57,6 +58,7 @@ class PopulationBalance:
         self.limiter = limiter
         self.growth_operator = FiniteVolumeGrowth(grid, limiter)
         self._breakage = {}
+        self._integrators = {}
 
     @cached_property
     def aggregation_operators(self):
@@ -118,6 +120,15 @@ class PopulationBalance:
         return self.growth_operator.outflow(ops.column(N), growth)
 
     # -- integration ---------------------------------------------------------
+    def _integrator(self, dae, times, opts):
+        """CVODES integrator for this ODE, built once (construction costs far more than a solve)."""
+        key = _fingerprint(dae, times, opts)
+        if key not in self._integrators:
+            if len(self._integrators) >= 8:
+                self._integrators.pop(next(iter(self._integrators)))
+            self._integrators[key] = casadi.integrator("pbe", "cvodes", dae, float(times[0]), list(times[1:]), opts)
+        return self._integrators[key]
+
     def solve(self, N0, times, *, rtol: float = 1e-8, atol: float | None = None,
               parameters: dict | None = None, options: dict | None = None,
               symbolic: str = "SX", **rate_terms) -> "PBESolution":
@@ -156,19 +167,26 @@ class PopulationBalance:
             missing = free - set(given)
             if missing:
                 raise ValueError(f"parameters: give values for symbols {sorted(missing)}")
-            dae["p"] = casadi.vertcat(*[sym for sym, _ in given.values()])
-            p_val = casadi.vertcat(*[casadi.DM(val) for _, val in given.values()])
+            used = sorted(given)
+            dae["p"] = casadi.vertcat(*[given[k][0] for k in used])
+            p_val = casadi.vertcat(*[casadi.DM(given[k][1]) for k in used])
         opts = {"reltol": rtol, "abstol": atol, "max_num_steps": 100000}
         opts.update(options or {})
         try:
-            F = casadi.integrator("pbe", "cvodes", dae, float(times[0]),
-                                  list(times[1:]), opts)
+            F = self._integrator(dae, times, opts)
             res = F(x0=N0, p=p_val) if p_val is not None else F(x0=N0)
         except RuntimeError as err:
             raise PBESolveError(f"CVODES failed on the population balance: {err}") from err
         xf = np.asarray(res["xf"], dtype=float)
         N = np.vstack([N0, xf.T])
         return PBESolution(t=times, N=N, grid=self.grid)
+
+
+def _fingerprint(dae, times, opts) -> str:
+    """Identity of an integrator: the serialised ODE graph (constants included), output times and options."""
+    args = [dae["x"]] + ([dae["p"]] if "p" in dae else [])
+    text = casadi.Function("pbe_rhs", args, [dae["ode"]]).serialize()
+    return hashlib.sha256((text + repr(list(times)) + repr(sorted(opts.items()))).encode()).hexdigest()
 
 
 def _number_scale(N0, times, nucleation) -> float:
