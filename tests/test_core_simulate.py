@@ -114,6 +114,8 @@ def test_parameter_errors_name_every_bad_field():
         simulate(model, [0, 1], inputs={"flow": 1})
     with pytest.raises(ParameterError, match="times"):
         simulate(model, [1, 0])
+    with pytest.raises(ParameterError, match="inputs.feed: step 1"):
+        simulate(model, [0, 1], inputs={"feed": [[0, 1.0], ["soon", 2.0]]})
 
 
 def test_values_with_units_are_converted():

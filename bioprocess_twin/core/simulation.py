@@ -115,9 +115,10 @@ def _plan(model: Model, times, inputs, recipe: Recipe | None) -> _Plan:
         try:
             if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
                 for k, step in enumerate(value):
-                    if len(step) != 2:
-                        raise ParameterError([(name, f"step {k} must be [time, value]")])
-                    changes.append((float(step[0]), name, spec.check(step[1])))
+                    when = _step_time(step)
+                    if when is None:
+                        raise ParameterError([(name, f"step {k} must be [time, value] with a finite time, got {step!r}")])
+                    changes.append((when, name, spec.check(step[1])))
             else:
                 base[name] = spec.check(value)
         except ParameterError as exc:
@@ -159,6 +160,14 @@ def _plan(model: Model, times, inputs, recipe: Recipe | None) -> _Plan:
             jumps.setdefault(int(np.argmin(np.abs(grid - e.time))), []).append(e)
     out_idx = np.array([int(np.argmin(np.abs(grid - ti))) for ti in t])
     return _Plan(grid=grid, U=u_at[:, :-1], u_at=u_at, jumps=jumps, output_index=out_idx, warnings=warnings)
+
+
+def _step_time(step) -> float | None:
+    try:
+        when = float(step[0]) if len(step) == 2 else None
+    except (TypeError, ValueError):
+        return None
+    return when if when is not None and np.isfinite(when) else None
 
 
 def _merge(points: np.ndarray, span: float) -> np.ndarray:
