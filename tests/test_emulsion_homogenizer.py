@@ -127,3 +127,8 @@ def test_bad_values_raise_parameter_errors_naming_the_field(proc):
         proc.run(parameters={"n_passes": 0})
     with pytest.raises(ParameterError, match="tween80"):
         proc.run(parameters={"tween80": -1})
+
+
+def test_an_input_given_as_a_parameter_is_pointed_to_inputs(proc):
+    with pytest.raises(ParameterError, match="pressure: is an input, not a parameter"):
+        proc.run(parameters={"pressure": "800 bar", "n_passes": 0})

@@ -111,8 +111,7 @@ class Process(ABC):
                 operating = resolved
         if errors:
             known = self.operating.names + self.model.parameters.names
-            errors = [(f, m.split("; known:")[0] + (f"; known: {', '.join(known)}" if "unknown name" in m else ""))
-                      for f, m in errors]
+            errors = [(f, _unknown_hint(f, m, known, self.model.inputs.names)) for f, m in errors]
             raise ParameterError(errors, f"process '{self.name}' parameters")
         return given, operating
 
@@ -134,3 +133,11 @@ class Process(ABC):
         return ProcessRun(self, result, kpis=self.kpis(result, operating),
                           distribution=self.distribution(result, operating),
                           series=self.series(result, operating))
+
+
+def _unknown_hint(field: str, message: str, known: list[str], inputs: list[str]) -> str:
+    if "unknown name" not in message:
+        return message
+    if field in inputs:
+        return "is an input, not a parameter: give it under 'inputs'"
+    return message.split("; known:")[0] + f"; known: {', '.join(known)}"
