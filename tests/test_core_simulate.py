@@ -131,3 +131,17 @@ def test_integrator_is_reused_across_calls():
     n_cached = len(model._integrators)
     simulate(model, np.linspace(0, 3, 5), parameters={"k": 1.0})
     assert len(model._integrators) == n_cached
+
+
+def test_solver_restarts_where_an_input_steps():
+    m = ModelBuilder("lag", version="1.0")
+    u = m.input("u", "1", 0.0, bounds=(-10, 10))
+    x = m.state("x", "1", initial=0.0)
+    m.ode(x, -1e4 * (x - u))                         # stiff first-order lag
+    model = m.build()
+    t = np.linspace(0, 2, 21)
+    r = simulate(model, t, inputs={"u": [[0, 0.0], [0.5, 5.0], [1.0, -5.0]]}, options=TIGHT)
+    assert r.ok and r.stats["chunks"] == 3           # one fresh CVODES start per constant-input stretch
+    decay = lambda t_step: np.exp(-1e4 * np.clip(t - t_step, 0, None))
+    expected = np.where(t < 0.5, 0.0, np.where(t < 1.0, 5 * (1 - decay(0.5)), -5 + 10 * decay(1.0)))
+    np.testing.assert_allclose(r.state("x"), expected, atol=1e-7)

@@ -51,7 +51,14 @@ class _Plan:
 
     @property
     def chunks(self) -> list[tuple[int, int]]:
-        cuts = sorted({0, len(self.grid) - 1, *[i for i in self.jumps if 0 < i < len(self.grid) - 1]})
+        """Integrator calls: each starts CVODES afresh, at state jumps and where an input changes.
+
+        CasADi's multi-interval integrator stops at a changed input but keeps its step history,
+        which stiff transients after a feed or pressure step can fail on.
+        """
+        last = len(self.grid) - 1
+        input_steps = np.flatnonzero(np.any(self.U[:, 1:] != self.U[:, :-1], axis=0)) + 1 if self.U.size else []
+        cuts = sorted({0, last, *[i for i in self.jumps if 0 < i < last], *[int(i) for i in input_steps]})
         return list(zip(cuts[:-1], cuts[1:]))
 
 
