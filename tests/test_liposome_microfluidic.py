@@ -59,7 +59,7 @@ def test_final_ethanol_fraction_is_one_over_one_plus_frr(run, frr):
     out = run(flow_rate_ratio=frr)
     phi = out.result.state("ethanol_fraction")
     assert phi[0] == pytest.approx(1.0)
-    assert np.all(np.diff(phi) <= 1e-12)      # dilution only
+    assert np.all(np.diff(phi) <= out.result.options["atol"])   # dilution only, to solver tolerance
     assert out.kpis["ethanol_fraction_final"] == pytest.approx(1 / (1 + frr), rel=1e-4)
 
 

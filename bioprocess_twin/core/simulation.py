@@ -1,14 +1,15 @@
 """Simulate a :class:`~.model.Model` with SUNDIALS (CVODES for ODEs, IDAS for DAEs).
 
 Inputs are piecewise constant. The output grid, the input changes and the recipe events are
-merged into one grid; the model is integrated in normalised time over that grid with the
-interval lengths carried as controls, so one CasADi integrator per grid size serves every call
-(integrator construction costs far more than a call). Events that change states split the run
-into chunks. A failed solve returns ``status="failed"`` with the solver's message and the
-trajectory up to the failure, never NaNs.
+merged into one grid, split into chunks at input steps and state events. Each chunk is integrated
+in normalised time with its length and inputs as constant parameters, so one CasADi integrator
+per relative output spacing serves every call (integrator construction costs far more than a
+call), and every chunk starts CVODES afresh. A failed solve returns ``status="failed"`` with the
+solver's message and the trajectory up to the failure, never NaNs.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence
 
@@ -21,7 +22,7 @@ from .parameters import ParameterError
 from .recipe import Event, Recipe
 from .results import SimulationResult
 
-_CACHE_SIZE = 16
+_CACHE_SIZE = 32
 
 
 class SolverOptions(BaseModel):
@@ -31,6 +32,9 @@ class SolverOptions(BaseModel):
     atol: float = Field(1e-8, gt=0, description="absolute tolerance (in the states' units)")
     max_num_steps: int = Field(100_000, gt=0, description="solver steps allowed per output interval")
     method: Literal["auto", "cvodes", "idas"] = "auto"
+    casadi_options: dict[str, Any] = Field(default_factory=dict, description=(
+        "extra options for the CasADi SUNDIALS integrator, e.g. {'jit': True, 'compiler': 'shell'} "
+        "to compile the model to C (see docs/benchmarks.md for when that pays)"))
 
     def plugin(self, model: Model) -> str:
         if self.method == "auto":
@@ -220,9 +224,16 @@ def _apply_jumps(model: Model, x, events: list[Event], lib):
 
 
 # -- integration -------------------------------------------------------------------------------
-def integrator(model: Model, n_intervals: int, plugin: str, options: SolverOptions) -> ca.Function:
-    """The cached normalised-time integrator over ``n_intervals`` unit intervals."""
-    key = (n_intervals, plugin, options.rtol, options.atol, options.max_num_steps)
+def integrator(model: Model, shape: Sequence[float], plugin: str, options: SolverOptions) -> ca.Function:
+    """The cached integrator over normalised time s in [0, 1] with outputs at ``shape`` (ending at 1).
+
+    A chunk of real length T is integrated as dx/ds = T f(t, x, z, p, u) with T and u constant, so
+    the normalised equations are as smooth as the real ones; one integrator serves every chunk with
+    the same relative output spacing, whatever its times, parameters or inputs.
+    """
+    shape = _shape(shape)
+    extra = repr(sorted(options.casadi_options.items()))
+    key = (shape, plugin, options.rtol, options.atol, options.max_num_steps, extra)
     cache = model._integrators
     if key in cache:
         return cache[key]
@@ -231,22 +242,41 @@ def integrator(model: Model, n_intervals: int, plugin: str, options: SolverOptio
     z = ca.SX.sym("z", model.nz)
     p = ca.SX.sym("p", model.np)
     u = ca.SX.sym("u", model.nu)
-    dt = ca.SX.sym("dt")
+    span = ca.SX.sym("span")
     ode, alg = model.dae(clock, x, z, p, u)
-    dae = {"x": ca.vertcat(x, clock), "z": z, "p": p, "u": ca.vertcat(u, dt),
-           "ode": ca.vertcat(dt * ode, dt), "alg": alg}
+    dae = {"x": ca.vertcat(x, clock), "z": z, "p": ca.vertcat(p, u, span),
+           "ode": ca.vertcat(span * ode, span), "alg": alg}
     opts = {"abstol": options.atol, "reltol": options.rtol, "max_num_steps": options.max_num_steps,
-            "show_eval_warnings": False}
-    F = ca.integrator(f"{model.name}_{plugin}_{n_intervals}", plugin, dae, 0.0,
-                      np.arange(1, n_intervals + 1, dtype=float), opts)
+            "show_eval_warnings": False} | options.casadi_options
+    name = f"{model.name}_{plugin}_{len(shape)}"
+    if options.casadi_options:
+        name += "_" + hashlib.sha256(extra.encode()).hexdigest()[:8]
+    try:
+        F = ca.integrator(name, plugin, dae, 0.0, list(shape), opts)
+    except RuntimeError as exc:
+        raise ParameterError([("solver.casadi_options", str(exc).splitlines()[-1])]) from None
     if len(cache) >= _CACHE_SIZE:
         cache.pop(next(k for k in cache if k != "z_solver"))
     cache[key] = F
     return F
 
 
-def _call(F: ca.Function, x, t, z, p, U, dts):
-    res = F(x0=ca.vertcat(x, t), z0=z, p=p, u=ca.vertcat(U, ca.DM(dts).T))
+def _shape(points) -> tuple[float, ...]:
+    """Relative output positions of a chunk, rounded so that equal spacings share an integrator."""
+    s = tuple(float(v) for v in np.round(np.asarray(points, dtype=float), 12))
+    if not s or s[-1] != 1.0 or any(b <= a for a, b in zip((0.0,) + s, s)):
+        raise ValueError(f"integrator shape must increase to 1, got {s[:5]}...")
+    return s
+
+
+def _chunk(grid: np.ndarray, a: int, b: int) -> tuple[tuple[float, ...], float]:
+    span = grid[b] - grid[a]
+    return _shape((grid[a + 1:b + 1] - grid[a]) / span), float(span)
+
+
+def _call(F: ca.Function, x, t, z, p, u, span):
+    """One chunk from real time ``t``: p, constant inputs u and the chunk length are the parameters."""
+    res = F(x0=ca.vertcat(x, t), z0=z, p=ca.vertcat(p, u, span))
     return res["xf"], res["zf"]
 
 
@@ -257,9 +287,10 @@ def _integrate(model: Model, plan: _Plan, x0, z0, p, options: SolverOptions, pro
     xs, zs = [x0], [z0]
     stats = {"solver": plugin, "chunks": 0, "intervals": len(grid) - 1}
     for a, b in plan.chunks:
-        F = integrator(model, b - a, plugin, options)
+        shape, span = _chunk(grid, a, b)
+        F = integrator(model, shape, plugin, options)
         try:
-            xf, zf = _call(F, xs[-1], grid[a], zs[-1], p, plan.U[:, a:b], np.diff(grid[a:b + 1]))
+            xf, zf = _call(F, xs[-1], grid[a], zs[-1], p, plan.U[:, a], span)
         except RuntimeError as exc:
             return _locate_failure(model, plan, xs, zs, p, options, a, b, exc, stats)
         xf, zf = np.array(xf), np.array(zf)
@@ -279,11 +310,11 @@ def _integrate(model: Model, plan: _Plan, x0, z0, p, options: SolverOptions, pro
 
 def _locate_failure(model, plan, xs, zs, p, options, a, b, exc, stats):
     """Re-run the failed chunk one interval at a time, keeping every point that did solve."""
-    F1 = integrator(model, 1, options.plugin(model), options)
+    F1 = integrator(model, (1.0,), options.plugin(model), options)
     grid = plan.grid
     for k in range(a, b):
         try:
-            xf, zf = _call(F1, xs[-1], grid[k], zs[-1], p, plan.U[:, k:k + 1], [grid[k + 1] - grid[k]])
+            xf, zf = _call(F1, xs[-1], grid[k], zs[-1], p, plan.U[:, k], grid[k + 1] - grid[k])
         except RuntimeError as exc_k:
             return xs, zs, "failed", _solver_message(exc_k, grid[k], grid[k + 1], model.time_units), stats
         xs.append(np.array(xf)[:model.nx, 0])
@@ -350,8 +381,9 @@ def _sensitivities(model: Model, plan: _Plan, p_num, initial, options, names) ->
     cols = [x]
     zcols = [zsolve(plan.grid[0], x, z0, 0)]
     for a, b in plan.chunks:
-        F = integrator(model, b - a, plugin, options)
-        xf, zf = _call(F, cols[-1], plan.grid[a], zcols[-1], P, plan.U[:, a:b], np.diff(plan.grid[a:b + 1]))
+        shape, span = _chunk(plan.grid, a, b)
+        F = integrator(model, shape, plugin, options)
+        xf, zf = _call(F, cols[-1], plan.grid[a], zcols[-1], P, plan.U[:, a], span)
         cols.extend(xf[:model.nx, k] for k in range(b - a))
         zcols.extend(zf[:, k] if model.nz else ca.MX(0, 1) for k in range(b - a))
         if b in plan.jumps:
