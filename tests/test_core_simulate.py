@@ -145,3 +145,19 @@ def test_solver_restarts_where_an_input_steps():
     decay = lambda t_step: np.exp(-1e4 * np.clip(t - t_step, 0, None))
     expected = np.where(t < 0.5, 0.0, np.where(t < 1.0, 5 * (1 - decay(0.5)), -5 + 10 * decay(1.0)))
     np.testing.assert_allclose(r.state("x"), expected, atol=1e-7)
+
+
+def test_geometric_output_grid_on_a_stiff_problem_is_accurate():
+    m = ModelBuilder("stiff_relax", version="1.0")
+    x = m.state("x", "1", initial=0.0)
+    y = m.state("y", "1", initial=0.0)
+    m.ode(x, -1e5 * (x - 1.0))                       # fast mode
+    m.ode(y, -(y - x))                               # slow mode
+    model = m.build()
+    t = np.concatenate([[0.0], np.geomspace(1e-7, 10.0, 60)])   # interval lengths grow 1e8-fold
+    r = simulate(model, t, options=TIGHT)
+    assert r.ok and r.stats["chunks"] == 1
+    k = 1e5
+    y_exact = 1 - (k * np.exp(-t) - np.exp(-k * t)) / (k - 1)
+    np.testing.assert_allclose(r.state("x"), 1 - np.exp(-k * t), atol=1e-9)
+    np.testing.assert_allclose(r.state("y"), y_exact, atol=1e-9)

@@ -263,7 +263,7 @@ def integrator(model: Model, shape: Sequence[float], plugin: str, options: Solve
 
 def _shape(points) -> tuple[float, ...]:
     """Relative output positions of a chunk, rounded so that equal spacings share an integrator."""
-    s = tuple(float(v) for v in np.round(np.asarray(points, dtype=float), 12))
+    s = tuple(float(f"{v:.12g}") for v in np.asarray(points, dtype=float))   # 12 significant digits
     if not s or s[-1] != 1.0 or any(b <= a for a, b in zip((0.0,) + s, s)):
         raise ValueError(f"integrator shape must increase to 1, got {s[:5]}...")
     return s
