@@ -67,7 +67,7 @@ import casadi as ca
 import numpy as np
 import pandas as pd
 
-from ..core import Event, ModelBuilder, Phase, Recipe, SolverOptions
+from ..core import ModelBuilder, Phase, Recipe, SolverOptions
 from ..core.parameters import Parameter, ParameterTable
 from ..core.process import Distribution, Process
 from ..core.registry import register
@@ -314,12 +314,9 @@ class AlumPrecipitation(Process):
 
     # -- recipe --------------------------------------------------------------------------------
     def default_recipe(self, operating: Mapping[str, float]) -> Recipe:
-        """Dosing then ageing. Zero state jumps make the simulator restart CVODES where the
-        output step changes and where the feed stops: carrying the step history across a jump
-        in interval length or feed fails the error test on the stiff transients there."""
+        """Dosing then ageing (the simulator restarts CVODES where the feed stops)."""
         t_dose = operating["dosing_time"] * 60.0
         n_al = operating["al_feed_conc"] * operating["feed_volume"]
-        restart = {"al_fed": 0.0}
         dosing = Phase(name="dosing", duration=t_dose,
                        inputs={"feed_flow": operating["feed_volume"] / operating["dosing_time"],
                                "al_feed": n_al / operating["dosing_time"]},
@@ -327,9 +324,8 @@ class AlumPrecipitation(Process):
         phases = [dosing]
         if operating["ageing_time"] > 0:
             phases.append(Phase(name="ageing", duration=operating["ageing_time"] * 60.0,
-                                inputs={"feed_flow": 0.0, "al_feed": 0.0}, add_states=restart))
-        t_fine, _ = _fine_window(t_dose)
-        return Recipe(phases=phases, events=[Event(time=t_fine, name="output step changes", add_states=restart)])
+                                inputs={"feed_flow": 0.0, "al_feed": 0.0}))
+        return Recipe(phases=phases)
 
     def _initial_charge(self, operating) -> dict:
         return {}
