@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -44,23 +43,9 @@ def version() -> str:
 
 
 # -- JSON helpers ------------------------------------------------------------------------------
-def plain(value: Any) -> Any:
-    """Plain JSON data: numpy scalars/arrays to Python, NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return plain(value.tolist())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    return str(value)
-
-
 def dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(plain(doc), indent=2, allow_nan=False)
+    from .core.results import json_safe
+    return json.dumps(json_safe(doc), indent=2, allow_nan=False)
 
 
 def write_atomic(path: Path, text: str):

@@ -59,3 +59,12 @@ def test_non_finite_numbers_are_stored_as_null_and_hash_consistently():
     from bioprocess_twin.records import canonical_json
     assert canonical_json({"b": float("nan"), "a": [1.0, float("inf")]}) == '{"a":[1.0,null],"b":null}'
     assert sha256({"x": float("nan")}) == sha256({"x": None})
+
+
+def test_runs_can_be_listed_by_model_and_status(tmp_path):
+    store = RunStore(f"sqlite:///{tmp_path / 'runs.db'}")
+    ok = parse_spec({"model": "records_test_decay", "times": [0, 1]})
+    ids = [store.save_run(ok, ok.run(), author="alice") for _ in range(2)]
+    assert [r["id"] for r in store.list_runs(model="records_test_decay", status="ok")] == ids[::-1]
+    assert store.list_runs(model="emulsion_homogenizer") == []
+    assert store.list_runs(status="failed") == []

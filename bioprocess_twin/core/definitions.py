@@ -39,3 +39,15 @@ def write_definition(process: Process, root: Path = MODELS_DIR) -> Path:
 
 def read_definition(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
+
+
+def definition_drift(process: Process, root: Path = MODELS_DIR) -> str | None:
+    """Why the shipped definition of ``process`` does not match the code, or None when it does."""
+    path = definition_path(process, root)
+    if not path.exists():
+        return f"{path} missing: run `bioprocess-twin models --write-definitions {root}`"
+    current = yaml.safe_load(yaml.safe_dump(definition(process), sort_keys=False))
+    if read_definition(path) != current:
+        return (f"{process.name} {process.version}: the declared interface differs from {path}; "
+                "bump the model version and write a new definition")
+    return None

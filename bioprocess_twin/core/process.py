@@ -96,24 +96,25 @@ class Process(ABC):
     def series(self, result: SimulationResult, operating: Mapping[str, float]):
         return result.frame(include_vectors=False)
 
-    def split_parameters(self, given: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, float]]:
-        """Separate model parameters from operating parameters; every bad name or value of either is reported at once."""
+    def split_parameters(self, given: Mapping[str, Any] | None) -> tuple[dict[str, float], dict[str, float]]:
+        """Model and operating parameter values, resolved and validated; every bad name or value of either
+        is reported at once."""
         given = dict(given or {})
         op_given = {k: given.pop(k) for k in list(given) if k in self.operating}
-        errors, operating = [], {}
-        for table, values, store in ((self.operating, op_given, True), (self.model.parameters, given, False)):
+        errors: list[tuple[str, str]] = []
+
+        def resolve(table: ParameterTable, values: dict[str, Any]) -> dict[str, float]:
             try:
-                resolved = table.resolve(values)
+                return table.resolve(values)
             except ParameterError as exc:
                 errors.extend(exc.errors)
-                continue
-            if store:
-                operating = resolved
+                return {}
+        operating, model_values = resolve(self.operating, op_given), resolve(self.model.parameters, given)
         if errors:
             known = self.operating.names + self.model.parameters.names
             errors = [(f, _unknown_hint(f, m, known, self.model.inputs.names)) for f, m in errors]
             raise ParameterError(errors, f"process '{self.name}' parameters")
-        return given, operating
+        return model_values, operating
 
     def describe(self) -> dict[str, Any]:
         return self.model.describe() | {"name": self.name, "description": self.description or self.model.description,

@@ -1,6 +1,7 @@
 """Simulation results: arrays, a pandas DataFrame with units, sensitivities and a JSON summary."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,21 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from .model import Model
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON data: numpy scalars and arrays to Python, NaN and infinities to None (JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return json_safe(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
 
 
 class SolverFailure(RuntimeError):

@@ -83,7 +83,7 @@ def simulate(model: Model, times: Sequence[float], *, parameters: Mapping[str, A
     plan = _plan(model, times, inputs, recipe)
     x0, z0 = model.initial_state(p, initial)
     _check_event_states(model, plan)
-    x0 = _apply_jumps(model, x0, plan.jumps.get(0, []), np)
+    x0 = _apply_jumps(model, x0, plan.jumps.get(0, []))
     xs, zs, status, message, stats = _integrate(model, plan, x0, z0, p, options, progress)
     n_ok = len(xs)
     out_idx = plan.output_index[plan.output_index < n_ok]
@@ -206,21 +206,22 @@ def _check_event_states(model: Model, plan: _Plan):
         raise ParameterError(errors, f"model '{model.name}'")
 
 
-def _apply_jumps(model: Model, x, events: list[Event], lib):
+def _apply_jumps(model: Model, x, events: list[Event]):
+    """State events on a numeric or CasADi state vector: ``set_states`` replace, ``add_states`` add."""
     for e in events:
         for name, v in e.set_states.items():
-            var = model.state(name)
-            mask = np.zeros(model.nx)
-            mask[var.slice] = 1.0
-            val = np.zeros(model.nx)
-            val[var.slice] = np.asarray(v, dtype=float)
-            x = x * (1 - mask) + val
+            mask = _block(model, name, 1.0)
+            x = x * (1 - mask) + _block(model, name, v)
         for name, v in e.add_states.items():
-            var = model.state(name)
-            add = np.zeros(model.nx)
-            add[var.slice] = np.asarray(v, dtype=float)
-            x = x + add
+            x = x + _block(model, name, v)
     return x
+
+
+def _block(model: Model, name: str, value) -> np.ndarray:
+    """A full-length state vector holding ``value`` in the block of state ``name``, zero elsewhere."""
+    out = np.zeros(model.nx)
+    out[model.state(name).slice] = np.asarray(value, dtype=float)
+    return out
 
 
 # -- integration -------------------------------------------------------------------------------
@@ -297,7 +298,7 @@ def _integrate(model: Model, plan: _Plan, x0, z0, p, options: SolverOptions, pro
         for k in range(b - a):
             xs.append(xf[:model.nx, k])
             zs.append(zf[:, k] if model.nz else np.zeros(0))
-        xs[-1] = _apply_jumps(model, xs[-1], plan.jumps.get(b, []), np)
+        xs[-1] = _apply_jumps(model, xs[-1], plan.jumps.get(b, []))
         if b in plan.jumps and model.nz:
             zs[-1] = _consistent_z(model, grid[b], xs[-1], zs[-1], p, plan.u_at[:, b])
         stats["chunks"] += 1
@@ -375,7 +376,7 @@ def _sensitivities(model: Model, plan: _Plan, p_num, initial, options, names) ->
     for name in (initial or {}):
         mask[model.state(name).slice] = 1.0
     x = x0_sym * (1 - mask) + x0_num * mask
-    x = _apply_jumps(model, x, plan.jumps.get(0, []), ca)
+    x = _apply_jumps(model, x, plan.jumps.get(0, []))
     plugin = options.plugin(model)
     zsolve = lambda t, xx, zz, k: _consistent_z_sym(model, t, xx, zz, P, plan.u_at[:, k])
     cols = [x]
@@ -387,7 +388,7 @@ def _sensitivities(model: Model, plan: _Plan, p_num, initial, options, names) ->
         cols.extend(xf[:model.nx, k] for k in range(b - a))
         zcols.extend(zf[:, k] if model.nz else ca.MX(0, 1) for k in range(b - a))
         if b in plan.jumps:
-            cols[-1] = _apply_jumps(model, cols[-1], plan.jumps[b], ca)
+            cols[-1] = _apply_jumps(model, cols[-1], plan.jumps[b])
             zcols[-1] = zsolve(plan.grid[b], cols[-1], zcols[-1], b)
     X = ca.horzcat(*[cols[i] for i in plan.output_index])
     n = len(plan.output_index)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy import DateTime, Integer, String, Text, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bioprocess_twin.core.process import ProcessRun
+from bioprocess_twin.core.results import json_safe
 from bioprocess_twin.core.spec import SimulationSpec, load_spec
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -32,20 +32,9 @@ def default_url() -> str:
     return f"sqlite:///{path}"
 
 
-def _finite_or_null(data: Any) -> Any:
-    """JSON has no NaN or infinity: a quantity with no value (e.g. an outlet temperature before the first pass) is null."""
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {k: _finite_or_null(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_finite_or_null(v) for v in data]
-    return data
-
-
 def canonical_json(data: Any) -> str:
     """Sorted keys, no spaces, non-finite numbers as null: the text whose SHA-256 is recorded."""
-    return json.dumps(_finite_or_null(data), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(json_safe(data), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def sha256(data: Any) -> str:
@@ -96,9 +85,15 @@ class RunStore:
             session.flush()
             return record.id
 
-    def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+    def list_runs(self, limit: int = 20, model: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """Newest first, optionally only one model's runs and/or one status."""
+        query = select(RunRecord).order_by(RunRecord.id.desc()).limit(limit)
+        if model is not None:
+            query = query.where(RunRecord.model == model)
+        if status is not None:
+            query = query.where(RunRecord.status == status)
         with Session(self.engine) as session:
-            rows = session.scalars(select(RunRecord).order_by(RunRecord.id.desc()).limit(limit))
+            rows = session.scalars(query)
             return [r.summary() for r in rows]
 
     def get_run(self, run_id: int) -> dict[str, Any]:

@@ -38,12 +38,11 @@ def _latest_saved(name: str) -> dict | None:
     """Results of the newest saved successful run of ``name``, to show before anything is run."""
     try:
         st = runs.store()
-        for row in st.list_runs(limit=50):
-            if row["model"] == name and row["status"] == "ok":
-                rec = st.get_run(row["id"])
-                return rec["results"] | {"run_id": rec["id"], "spec": rec["spec"],
-                                         "note": f"saved run #{rec['id']} by {rec['author']}, "
-                                                 f"{str(rec['created_at'])[:19].replace('T', ' ')} UTC"}
+        for row in st.list_runs(limit=1, model=name, status="ok"):
+            rec = st.get_run(row["id"])
+            return rec["results"] | {"run_id": rec["id"], "spec": rec["spec"],
+                                     "note": f"saved run #{rec['id']} by {rec['author']}, "
+                                             f"{str(rec['created_at'])[:19].replace('T', ' ')} UTC"}
     except Exception:  # noqa: BLE001 - showing nothing is fine when the database cannot be read
         return None
     return None
