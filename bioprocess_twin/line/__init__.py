@@ -1,0 +1,1 @@
+"""Production lines: units joined by streams, batch recipes, Pyomo configuration and scheduling."""

@@ -1,118 +1,15 @@
-"""Headless command line: ``bioprocess-twin simulate | models | serve``.
-
-A thin adapter over :mod:`bioprocess_twin.core`: it reads a spec, runs the named process and
-prints JSON or a short table. It holds no science. Exit codes: 0 ok, 1 internal error,
-2 bad spec or input, 3 solver failure.
-"""
+"""``simulate``, ``models`` and ``serve``: run a spec, describe the models, start the dashboard."""
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import sys
-import tempfile
-import traceback
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_SOLVER = 0, 1, 2, 3
-
-EXIT_CODES_HELP = ("Exit codes: 0 ok; 1 unexpected internal error;\n"
-                   "2 bad spec or input (missing file, invalid YAML, unknown model, field or parameter, "
-                   "out-of-range value, wrong units);\n"
-                   "3 solver failure (JSON still printed, with status \"failed\" and the solver message).")
-
-app = typer.Typer(
-    name="bioprocess-twin",
-    help="Process digital twin for vaccine manufacturing: run simulation specs headlessly, list the "
-         "models, or start the dashboard.\n\n" + EXIT_CODES_HELP,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def version() -> str:
-    try:
-        return metadata.version("bioprocess-twin")
-    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
-        return "unknown"
-
-
-# -- JSON helpers ------------------------------------------------------------------------------
-def dumps(doc: dict[str, Any]) -> str:
-    from .core.results import json_safe
-    return json.dumps(json_safe(doc), indent=2, allow_nan=False)
-
-
-def write_atomic(path: Path, text: str):
-    """Write ``text`` to a temporary file next to ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def stdout_to_stderr():
-    """Send everything written to stdout, from Python or from C (SUNDIALS, CasADi), to stderr."""
-    sys.stdout.flush()
-    saved = None
-    try:
-        saved = os.dup(1)
-        os.dup2(2, 1)
-    except OSError:  # no usable file descriptors (embedded use); Python-level redirect still applies
-        saved = None
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        if saved is not None:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                sys.__stdout__.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
-
-
-def emit(doc: dict[str, Any], as_json: bool, out: Optional[Path], text: str | None = None):
-    text = text if text is not None else dumps(doc)
-    if out is not None:
-        write_atomic(out, text)
-    if as_json:
-        typer.echo(text)
-
-
-def _field_name(field: str, spec) -> str:
-    """Qualify a bare parameter or state name with the spec section it came from."""
-    if spec is None or "." in field or field in ("model", "file", "times", "recipe", "(top level)"):
-        return field
-    for section in ("parameters", "initial"):
-        if field in getattr(spec, section):
-            return f"{section}.{field}"
-    return field
-
-
-def invalid(exc, source: str, as_json: bool, out: Optional[Path], spec=None) -> int:
-    errors = [{"field": _field_name(str(f), spec), "message": str(m)} for f, m in exc.errors]
-    for e in errors:
-        typer.echo(f"error: {source}: {e['field']}: {e['message']}", err=True)
-    if as_json or out is not None:
-        emit({"status": "invalid", "errors": errors, "source": source,
-              "bioprocess_twin_version": version()}, as_json, out)
-    return EXIT_INVALID
-
+from .app import app
+from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_SOLVER, dumps, emit,
+                     internal_error, invalid, progress_printer, stdout_to_stderr, version)
 
 # -- simulate ----------------------------------------------------------------------------------
 @app.command(help="Run the simulation described by SPEC (YAML or JSON).\n\n" + EXIT_CODES_HELP)
@@ -125,15 +22,15 @@ def simulate(
 
 
 def run_spec(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
-    from .core import ParameterError, UnitsError, registry
-    from .core.spec import SpecError, load_spec, spec_error_from
+    from ..core import ParameterError, UnitsError, registry
+    from ..core.spec import SpecError, load_spec, spec_error_from
 
     source = str(spec_path)
     spec = None
     try:
         spec = load_spec(spec_path)
         registry.get(spec.model)                  # unknown model -> KeyError, before any work
-        progress = None if as_json else _progress_printer()
+        progress = None if as_json else progress_printer()
         with stdout_to_stderr() if as_json else contextlib.nullcontext():
             run = spec.run(progress=progress)
             doc = run.to_dict() | {"spec": spec.model_dump(mode="json"), "source": source,
@@ -166,28 +63,6 @@ def run_spec(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
     return EXIT_SOLVER
 
 
-def internal_error(exc: Exception, source: str, as_json: bool, out: Optional[Path]) -> int:
-    traceback.print_exception(exc, file=sys.stderr)
-    message = f"{type(exc).__name__}: {exc}"
-    typer.echo(f"internal error: {message}", err=True)
-    if as_json or out is not None:
-        with contextlib.suppress(OSError):
-            emit({"status": "error", "errors": [{"field": None, "message": message}], "source": source,
-                  "bioprocess_twin_version": version()}, as_json, out)
-    return EXIT_INTERNAL
-
-
-def _progress_printer():
-    last = [-1]
-
-    def show(fraction: float, message: str):
-        pct = int(100 * fraction)
-        if pct // 10 != last[0] // 10 or pct == 100:
-            last[0] = pct
-            typer.echo(f"  {pct:3d}%  {message}", err=True)
-    return show
-
-
 def _print_summary(doc: dict[str, Any]):
     from rich.console import Console
     from rich.markup import escape
@@ -218,10 +93,10 @@ def models(
     write_definitions: Optional[Path] = typer.Option(
         None, "--write-definitions", help="write each model's definition to DIR/<name>/<version>.yaml (e.g. models/)"),
 ):
-    from .core import registry
+    from ..core import registry
 
     if write_definitions is not None:
-        from .core.definitions import write_definition
+        from ..core.definitions import write_definition
         names = [name] if name is not None else registry.names()
         for n in names:
             typer.echo(str(write_definition(registry.get(n), write_definitions)))
@@ -308,11 +183,3 @@ def serve(
     dash_app = create_app(db_url=db, demo=demo)
     typer.echo(f"bioprocess-twin {version()} dashboard on http://{host}:{port}/", err=True)
     dash_app.run(host=host, port=port, debug=False)
-
-
-def main():  # pragma: no cover - console-script convenience
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app()
