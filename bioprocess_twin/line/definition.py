@@ -1,0 +1,180 @@
+"""Line definitions: units, feed streams, connections and the batch recipe, as validated data.
+
+A line definition is what ``models/lines/<name>/<version>.yaml`` holds and what
+``bioprocess-twin line run`` reads. Its recipe follows ISA-88: the line's *procedure* is a list
+of *unit procedures*, one per unit, each started when the units it waits for have finished
+(plus an optional delay), and each made of *phases* with timed or conditional transitions
+(:class:`~bioprocess_twin.core.phased.UnitPhase`); a unit procedure without phases runs the
+unit's default phases, which the unit builds from its parameters.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
+
+from ..core.parameters import ParameterError
+from ..core.phased import UnitPhase
+from ..core.streams import ParticleSize, Stream
+from ..core.units import UnitsError, to_magnitude
+
+LINES_DIR = Path(__file__).resolve().parents[2] / "models" / "lines"
+WATER_DENSITY = 997.0   # kg/m3 at 25 C; water fills the volume the solutes do not account for
+
+Amount = Union[float, str]
+
+
+def _magnitude(value: Amount, units: str, field: str) -> float:
+    try:
+        return to_magnitude(value, units)
+    except UnitsError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
+class ParticleSpec(BaseModel):
+    """A lognormal volume distribution of the dispersed component."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    component: str
+    d50_nm: PositiveFloat
+    gsd: float = Field(1.8, gt=1, le=10, description="geometric standard deviation")
+    classes: int = Field(100, ge=5, le=1000)
+    min_nm: PositiveFloat = 20.0
+    max_nm: PositiveFloat = 20_000.0
+
+    def to_particles(self) -> ParticleSize:
+        d = np.geomspace(self.min_nm, self.max_nm, self.classes)
+        return ParticleSize(d, np.exp(-0.5 * (np.log(d / self.d50_nm) / math.log(self.gsd)) ** 2))
+
+
+class FeedSpec(BaseModel):
+    """An external stream into one unit inlet: volume, mass concentrations, temperature."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    to: str = Field(description="'unit.inlet' that receives the stream")
+    volume: Amount = Field(description="e.g. '500 L' (a bare number is m^3)")
+    concentrations: dict[str, Amount] = Field(default_factory=dict, description="component -> e.g. '6 g/L'")
+    temperature: Amount = "20 degC"
+    particles: ParticleSpec | None = None
+
+    def to_stream(self, name: str) -> Stream:
+        volume = _magnitude(self.volume, "m^3", "volume")
+        mass = {c: _magnitude(v, "kg/m^3", f"concentrations.{c}") * volume for c, v in self.concentrations.items()}
+        if "water" not in mass:
+            mass["water"] = max(WATER_DENSITY * volume - sum(mass.values()), 0.0)
+        temperature = _magnitude(self.temperature, "K", "temperature")
+        particles = self.particles.to_particles() if self.particles else None
+        return Stream(name, volume, mass, temperature, particles, self.particles.component if self.particles else None)
+
+
+class UnitSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class Connection(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str = Field(alias="from", description="'unit.outlet'")
+    target: str = Field(alias="to", description="'unit.inlet'")
+
+
+class UnitProcedure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit: str
+    after: list[str] | None = Field(None, description="units that must finish first (default: the units feeding it)")
+    delay: float = Field(0.0, ge=0, description="hours between the last of those finishing and this start")
+    phases: list[UnitPhase] | None = Field(None, description="override the unit's default phases")
+
+
+class LineDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = "line definition"
+    name: str
+    version: str
+    description: str = ""
+    units: dict[str, UnitSpec]
+    feeds: dict[str, FeedSpec] = Field(default_factory=dict)
+    connections: list[Connection] = Field(default_factory=list)
+    procedure: list[UnitProcedure] = Field(default_factory=list, description="unit procedures; units not listed "
+                                           "run with their defaults after the units feeding them")
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("units")
+    @classmethod
+    def _ids(cls, units):
+        bad = [u for u in units if not u.isidentifier()]
+        if bad:
+            raise ValueError(f"unit ids must be identifiers (letters, digits, _): {', '.join(bad)}")
+        return units
+
+    def unit_procedure(self, unit: str) -> UnitProcedure:
+        for up in self.procedure:
+            if up.unit == unit:
+                return up
+        return UnitProcedure(unit=unit)
+
+    def feed_streams(self) -> dict[str, Stream]:
+        """Feed name -> Stream; unit errors name the feed field."""
+        out, errors = {}, []
+        for name, feed in self.feeds.items():
+            try:
+                out[name] = feed.to_stream(name)
+            except ParameterError as exc:
+                errors += [(f"feeds.{f}", m) for f, m in exc.errors]
+            except ValueError as exc:
+                errors.append((f"feeds.{name}", str(exc)))
+        if errors:
+            raise ParameterError(errors, f"line '{self.name}' feeds")
+        return out
+
+
+def parse_line(data: Any, source: str = "line definition") -> LineDefinition:
+    try:
+        return LineDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise ParameterError([(".".join(str(x) for x in e["loc"]) or "(top level)", e["msg"]) for e in exc.errors()],
+                             source) from None
+
+
+def available_lines(root: Path = LINES_DIR) -> dict[str, list[str]]:
+    """Line name -> its versions, oldest first."""
+    if not root.is_dir():
+        return {}
+    return {d.name: sorted((p.stem for p in d.glob("*.yaml")), key=_version_key)
+            for d in sorted(root.iterdir()) if d.is_dir() and any(d.glob("*.yaml"))}
+
+
+def load_line(name_or_path: str | Path, root: Path = LINES_DIR) -> LineDefinition:
+    """A line by file path, by ``name`` (newest version) or by ``name@version``."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml", ".json") or not path.exists():
+        name, _, version = str(name_or_path).partition("@")
+        versions = available_lines(root).get(name)
+        if not versions:
+            known = ", ".join(available_lines(root)) or "none"
+            raise ParameterError([("line", f"no line '{name_or_path}' (not a file, not a shipped line; shipped: {known})")])
+        if version and version not in versions:
+            raise ParameterError([("line", f"line '{name}' has no version {version}; versions: {', '.join(versions)}")])
+        path = root / name / f"{version or versions[-1]}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParameterError([("file", f"{path}: {exc}")]) from None
+    return parse_line(data, str(path))
+
+
+def _version_key(v: str):
+    return tuple(int(p) if p.isdigit() else p for p in v.replace("-", ".").split("."))
