@@ -152,3 +152,29 @@ def test_lines_load_by_name_version_or_path(tmp_path):
         load_line("toy@9", tmp_path)
     with pytest.raises(ParameterError, match="shipped: toy"):
         load_line("nope", tmp_path)
+
+
+def test_cli_line_run_prints_json_and_names_bad_fields(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from bioprocess_twin.cli import app
+
+    good = tmp_path / "toy.yaml"
+    good.write_text(yaml.safe_dump(LINE))
+    res = CliRunner().invoke(app, ["line", "run", str(good), "--json", "--no-series"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["status"] == "ok" and doc["line"] == "toy" and "series" not in doc["units"]["react"]
+    assert max(abs(v) for v in doc["balance"]["line_kg"].values()) < 1e-9
+    assert [s["from"] for s in doc["streams"]][:1] == ["feed:charge"]
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(LINE | {"connections": [{"from": "split.sideways", "to": "react.inlet"}]}))
+    res = CliRunner().invoke(app, ["line", "run", str(bad), "--json"])
+    assert res.exit_code == 2
+    errors = json.loads(res.stdout)["errors"]
+    assert any(e["field"] == "connections[0].from" and "sideways" in e["message"] for e in errors)
+    res = CliRunner().invoke(app, ["line", "run", "no_such_line", "--json"])
+    assert res.exit_code == 2 and "no line 'no_such_line'" in res.stdout

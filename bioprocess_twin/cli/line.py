@@ -1,10 +1,75 @@
 """``bioprocess-twin line run | plan``: run a production line, plan a campaign."""
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
 
 from .app import app
+from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_OK, EXIT_SOLVER, dumps, emit, internal_error, invalid,
+                     progress_printer, stdout_to_stderr, version)
 
 line_app = typer.Typer(help="Production lines: run a line model, plan module counts and campaigns.",
                        no_args_is_help=True)
 app.add_typer(line_app, name="line")
+
+
+@line_app.command("run", help="Run one batch through a production line. MODEL is a shipped line name "
+                              "(newest version), NAME@VERSION, or a line definition file (YAML).\n\n"
+                              + EXIT_CODES_HELP)
+def run(
+    model: str = typer.Argument(..., metavar="MODEL", help="line name, NAME@VERSION or a YAML file"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout and nothing else"),
+    out: Optional[Path] = typer.Option(None, "--out", help="also write the JSON result to this file (atomically)"),
+    series: bool = typer.Option(True, "--series/--no-series", help="include each unit's time series"),
+):
+    raise typer.Exit(run_line_command(model, as_json, out, series))
+
+
+def run_line_command(model: str, as_json: bool, out: Optional[Path], series: bool = True) -> int:
+    from ..core.parameters import ParameterError
+    from ..line.definition import load_line
+    from ..line.flowsheet import run_line
+
+    try:
+        with stdout_to_stderr() if as_json else contextlib.nullcontext():
+            definition = load_line(model)
+            result = run_line(definition, progress=None if as_json else progress_printer())
+            doc = result.to_dict(include_series=series) | {"source": model, "bioprocess_twin_version": version()}
+            text = dumps(doc)
+    except ParameterError as exc:
+        return invalid(exc, model, as_json, out)
+    except Exception as exc:  # noqa: BLE001 - exit 1 with a message, never a bare traceback on stdout
+        return internal_error(exc, model, as_json, out)
+    try:
+        emit(doc, as_json, out, text)
+    except OSError as exc:
+        typer.echo(f"error: cannot write {out}: {exc}", err=True)
+        return EXIT_INTERNAL
+    if not as_json:
+        _print_line(doc)
+    if result.ok:
+        return EXIT_OK
+    typer.echo(f"error: {result.message}", err=True)
+    return EXIT_SOLVER
+
+
+def _print_line(doc: dict[str, Any]):
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{doc['line']}[/bold] {doc['line_version']}  status: {doc['status']}  "
+                  f"batch {doc['duration_h']:.1f} h" + escape(f"  ({doc['message']})" if doc["message"] else ""))
+    table = Table("unit", "kind", "start h", "duration h", "key results")
+    for uid, u in doc["units"].items():
+        kpis = ", ".join(f"{k}={v:.4g}" for k, v in list(u["kpis"].items())[:4] if isinstance(v, (int, float)))
+        table.add_row(uid, u["kind"], f"{u['start_h']:.1f}", f"{u['duration_h']:.2f}", escape(kpis))
+    console.print(table)
+    line_balance = doc["balance"]["line_kg"] or {}
+    if line_balance:
+        worst = max(line_balance, key=lambda c: abs(line_balance[c]))
+        console.print(f"line mass balance: largest residual {line_balance[worst]:.3g} kg ({worst})")

@@ -10,7 +10,7 @@ from dash import html
 _SUFFIXES = {"nm": "nm", "um": "µm", "us": "µs", "mm": "mm", "m": "m", "s": "s", "min": "min", "h": "h",
              "C": "°C", "K": "K", "bar": "bar", "Pa": "Pa", "pct": "%", "percent": "%", "mL": "mL", "L": "L",
              "g_L": "g/L", "g_per_L": "g/L", "mg_mL": "mg/mL", "mg_per_mL": "mg/mL", "W_kg": "W/kg",
-             "W_per_kg": "W/kg", "mN_per_m": "mN/m", "J": "J", "kJ": "kJ"}
+             "W_per_kg": "W/kg", "mN_per_m": "mN/m", "J": "J", "kJ": "kJ", "kg": "kg"}
 #: shown as cards, in this order, when present; every other KPI goes in the table below them
 HEADLINE = ("z_average_nm", "pdi", "span", "d50_nm", "d50_um", "d32_nm", "d90_nm", "d90_um", "yield_pct", "T_out_C")
 N_CARDS = 6
