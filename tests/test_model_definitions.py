@@ -9,7 +9,8 @@ BUILTIN = [n for n in registry.names() if type(registry.get(n)).__module__.start
 
 
 def test_every_builtin_model_is_covered():
-    assert {"emulsion_homogenizer", "liposome_microfluidic", "alum_alooh", "alum_alpo4"} <= set(BUILTIN)
+    assert {"emulsion_homogenizer", "liposome_microfluidic", "alum_alooh", "alum_alpo4", "cho_fed_batch",
+            "microbial_fed_batch"} <= set(BUILTIN)
 
 
 @pytest.mark.parametrize("name", BUILTIN)

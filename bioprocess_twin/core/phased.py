@@ -9,6 +9,7 @@ before it, so the phase ends at the crossing to within ``time_tol``, not at the 
 """
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence
@@ -209,3 +210,39 @@ def _stitch(pieces: list[SimulationResult], join: Literal["right", "append"] = "
     return SimulationResult(model=last.model, status=last.status, message=last.message, t=cat("t"), x=cat("x"),
                             z=cat("z"), y=cat("y"), u=cat("u"), parameters=last.parameters, phases=phases,
                             stats=stats, warnings=warnings, options=last.options)
+
+
+def schedule_phases(unit: str, planned: Sequence[tuple[str, float, bool]],
+                    phases: Sequence[Any] | None) -> tuple[list[PhaseRecord], list[str]]:
+    """Phase records back to back from 0 h, and the problems found.
+
+    ``planned`` holds (name, duration h, computed). ``phases`` (UnitPhase objects or dicts with
+    ``name`` and ``duration`` in h) override: a timed phase takes the given duration; a computed
+    phase (mixing, filtration, filling) keeps its computed length and the given duration is its
+    maximum, so a longer computed phase is a problem that fails the batch.
+    """
+    known = [name for name, _, _ in planned]
+    given: dict[str, float] = {}
+    errors = []
+    for p in phases or []:
+        name = p.get("name") if isinstance(p, Mapping) else getattr(p, "name", None)
+        duration = p.get("duration") if isinstance(p, Mapping) else getattr(p, "duration", None)
+        if name not in known:
+            errors.append((f"{unit}.phases.{name}", f"unknown phase; this unit has {', '.join(known)}"))
+        elif not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration >= 0):
+            errors.append((f"{unit}.phases.{name}.duration", f"must be a number of hours >= 0, got {duration!r}"))
+        else:
+            given[name] = float(duration)
+    if errors:
+        raise ParameterError(errors, f"unit '{unit}' phases")
+    records, problems, t = [], [], 0.0
+    for name, duration, computed in planned:
+        ended_by = "condition" if computed else "duration"
+        if name in given and not computed:
+            duration = given[name]
+        elif name in given and duration > given[name] * (1 + 1e-12):
+            problems.append(f"phase '{name}' needs {duration:.4g} h, more than its maximum {given[name]:.4g} h")
+            duration, ended_by = given[name], "failed"
+        records.append(PhaseRecord(name, t, t + duration, ended_by if duration > 0 else "instant"))
+        t += duration
+    return records, problems

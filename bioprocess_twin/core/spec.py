@@ -92,3 +92,17 @@ def spec_error_from(exc: ParameterError | KeyError, source: str) -> SpecError:
     if isinstance(exc, ParameterError):
         return SpecError(source, exc.errors)
     return SpecError(source, [("model", exc.args[0])])
+
+
+def simulation_spec_files(directory: str | Path) -> list[Path]:
+    """The YAML files in ``directory`` that are simulation specs (they name a ``model``), sorted;
+    scale-up and plan specs live beside them and are skipped."""
+    out = []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            data = {"model": None}            # broken: keep it, so loading it reports the problem
+        if isinstance(data, dict) and "model" in data:
+            out.append(path)
+    return out

@@ -17,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bioprocess_twin.core.process import ProcessRun
 from bioprocess_twin.core.results import json_safe
-from bioprocess_twin.core.spec import SimulationSpec, load_spec
+from bioprocess_twin.core.spec import SimulationSpec, load_spec, simulation_spec_files
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
@@ -116,7 +116,7 @@ class RunStore:
         if self.list_runs(limit=1):
             return []
         ids = []
-        for path in sorted((specs_dir or DATA_DIR / "specs").glob("*.yaml")):
+        for path in simulation_spec_files(specs_dir or DATA_DIR / "specs"):
             spec = load_spec(path)
             run = spec.run()
             ids.append(self.save_run(spec, run, author="demo"))

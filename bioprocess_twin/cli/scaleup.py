@@ -1,0 +1,82 @@
+"""``bioprocess-twin scaleup SPEC``: translate a lab-scale scenario to the target scale."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from .app import app
+from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_OK, EXIT_SOLVER, dumps, emit, internal_error, invalid,
+                     stdout_to_stderr, version)
+
+
+@app.command(help="Translate the lab-scale scenario in SPEC (YAML or JSON scale-up spec) to the target scale: "
+                  "lab vs target table, warnings outside typical ranges and, with an oxygen demand, the "
+                  "NLP-sized agitation and gas flow.\n\n" + EXIT_CODES_HELP)
+def scaleup(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="scale-up spec file (YAML or JSON)", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout and nothing else"),
+    out: Optional[Path] = typer.Option(None, "--out", help="also write the JSON result to this file (atomically)"),
+):
+    raise typer.Exit(run_scaleup(spec, as_json, out))
+
+
+def run_scaleup(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
+    from ..core import ParameterError
+    from ..scaleup import ScaleUpSpecError, load_scaleup_spec, translate
+
+    source = str(spec_path)
+    try:
+        spec = load_scaleup_spec(spec_path)
+        with stdout_to_stderr():
+            result = translate(spec)
+        doc = {"status": "ok", **result.to_dict(), "source": source, "bioprocess_twin_version": version()}
+        text = dumps(doc)
+    except (ScaleUpSpecError, ParameterError) as exc:
+        return invalid(exc, source, as_json, out)
+    except Exception as exc:  # noqa: BLE001 - the contract is exit 1 with a message, never a bare traceback on stdout
+        return internal_error(exc, source, as_json, out)
+    try:
+        emit(doc, as_json, out, text)
+    except OSError as exc:
+        typer.echo(f"error: cannot write {out}: {exc}", err=True)
+        return EXIT_INTERNAL
+    if not as_json:
+        _print_result(doc)
+        if out is not None:
+            typer.echo(f"wrote {out}", err=True)
+    design = doc.get("design")
+    if design is not None and design.get("status") == "error":
+        typer.echo(f"error: aeration sizing failed: {design.get('message')}", err=True)
+        return EXIT_SOLVER
+    return EXIT_OK
+
+
+def _print_result(doc: dict[str, Any]):
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{escape(doc.get('title') or doc['kind'])}[/bold]  criterion: {doc['criterion']}")
+    console.print(escape(doc["basis"]))
+    optimized = any("optimized" in r for r in doc["rows"])
+    table = Table("quantity", "units", "lab", "target", "target/lab", *(["optimized"] if optimized else []))
+    for r in doc["rows"]:
+        cells = [escape(r["label"]), escape(r["units"]), _fmt(r["lab"]), _fmt(r["target"]), _fmt(r["ratio"])]
+        if optimized:
+            cells.append(_fmt(r.get("optimized")))
+        table.add_row(*cells)
+    console.print(table)
+    design = doc.get("design")
+    if design and design.get("ok"):
+        console.print(f"aeration sizing (Pyomo + cyipopt): kLa >= {design['kla_required']:.3g} 1/h at "
+                      f"{60 * design['N']:.4g} rpm and {design['Qg'] * 6e4:.4g} L/min; binding: "
+                      + escape(", ".join(design["active"]) or "none"))
+    for w in doc.get("warnings") or []:
+        console.print(escape(f"warning: {w['message']}"))
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
