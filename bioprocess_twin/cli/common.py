@@ -10,7 +10,7 @@ import tempfile
 import traceback
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
 
@@ -123,3 +123,30 @@ def progress_printer():
             last[0] = pct
             typer.echo(f"  {pct:3d}%  {message}", err=True)
     return show
+
+
+def run_and_report(source: str, as_json: bool, out: Optional[Path], work: Callable[[], tuple[dict[str, Any], int, str]],
+                   show: Callable[[dict[str, Any]], None], invalid_errors: tuple[type[Exception], ...]) -> int:
+    """The shape every command shares. ``work()`` returns the JSON document, the exit code and, for a
+    non-zero code, the message; ``invalid_errors`` are the bad-input exceptions (exit 2, fields named).
+    With ``--json`` nothing but the document reaches stdout (solver chatter goes to stderr)."""
+    try:
+        with stdout_to_stderr() if as_json else contextlib.nullcontext():
+            doc, code, failure = work()
+            text = dumps(doc | {"source": source, "bioprocess_twin_version": version()})
+    except invalid_errors as exc:
+        return invalid(exc, source, as_json, out)
+    except Exception as exc:  # noqa: BLE001 - the contract is exit 1 with a message, never a bare traceback on stdout
+        return internal_error(exc, source, as_json, out)
+    try:
+        emit(doc, as_json, out, text)
+    except OSError as exc:
+        typer.echo(f"error: cannot write {out}: {exc}", err=True)
+        return EXIT_INTERNAL
+    if not as_json:
+        show(doc)
+        if out is not None:
+            typer.echo(f"wrote {out}", err=True)
+    if code != EXIT_OK:
+        typer.echo(f"error: {failure}", err=True)
+    return code

@@ -1,15 +1,13 @@
 """``bioprocess-twin line run | plan``: run a production line, plan a campaign."""
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from .app import app
-from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_OK, EXIT_SOLVER, dumps, emit, internal_error, invalid,
-                     progress_printer, stdout_to_stderr, version)
+from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, progress_printer, run_and_report
 
 line_app = typer.Typer(help="Production lines: run a line model, plan module counts and campaigns.",
                        no_args_is_help=True)
@@ -33,27 +31,11 @@ def run_line_command(model: str, as_json: bool, out: Optional[Path], series: boo
     from ..line.definition import load_line
     from ..line.flowsheet import run_line
 
-    try:
-        with stdout_to_stderr() if as_json else contextlib.nullcontext():
-            definition = load_line(model)
-            result = run_line(definition, progress=None if as_json else progress_printer())
-            doc = result.to_dict(include_series=series) | {"source": model, "bioprocess_twin_version": version()}
-            text = dumps(doc)
-    except ParameterError as exc:
-        return invalid(exc, model, as_json, out)
-    except Exception as exc:  # noqa: BLE001 - exit 1 with a message, never a bare traceback on stdout
-        return internal_error(exc, model, as_json, out)
-    try:
-        emit(doc, as_json, out, text)
-    except OSError as exc:
-        typer.echo(f"error: cannot write {out}: {exc}", err=True)
-        return EXIT_INTERNAL
-    if not as_json:
-        _print_line(doc)
-    if result.ok:
-        return EXIT_OK
-    typer.echo(f"error: {result.message}", err=True)
-    return EXIT_SOLVER
+    def work():
+        result = run_line(load_line(model), progress=None if as_json else progress_printer())
+        return result.to_dict(include_series=series), EXIT_OK if result.ok else EXIT_SOLVER, result.message
+
+    return run_and_report(model, as_json, out, work, _print_line, (ParameterError,))
 
 
 def _print_line(doc: dict[str, Any]):

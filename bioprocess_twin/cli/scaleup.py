@@ -7,8 +7,7 @@ from typing import Any, Optional
 import typer
 
 from .app import app
-from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_OK, EXIT_SOLVER, dumps, emit, internal_error, invalid,
-                     stdout_to_stderr, version)
+from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, run_and_report
 
 
 @app.command(help="Translate the lab-scale scenario in SPEC (YAML or JSON scale-up spec) to the target scale: "
@@ -26,31 +25,15 @@ def run_scaleup(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
     from ..core import ParameterError
     from ..scaleup import ScaleUpSpecError, load_scaleup_spec, translate
 
-    source = str(spec_path)
-    try:
-        spec = load_scaleup_spec(spec_path)
-        with stdout_to_stderr():
-            result = translate(spec)
-        doc = {"status": "ok", **result.to_dict(), "source": source, "bioprocess_twin_version": version()}
-        text = dumps(doc)
-    except (ScaleUpSpecError, ParameterError) as exc:
-        return invalid(exc, source, as_json, out)
-    except Exception as exc:  # noqa: BLE001 - the contract is exit 1 with a message, never a bare traceback on stdout
-        return internal_error(exc, source, as_json, out)
-    try:
-        emit(doc, as_json, out, text)
-    except OSError as exc:
-        typer.echo(f"error: cannot write {out}: {exc}", err=True)
-        return EXIT_INTERNAL
-    if not as_json:
-        _print_result(doc)
-        if out is not None:
-            typer.echo(f"wrote {out}", err=True)
-    design = doc.get("design")
-    if design is not None and design.get("status") == "error":
-        typer.echo(f"error: aeration sizing failed: {design.get('message')}", err=True)
-        return EXIT_SOLVER
-    return EXIT_OK
+    def work():
+        result = translate(load_scaleup_spec(spec_path))
+        doc = {"status": "ok", **result.to_dict()}
+        design = doc.get("design")
+        if design is not None and design.get("status") == "error":
+            return doc, EXIT_SOLVER, f"aeration sizing failed: {design.get('message')}"
+        return doc, EXIT_OK, ""
+
+    return run_and_report(str(spec_path), as_json, out, work, _print_result, (ScaleUpSpecError, ParameterError))
 
 
 def _print_result(doc: dict[str, Any]):
