@@ -53,3 +53,11 @@ def test_unit_balance_closes_only_with_generation():
     assert r.balance(feed) == pytest.approx({"biomass": 0.0, "glucose": 0.0, "water": 0.0})
     r.generated = {}
     assert r.balance(feed)["glucose"] == pytest.approx(8.0)
+
+
+def test_supplied_utilities_count_as_inputs():
+    out = {"pool": Stream("pool", 0.002, {"water": 2.0, "salts": 0.1})}
+    r = UnitResult("col", "chromatography", "ok", "", out)
+    assert r.balance({})["salts"] == pytest.approx(-0.1)
+    r.supplied = {"elution_buffer": Stream("default elution buffer", 0.002, {"water": 2.0, "salts": 0.1})}
+    assert r.balance({}) == pytest.approx({"salts": 0.0, "water": 0.0})

@@ -170,17 +170,21 @@ class UnitResult:
     kpis: dict[str, float] = field(default_factory=dict)
     series: pd.DataFrame | None = None           # index: h from the unit's start; attrs["units"]
     warnings: list[str] = field(default_factory=list)
+    #: streams the unit drew from plant utilities itself (e.g. a default buffer for an unconnected inlet)
+    supplied: dict[str, Stream] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def balance(self, inlets: Mapping[str, Stream]) -> dict[str, float]:
-        """Per component: in + generated - out, in kg. Zero (to solver tolerance) when the balance closes."""
+        """Per component: in (inlets and supplied utilities) + generated - out, in kg. Zero (to solver
+        tolerance) when the balance closes."""
+        sources = list(inlets.values()) + list(self.supplied.values())
         comps = set(self.generated)
-        for s in list(inlets.values()) + list(self.outlets.values()):
+        for s in sources + list(self.outlets.values()):
             comps.update(s.mass)
-        total_in = {c: sum(s.mass.get(c, 0.0) for s in inlets.values()) for c in comps}
+        total_in = {c: sum(s.mass.get(c, 0.0) for s in sources) for c in comps}
         total_out = {c: sum(s.mass.get(c, 0.0) for s in self.outlets.values()) for c in comps}
         return {c: total_in[c] + self.generated.get(c, 0.0) - total_out[c] for c in sorted(comps)}
 
@@ -188,7 +192,8 @@ class UnitResult:
         out = {"unit": self.unit, "kind": self.kind, "status": self.status, "message": self.message,
                "duration_h": self.duration, "kpis": self.kpis, "warnings": self.warnings,
                "phases": [vars(p) for p in self.phases], "generated_kg": self.generated,
-               "outlets": {k: s.to_dict() for k, s in self.outlets.items()}}
+               "outlets": {k: s.to_dict() for k, s in self.outlets.items()},
+               "supplied": {k: s.to_dict() for k, s in self.supplied.items()}}
         if include_series and self.series is not None:
             df = self.series
             out["series"] = {"time_h": df.index.to_list(), "units": df.attrs.get("units", {}),

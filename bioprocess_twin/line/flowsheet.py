@@ -64,8 +64,9 @@ class LineResult:
         return {u: r.balance(self.inlets[u]) for u, r in self.results.items()}
 
     def line_balance(self) -> dict[str, float]:
-        """Per component: feeds + generated in all units - every unconnected outlet, kg."""
+        """Per component: feeds and supplied utilities + generated in all units - every unconnected outlet, kg."""
         feeds = [self.inlets[u][i] for (u, i), src in self.line.sources.items() if "." not in src]
+        feeds += [s for r in self.results.values() for s in r.supplied.values()]
         products = [self.results[u].outlets[o] for u, o in (p.split(".", 1) for p in self.line.products)]
         comps = sorted({c for s in feeds + products for c in s.mass} | {c for r in self.results.values() for c in r.generated})
         return {c: sum(s.mass.get(c, 0.0) for s in feeds) + sum(r.generated.get(c, 0.0) for r in self.results.values())

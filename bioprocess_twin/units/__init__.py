@@ -1,3 +1,3 @@
 """Unit-operation models, one per file. Importing this package registers their processes."""
-from . import (alum_precipitation, bioreactor, bioreactor_unit, emulsion_homogenizer, fill,  # noqa: F401
-               homogenizer, liposome_microfluidic, mixing_tank, sterile_filtration)
+from . import (alum_precipitation, bioreactor, bioreactor_unit, chromatography, emulsion_homogenizer,  # noqa: F401
+               fill, homogenizer, liposome_microfluidic, mixing_tank, sterile_filtration, tff)
