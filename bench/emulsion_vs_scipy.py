@@ -8,7 +8,9 @@ median wall-clock time of ``--reps`` repetitions; the ratio is scipy time / biop
 Cases
   1. Emulsion PBE (units/emulsion_homogenizer.py), 100 classes, 10 passes, defaults, temperature reset
      to the inlet before every pass: core ``simulate`` vs one ``solve_ivp`` per pass on ``rhs_numpy``.
-  2. (``--compiled``) the same, with the core's normalised-time DAE compiled to C by CasADi's JIT.
+     The core runs the model's structured ODE compiled to C (default), the same in CasADi's virtual
+     machine (``rhs="structured"``), and the declared SX equations (``rhs="symbolic"``).
+  2. (``--compiled``) the declared SX equations compiled to C by CasADi's JIT (gcc, minutes).
   3. Forward sensitivities of the final Z-average and d32 to C1, Cc, feed_d50: core
      ``simulate(sensitivities=...)`` vs central finite differences (7 solve_ivp runs).
   4. Pure PBE with kernels fixed per run (constant aggregation + linear power-law breakage, binary
@@ -20,6 +22,7 @@ Usage:  python bench/emulsion_vs_scipy.py [--reps 5] [--compiled] [--flags=-O1] 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import platform
@@ -44,7 +47,9 @@ from bioprocess_twin.pbe import Grid, PopulationBalance, kernels, size_stats    
 from bioprocess_twin.units.emulsion_homogenizer import (EmulsionHomogenizer,      # noqa: E402
                                                         initial_state, rhs_numpy)
 
-OPTS = SolverOptions()                  # rtol 1e-6, atol 1e-8: used by both sides
+OPTS = SolverOptions()                  # rtol 1e-6, atol 1e-8: used by both sides; rhs "auto" = compiled
+FORMS = {"compiled": OPTS, "structured": OPTS.model_copy(update={"rhs": "structured"}),
+         "symbolic": OPTS.model_copy(update={"rhs": "symbolic"})}
 RTOL, ATOL = OPTS.rtol, OPTS.atol
 N_PASSES = 10
 PRESSURE = 1000.0                        # bar, model default
@@ -157,71 +162,124 @@ def compiled_integrator(model, flags: list[str], workdir: str):
     here = os.getcwd()
     os.chdir(workdir)                    # the shell compiler writes its .c/.o/.so to the working directory
     try:
-        options = OPTS.model_copy(update={"casadi_options": extra})
+        options = OPTS.model_copy(update={"casadi_options": extra, "rhs": "symbolic"})
         return core_sim.integrator(model, (1.0,), OPTS.plugin(model), options), options
     finally:
         os.chdir(here)
 
 
-def case_emulsion(reps: int, compiled: bool, flags: list[str], rows: list, notes: list):
-    print("case 1: emulsion PBE, 100 classes, 10 passes", flush=True)
+@contextlib.contextmanager
+def empty_compile_cache():
+    """A temporary BIOPROCESS_TWIN_CACHE, so that the first build pays the C compile."""
+    old = os.environ.get("BIOPROCESS_TWIN_CACHE")
+    tmp = tempfile.mkdtemp(prefix="bench_cache_")
+    os.environ["BIOPROCESS_TWIN_CACHE"] = tmp
+    try:
+        yield tmp
+    finally:
+        if old is None:
+            os.environ.pop("BIOPROCESS_TWIN_CACHE", None)
+        else:
+            os.environ["BIOPROCESS_TWIN_CACHE"] = old
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _build_times():
+    """Declare the model and build its integrators: compiled (empty cache, then cached), VM and symbolic."""
+    out = {}
     t0 = time.perf_counter()
     proc = EmulsionHomogenizer()
     op = proc.operators
-    t_ops = time.perf_counter() - t0
+    out["operators"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = proc.model
-    t_decl = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    core_sim.integrator(model, (1.0,), OPTS.plugin(model), OPTS)   # what the first simulate() builds
-    t_integ = time.perf_counter() - t0
+    out["declare"] = time.perf_counter() - t0
+    for form, opts in FORMS.items():
+        t0 = time.perf_counter()
+        core_sim.integrator(model, (1.0,), OPTS.plugin(model), opts)     # what the first simulate() builds
+        out[form] = time.perf_counter() - t0
+    t0 = time.perf_counter()                                           # a new process would do this much
+    again = EmulsionHomogenizer().model
+    core_sim.integrator(again, (1.0,), OPTS.plugin(again), OPTS)
+    out["cached"] = time.perf_counter() - t0
+    return proc, op, model, out
+
+
+def _counts(cc) -> str:
+    return (f"{cc.total('nsteps')} steps, {cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac, "
+            f"{cc.total('nlinsetups')} LU")
+
+
+def case_emulsion(reps: int, compiled: bool, flags: list[str], rows: list, notes: list):
+    print("case 1: emulsion PBE, 100 classes, 10 passes", flush=True)
+    proc, op, model, tb = _build_times()
     P = proc.model_parameters()
     phi = P["oil_fraction"]
     operating = proc.operating.resolve({"n_passes": N_PASSES}, "operating")
     recipe = proc.default_recipe(operating)
     times = proc.default_times(operating, recipe)
 
-    def bpt():
-        r = simulate(model, times, recipe=recipe, options=OPTS)
-        if r.status != "ok":
-            raise RuntimeError(r.message)
-        return r.state("y")[-1]
-    bpt()                                                          # warm-up (outputs map etc.)
-    with CountCalls() as cc:
-        t0 = time.perf_counter()
-        y_b = bpt()
-        t_count_b = time.perf_counter() - t0
+    def runner(opts):
+        def run():
+            r = simulate(model, times, recipe=recipe, options=opts)
+            if r.status != "ok":
+                raise RuntimeError(r.message)
+            return r.state("y")[-1]
+        return run
+    bpt = {form: runner(opts) for form, opts in FORMS.items()}
+    counts, y_b, t_count = {}, {}, {}
+    for form, run in bpt.items():
+        run()                                                          # warm-up (outputs map etc.)
+        with CountCalls() as cc:
+            t0 = time.perf_counter()
+            y_b[form] = run()
+            t_count[form] = time.perf_counter() - t0
+        if not all(name.endswith(form) for name in cc.names) and form != "symbolic":
+            raise RuntimeError(f"the core did not use the {form} integrator (used {cc.names})")
+        counts[form] = cc
     sc = {}
     t0 = time.perf_counter()
     y_s = emulsion_scipy(op, P, sc)
     t_count_s = time.perf_counter() - t0
-    tm, _ = alternate({"bpt": bpt, "scipy": lambda: emulsion_scipy(op, P)}, reps, "emulsion")
-    zb, db = sizes(y_b, op, phi)
+    tm, _ = alternate({**bpt, "scipy": lambda: emulsion_scipy(op, P)}, reps, "emulsion")
     zs, ds = sizes(y_s, op, phi)
-    acc = f"Z {zb:.2f} vs {zs:.2f} nm (rel {rel(zs, zb):.1e}); d32 rel {rel(ds, db):.1e}"
-    ev_b = (f"{cc.total('nsteps')} steps, {cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac, "
-            f"{cc.total('nlinsetups')} LU")
     ev_s = (f"{sc['nfev']} RHS + {sc['calls'] - sc['nfev']} in FD Jac ({sc['calls']} total), "
             f"{sc['njev']} Jac, {sc['nlu']} LU")
-    rows.append(("emulsion, build (once)", t_decl + t_integ, t_ops, None,
-                 f"operators {fmt_t(t_ops)} (both); declare {fmt_t(t_decl)} + CVODES/Jacobian {fmt_t(t_integ)}",
-                 "", ""))
-    rows.append(("emulsion, 10 passes, per simulation", med(tm["bpt"]), med(tm["scipy"]),
-                 med(tm["scipy"]) / med(tm["bpt"]), acc, ev_b, ev_s))
-    # per-evaluation cost inside each solver
+    rows.append(("emulsion, build (once per process)", tb["declare"] + tb["compiled"], tb["operators"], None,
+                 f"operators {fmt_t(tb['operators'])} (both); declare {fmt_t(tb['declare'])} + C generation, "
+                 f"gcc and CVODES {fmt_t(tb['compiled'])} (empty cache); {fmt_t(tb['cached'])} with the cached "
+                 f"library; VM {fmt_t(tb['structured'])}; symbolic (SX Jacobian) {fmt_t(tb['symbolic'])}", "", ""))
+    labels = {"compiled": "emulsion, 10 passes, per simulation (default: structured ODE compiled to C)",
+              "structured": "emulsion, structured ODE in the CasADi VM (no compiler)",
+              "symbolic": "emulsion, declared SX equations, AD Jacobian (rhs='symbolic')"}
+    for form in FORMS:
+        zb, db = sizes(y_b[form], op, phi)
+        acc = f"Z {zb:.2f} vs {zs:.2f} nm (rel {rel(zs, zb):.1e}); d32 rel {rel(ds, db):.1e}"
+        rows.append((labels[form], med(tm[form]), med(tm["scipy"]), med(tm["scipy"]) / med(tm[form]), acc,
+                     _counts(counts[form]), ev_s if form == "compiled" else ""))
     t_np = sc["rhs_time"] / sc["calls"]
-    t_rhs = cc.total("t_wall_daeF") / max(cc.total("n_call_daeF"), 1)
-    t_jac = cc.total("t_wall_jacF") / max(cc.total("n_call_jacF"), 1)
-    notes.append(f"Emulsion per-evaluation cost: CasADi VM RHS {t_rhs * 1e3:.3f} ms, Jacobian {t_jac * 1e3:.3f} ms "
-                 f"(CVODES timers); NumPy rhs_numpy {t_np * 1e3:.3f} ms per call (inside solve_ivp).")
-    notes.append(f"Emulsion time split (one counting run each): bioprocess-twin {t_count_b * 1e3:.0f} ms, of which "
-                 f"RHS {cc.total('t_wall_daeF') * 1e3:.0f} ms and Jacobian {cc.total('t_wall_jacF') * 1e3:.0f} ms "
-                 f"(CVODES timers); scipy {t_count_s * 1e3:.0f} ms, of which {sc['rhs_time'] * 1e3:.0f} ms in its "
-                 f"{sc['calls']} RHS calls.")
+    per_eval = "; ".join(
+        f"{form} RHS {counts[form].total('t_wall_daeF') / max(counts[form].total('n_call_daeF'), 1) * 1e3:.3f} ms, "
+        f"Jacobian {counts[form].total('t_wall_jacF') / max(counts[form].total('n_call_jacF'), 1) * 1e3:.3f} ms"
+        for form in FORMS)
+    notes.append(f"Emulsion per-evaluation cost (CVODES timers): {per_eval}; NumPy rhs_numpy {t_np * 1e3:.3f} ms "
+                 "per call (inside solve_ivp).")
+    split = "; ".join(f"{form} {t_count[form] * 1e3:.0f} ms, of which RHS {counts[form].total('t_wall_daeF') * 1e3:.0f}"
+                      f" ms and Jacobian {counts[form].total('t_wall_jacF') * 1e3:.0f} ms" for form in FORMS)
+    notes.append(f"Emulsion time split (one counting run each): {split}; scipy {t_count_s * 1e3:.0f} ms, of which "
+                 f"{sc['rhs_time'] * 1e3:.0f} ms in its {sc['calls']} RHS calls.")
     notes.append(_exp_floor(op, P) + " " + _jacobian_reuse(recipe, times))
-    notes.append(f"Emulsion repetitions (s): bioprocess-twin {_list(tm['bpt'])}; scipy {_list(tm['scipy'])}.")
-    ctx = dict(proc=proc, op=op, model=model, P=P, phi=phi, recipe=recipe, times=times, y_b=y_b, y_s=y_s,
-               bpt=bpt)
+    lin = {}
+    for solver in ("lapacklu", "qr", "csparse"):
+        opts = OPTS.model_copy(update={"casadi_options": {"linear_solver": solver}})
+        lin[solver] = runner(opts)
+    tl, _ = alternate(lin, reps, "emulsion, linear solvers (compiled)")
+    notes.append("Linear solver for the compiled form (CasADi option linear_solver; the core's default for structured "
+                 "ODEs is lapacklu with CasADi's OpenBLAS on one thread): " + ", ".join(
+                     f"{k} {fmt_t(med(v))}" for k, v in tl.items()) + " per simulation (median wall clock).")
+    notes.append("Emulsion repetitions (s): " + "; ".join(f"{k} {_list(v)}" for k, v in tm.items()) + ".")
+    ctx = dict(proc=proc, op=op, model=model, P=P, phi=phi, recipe=recipe, times=times, y_b=y_b["compiled"],
+               y_s=y_s, bpt=bpt["symbolic"])
     # Process.run: simulate + KPIs + series + distribution
     proc.run(parameters={"n_passes": N_PASSES})
     t_run = med(alternate({"run": lambda: proc.run(parameters={"n_passes": N_PASSES})}, reps)[0]["run"])
@@ -233,7 +291,7 @@ def case_emulsion(reps: int, compiled: bool, flags: list[str], rows: list, notes
 
 
 def _case_compiled(ctx, reps, flags, rows, notes):
-    print(f"case 2: emulsion, DAE compiled to C (gcc {' '.join(flags)}) ...", flush=True)
+    print(f"case 2: emulsion, declared SX DAE JIT-compiled to C (gcc {' '.join(flags)}) ...", flush=True)
     proc2 = EmulsionHomogenizer()
     model2 = proc2.model
     workdir = tempfile.mkdtemp(prefix="bench_jit_")
@@ -250,12 +308,12 @@ def _case_compiled(ctx, reps, flags, rows, notes):
     if cc.names != {F.name()}:
         raise RuntimeError(f"the core did not use the compiled integrator (used {cc.names})")
     tm, _ = alternate({"vm": ctx["bpt"], "jit": jit, "scipy": lambda: emulsion_scipy(op, ctx["P"])}, reps,
-                      "emulsion, compiled")
+                      "emulsion, SX JIT")
     zj, dj = sizes(y_j, op, phi)
     zs, ds = sizes(ctx["y_s"], op, phi)
-    rows.append((f"emulsion, compiled (gcc {' '.join(flags)}), build", t_comp, None, None,
+    rows.append((f"emulsion, declared SX equations JIT-compiled by CasADi (gcc {' '.join(flags)}), build", t_comp, None, None,
                  "C generation + compile + CVODES setup", "", ""))
-    rows.append((f"emulsion, compiled (gcc {' '.join(flags)}), per simulation", med(tm["jit"]), med(tm["scipy"]),
+    rows.append((f"emulsion, declared SX equations JIT (gcc {' '.join(flags)}), per simulation", med(tm["jit"]), med(tm["scipy"]),
                  med(tm["scipy"]) / med(tm["jit"]), f"Z rel {rel(zs, zj):.1e}; d32 rel {rel(ds, dj):.1e}",
                  f"{cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac", ""))
     model2._integrators.clear()
@@ -264,7 +322,7 @@ def _case_compiled(ctx, reps, flags, rows, notes):
     shutil.rmtree(workdir, ignore_errors=True)
     t_rhs = cc.total("t_wall_daeF") / max(cc.total("n_call_daeF"), 1)
     t_jac = cc.total("t_wall_jacF") / max(cc.total("n_call_jacF"), 1)
-    notes.append(f"Compiled (gcc {' '.join(flags)}): RHS {t_rhs * 1e3:.3f} ms, Jacobian {t_jac * 1e3:.3f} ms per "
+    notes.append(f"SX JIT (gcc {' '.join(flags)}): RHS {t_rhs * 1e3:.3f} ms, Jacobian {t_jac * 1e3:.3f} ms per "
                  f"evaluation; {fmt_t(med(tm['jit']))} per simulation vs {fmt_t(med(tm['vm']))} with the CasADi VM "
                  f"(alternated in the same loop: {med(tm['vm']) / med(tm['jit']):.2f}x); compile {t_comp:.0f} s.")
 
@@ -468,7 +526,8 @@ def write_markdown(path: Path, text: str):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=5, help="repetitions per timed case (median reported)")
-    ap.add_argument("--compiled", action="store_true", help="also JIT-compile the emulsion DAE (gcc, ~2-4 min)")
+    ap.add_argument("--compiled", action="store_true",
+                    help="also JIT-compile the declared SX emulsion DAE with CasADi (gcc, ~2-4 min)")
     ap.add_argument("--flags", default="-O1", help="compiler flags for --compiled (default -O1)")
     ap.add_argument("--markdown", type=Path, help="write the results section of this Markdown file")
     ap.add_argument("--skip", default="", help="comma-separated cases to skip: sens,fixed")
@@ -477,7 +536,8 @@ def main(argv=None):
     rows, notes = [], []
     mach = machine()
     t_all = time.perf_counter()
-    ctx = case_emulsion(args.reps, args.compiled, args.flags.split(), rows, notes)
+    with empty_compile_cache():
+        ctx = case_emulsion(args.reps, args.compiled, args.flags.split(), rows, notes)
     if "sens" not in skip:
         case_sensitivities(ctx, args.reps, rows, notes)
     if "fixed" not in skip:

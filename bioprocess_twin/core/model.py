@@ -17,6 +17,11 @@ A model is written in a dozen lines with :class:`ModelBuilder`::
 States may be vectors (``shape=n``, e.g. the classes of a population balance) and their initial
 values may be expressions of parameters. Algebraic states and residuals make the model a DAE,
 integrated by IDAS instead of CVODES.
+
+A large ODE model may also give :meth:`ModelBuilder.structured`: the same right-hand side written
+with vector and matrix operations (CasADi MX) and its analytic Jacobian. The simulator then uses
+them, compiled to C (``core.structured``), for the nominal integration; the declared equations stay
+the reference for outputs and sensitivities.
 """
 from __future__ import annotations
 
@@ -48,6 +53,32 @@ class Variable:
         return [self.name] if self.size == 1 else [f"{self.name}[{i}]" for i in range(self.size)]
 
 
+@dataclass(frozen=True)
+class StructuredODE:
+    """rhs(x, p, u) and jacobian(x, p, u) of an ODE model, in the model's vector order (see ModelBuilder.structured)."""
+
+    rhs: ca.Function
+    jacobian: ca.Function
+
+    def check(self, model: "Model", rtol: float = 1e-9):
+        """Shapes, and rhs == the declared equations at the default parameters, inputs and initial state."""
+        if model.nz:
+            raise ValueError(f"model '{model.name}': a structured ODE needs a model without algebraic states")
+        sizes = [(model.nx, 1), (model.np, 1), (model.nu, 1)]
+        for f, out in ((self.rhs, (model.nx, 1)), (self.jacobian, (model.nx, model.nx))):
+            if f.n_in() != 3 or [f.size_in(i) for i in range(3)] != sizes or f.n_out() != 1 or f.size_out(0) != out:
+                raise ValueError(f"model '{model.name}': structured function '{f.name()}' must map x{sizes[0]}, "
+                                 f"p{sizes[1]}, u{sizes[2]} to one {out[0]}x{out[1]} output")
+        p, u = model.parameter_vector(), model.input_vector()
+        x, _ = model.initial_state(p)
+        ref = np.array(model.dae(0.0, x, np.zeros(0), p, u)[0], dtype=float).ravel()
+        got = np.array(self.rhs(x, p, u), dtype=float).ravel()
+        if not np.allclose(got, ref, rtol=rtol, atol=rtol * max(np.max(np.abs(ref)), 1e-300)):
+            worst = int(np.argmax(np.abs(got - ref)))
+            raise ValueError(f"model '{model.name}': structured rhs differs from the declared equations "
+                             f"(state {worst}: {got[worst]:.6g} vs {ref[worst]:.6g})")
+
+
 class ModelBuilder:
     """Collects symbols and equations; :meth:`build` checks them and returns a :class:`Model`."""
 
@@ -64,6 +95,7 @@ class ModelBuilder:
         self._residuals: list[ca.SX] = []
         self._outputs: list[tuple[str, ca.SX, str, str]] = []
         self._names: set[str] = set()
+        self._structured: StructuredODE | None = None
 
     def _claim(self, name: str):
         if not name.isidentifier():
@@ -124,6 +156,14 @@ class ModelBuilder:
             raise ValueError(f"output '{name}' must be a scalar expression")
         self._outputs.append((name, expr, units, description))
 
+    def structured(self, rhs: ca.Function, jacobian: ca.Function):
+        """An equivalent, faster form of the ODE: ``rhs(x, p, u)`` -> dx/dt and ``jacobian(x, p, u)`` -> d rhs/dx.
+
+        x, p and u are the full state, parameter and input vectors in declaration order. ``build``
+        checks that ``rhs`` equals the declared equations at the default parameters and initial state.
+        """
+        self._structured = StructuredODE(rhs, jacobian)
+
     def build(self) -> "Model":
         missing = [s["name"] for s in self._states if s["rhs"] is None]
         if missing:
@@ -172,6 +212,10 @@ class Model:
         z0 = ca.vertcat(*[_initial(a) for a in b._algs]) if b._algs else ca.SX(0, 1)
         self.initial_function = ca.Function(f"{self.name}_x0", [p], [x0, z0], ["p"], ["x0", "z0"])
         self._integrators: dict[Any, ca.Function] = {}
+        self._structured_oracles: dict[bool, ca.Function | None] = {}
+        self.structured = b._structured
+        if self.structured is not None:
+            self.structured.check(self)
 
     # -- values -------------------------------------------------------------------------------
     def parameter_vector(self, given: Mapping[str, Any] | None = None) -> np.ndarray:

@@ -17,6 +17,7 @@ import casadi as ca
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import structured
 from .model import Model
 from .parameters import ParameterError
 from .recipe import Event, Recipe
@@ -35,6 +36,12 @@ class SolverOptions(BaseModel):
     casadi_options: dict[str, Any] = Field(default_factory=dict, description=(
         "extra options for the CasADi SUNDIALS integrator, e.g. {'jit': True, 'compiler': 'shell'} "
         "to compile the model to C (see docs/benchmarks.md for when that pays)"))
+    rhs: Literal["auto", "symbolic", "structured", "compiled"] = Field("auto", description=(
+        "right-hand side and Jacobian for the nominal integration: 'symbolic' = the declared equations with "
+        "CasADi's AD Jacobian; 'structured' = the model's structured ODE (ModelBuilder.structured) in CasADi's "
+        "virtual machine; 'compiled' = the same compiled to C (cached on disk); 'auto' = compiled if the model "
+        "has a structured ODE and a C compiler is found, else structured, else symbolic (and symbolic with the "
+        "'jit' CasADi option)"))
 
     def plugin(self, model: Model) -> str:
         if self.method == "auto":
@@ -234,22 +241,18 @@ def integrator(model: Model, shape: Sequence[float], plugin: str, options: Solve
     """
     shape = _shape(shape)
     extra = repr(sorted(options.casadi_options.items()))
-    key = (shape, plugin, options.rtol, options.atol, options.max_num_steps, extra)
+    form = _form(model, options)
+    key = (shape, plugin, options.rtol, options.atol, options.max_num_steps, extra, form)
     cache = model._integrators
     if key in cache:
         return cache[key]
-    x = ca.SX.sym("x", model.nx)
-    clock = ca.SX.sym("clock")
-    z = ca.SX.sym("z", model.nz)
-    p = ca.SX.sym("p", model.np)
-    u = ca.SX.sym("u", model.nu)
-    span = ca.SX.sym("span")
-    ode, alg = model.dae(clock, x, z, p, u)
-    dae = {"x": ca.vertcat(x, clock), "z": z, "p": ca.vertcat(p, u, span),
-           "ode": ca.vertcat(span * ode, span), "alg": alg}
+    dae, form = _dae(model, form, strict=options.rhs == "compiled")
     opts = {"abstol": options.atol, "reltol": options.rtol, "max_num_steps": options.max_num_steps,
-            "show_eval_warnings": False} | options.casadi_options
-    name = f"{model.name}_{plugin}_{len(shape)}"
+            "show_eval_warnings": False}
+    if form != "symbolic":
+        opts |= structured.solver_options()
+    opts |= options.casadi_options
+    name = f"{model.name}_{plugin}_{len(shape)}" + ("" if form == "symbolic" else f"_{form}")
     if options.casadi_options:
         name += "_" + hashlib.sha256(extra.encode()).hexdigest()[:8]
     try:
@@ -260,6 +263,35 @@ def integrator(model: Model, shape: Sequence[float], plugin: str, options: Solve
         cache.pop(next(k for k in cache if k != "z_solver"))
     cache[key] = F
     return F
+
+
+def _form(model: Model, options: SolverOptions) -> str:
+    """Which right-hand side the integrator uses (see ``SolverOptions.rhs``)."""
+    if options.rhs == "auto":
+        return "symbolic" if model.structured is None or "jit" in options.casadi_options else "compiled"
+    if options.rhs != "symbolic" and model.structured is None:
+        raise ParameterError([("solver.rhs", f"model '{model.name}' has no structured ODE; use 'symbolic'")])
+    return options.rhs
+
+
+def _dae(model: Model, form: str, strict: bool):
+    """The normalised DAE (see :func:`integrator`) in ``form``; compiled falls back to structured unless ``strict``."""
+    if form != "symbolic":
+        dae = structured.oracle(model, compiled=form == "compiled")
+        if dae is not None:
+            return dae, form
+        if strict:
+            raise ParameterError([("solver.rhs", "no C compiler could build the model (set CC, or use 'structured')")])
+        return structured.oracle(model, compiled=False), "structured"
+    x = ca.SX.sym("x", model.nx)
+    clock = ca.SX.sym("clock")
+    z = ca.SX.sym("z", model.nz)
+    p = ca.SX.sym("p", model.np)
+    u = ca.SX.sym("u", model.nu)
+    span = ca.SX.sym("span")
+    ode, alg = model.dae(clock, x, z, p, u)
+    return {"x": ca.vertcat(x, clock), "z": z, "p": ca.vertcat(p, u, span),
+            "ode": ca.vertcat(span * ode, span), "alg": alg}, form
 
 
 def _shape(points) -> tuple[float, ...]:
@@ -366,6 +398,7 @@ def _sensitivities(model: Model, plan: _Plan, p_num, initial, options, names) ->
     if unknown:
         raise ParameterError([(n, "unknown parameter for sensitivities") for n in unknown])
     idx = [model.parameters.names.index(n) for n in names]
+    options = options.model_copy(update={"rhs": "symbolic"})   # structured Jacobians have no parameter columns
     ps = ca.MX.sym("p_sel", len(idx))
     P = ca.MX(ca.DM(p_num))
     for j, i in enumerate(idx):

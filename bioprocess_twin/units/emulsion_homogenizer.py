@@ -36,7 +36,9 @@ for class volume shares y_i = N_i x_i / phi (sum y = 1 is conserved exactly):
 with B = diag(x) (n_ik - I) diag(1/x), A = diag(x) P diag(F / (x_j x_k)) (P: fixed-pivot pair operator,
 F: collision geometry) and G = (d_j d_k / (d_j + d_k))^4 precomputed (EmulsionOperators). 1/d32 = sum y_i/d_i
 is carried as an extra state so that theta and sigma depend on one state (keeps the Jacobian O(n^2)).
-``rhs_numpy`` evaluates the same equations with NumPy.
+``rhs_numpy`` evaluates the same equations with NumPy. ``structured_functions`` gives them once more as
+CasADi MX vector/matrix operations with an analytic Jacobian (ModelBuilder.structured), which the
+simulator compiles to C for the nominal integration (docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -235,6 +237,62 @@ def _rhs(P, pressure, T, y, inv_d32, op: EmulsionOperators):
     return brk + coal, s_brk + s_coal, ph["dT"], ph
 
 
+def jacobian_scatter(op: EmulsionOperators) -> sp.csc_matrix:
+    """Constant map K with vec(d[dy; d(1/d32)]/dy) = K @ [c E y_k; c E y_j; t_res g], column-major (n+2) x n.
+
+    Coalescence: d(y_j y_k)/dy_j = y_k and d/dy_k = y_j, so pair p adds coalescence[:, p] times its
+    factor to column j_p (first block) and to column k_p (second block). Breakage: B diag(g), one
+    entry of B per entry of the Jacobian (third block). Row n is w . (rows 0..n-1) with w = 1 um / d,
+    since d(1/d32)/dtau = w . dy/dtau; row n+1 (temperature) is zero.
+    """
+    n, A, B = op.grid.n, op.coalescence.tocoo(), sp.coo_matrix(op.breakage)
+    m, rows_per_col = len(op.pair_j), n + 2
+    row = np.concatenate([A.row, A.row, B.row])
+    col = np.concatenate([op.pair_j[A.col], op.pair_k[A.col], B.col])
+    src = np.concatenate([A.col, A.col + m, 2 * m + B.col])
+    val = np.concatenate([A.data, A.data, B.data])
+    w = 1e-6 / op.d
+    rows = np.concatenate([row + rows_per_col * col, n + rows_per_col * col])       # dy rows, then the 1/d32 row
+    return sp.csc_matrix((np.concatenate([val, w[row] * val]), (rows, np.concatenate([src, src]))),
+                         shape=(rows_per_col * n, 2 * m + n))
+
+
+def structured_functions(op: EmulsionOperators, names: tuple[str, ...]) -> tuple[ca.Function, ca.Function]:
+    """The model's ODE as compact CasADi MX functions rhs(x, p, u) and jacobian(x, p, u) = d rhs / dx.
+
+    Same equations as ``_rhs`` (the rhs *is* ``_rhs`` on MX symbols), written with vector and matrix
+    operations so that they evaluate and compile as loops. The Jacobian is analytic in y:
+        d(dy)/dy = t_res B diag(g) + t_res phi kc A diag(E) (diag(y_k) S_j + diag(y_j) S_k)   (K @ ...)
+    and exact through the two scalar states q = (1/d32, T), on which g, kc and b_drain depend:
+        d(dy)/dq = t_res B (y * dg/dq) + t_res phi [A(E y_j y_k) dkc/dq - kc A(E y_j y_k G) db/dq]
+    with dg/dq, dkc/dq, db/dq by AD of the scalar physics; d(1/d32)/dtau = w . dy; dT/dtau is constant.
+    """
+    n = op.grid.n
+    y, s, T = ca.MX.sym("y", n), ca.MX.sym("inv_d32"), ca.MX.sym("T")
+    p, u = ca.MX.sym("p", len(names)), ca.MX.sym("u", 1)
+    P = {name: p[i] for i, name in enumerate(names)}
+    dy, ds, dT, ph = _rhs(P, u, T, y, s, op)
+    q = ca.vertcat(s, T)
+    t_res, phi, kc, b, g = ph["t_res"], P["oil_fraction"], ph["kc"], ph["b_drain"], ph["g"]
+    j, k = op.pair_j.tolist(), op.pair_k.tolist()
+    A, G = ca.DM(op.coalescence), ca.DM(op.drain)
+    E = ca.exp(-b * G)
+    pair = E * y[j] * y[k]
+    c = t_res * phi * kc
+    J_y = ca.reshape(ca.mtimes(ca.DM(jacobian_scatter(op)), ca.vertcat(c * E * y[k], c * E * y[j], t_res * g)),
+                     n + 2, n)
+    J_yq = (t_res * ca.mtimes(ca.DM(op.breakage), y * ca.jacobian(g, q))
+            + t_res * phi * (ca.mtimes(ca.mtimes(A, pair), ca.jacobian(kc, q))
+                             - kc * ca.mtimes(ca.mtimes(A, pair * G), ca.jacobian(b, q))))
+    J_q = ca.vertcat(J_yq, ca.mtimes(ca.DM(1e-6 / op.d).T, J_yq), ca.DM.zeros(1, 2))
+    x = ca.MX.sym("x", n + 2)
+    parts = (x[:n], x[n], x[n + 1], p, u)
+    ode = ca.Function("emulsion_ode", [y, s, T, p, u], [ca.vertcat(dy, ds, dT)])(*parts)   # separate functions:
+    jac = ca.Function("emulsion_ode_jac", [y, s, T, p, u], [ca.horzcat(J_y, J_q)])(*parts)  # each computes its own
+    return (ca.Function("emulsion_rhs", [x, p, u], [ode], ["x", "p", "u"], ["ode"]),
+            ca.Function("emulsion_jac", [x, p, u], [jac], ["x", "p", "u"], ["jac"]))
+
+
 def rhs_numpy(t, x, op: EmulsionOperators, P: dict, pressure: float):
     """NumPy RHS for scipy.integrate.solve_ivp, time in passes.
 
@@ -304,6 +362,7 @@ class EmulsionHomogenizer(Process):
         m.ode(y, dy)
         m.ode(inv_d32, ds)
         m.ode(T, dT)
+        m.structured(*structured_functions(op, tuple(name for name, *_ in PARAMETERS)))
         d = op.d
         s = [ca.dot(ca.DM((d / 1e-6) ** k), y) for k in (-1, 0, 1, 2, 3)]   # sum y d^k, d in um
         gbar = s[3] / s[4]                                                  # intensity-weighted mean of 1/d

@@ -1,0 +1,102 @@
+"""CVODES problem functions from a model's structured ODE (rhs and analytic Jacobian), compiled or not.
+
+The simulator integrates every chunk in normalised time s in [0, 1] (see ``simulation.integrator``):
+states [x, clock], parameters [p, u, span], dx/ds = span f(x, p, u), dclock/ds = span. This module
+writes that system, and its Jacobian span df/dx, from ``model.structured`` (see
+``ModelBuilder.structured``), instead of letting CasADi differentiate the declared equations:
+
+- ``compiled``: one C library (``core.compiled``, cached on disk) holds the DAE and the two
+  functions CVODES calls, ``daeF`` (right-hand side) and ``jacF`` (Jacobian). CasADi's integrator
+  takes ``daeF``/``jacF`` from the library of an external DAE as they are, so each call is one C
+  call with no graph around it.
+- otherwise: CasADi MX functions in the virtual machine, the Jacobian given as the rhs's
+  ``custom_jacobian``.
+
+The Jacobian of a structured ODE is typically dense (a population balance couples every class),
+so CVODES factorises it with dense LAPACK LU (``lapacklu``), with CasADi's OpenBLAS kept to one
+thread: for matrices of this size its threads only add overhead on a shared machine.
+
+Only the nominal integration uses these functions: the structured Jacobian has no parameter
+columns, so forward sensitivities use the declared (SX) equations.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from functools import lru_cache
+
+import casadi as ca
+
+from .compiled import compile_functions
+from .model import Model
+
+_EMPTY = ca.MX(0, 1)
+
+
+def _normalised(model: Model):
+    """Symbols (t, x, z, p, u) of the normalised DAE, its right-hand side and its Jacobian wrt x."""
+    nx, npar, nu = model.nx, model.np, model.nu
+    t, x, z = ca.MX.sym("t"), ca.MX.sym("x", nx + 1), ca.MX.sym("z", 0)
+    p, u = ca.MX.sym("p", npar + nu + 1), ca.MX.sym("u", 0)
+    args = (x[:nx], p[:npar], p[npar:npar + nu])
+    span = p[npar + nu]
+    ode = ca.vertcat(span * model.structured.rhs(*args), span)
+    jac = ca.diagcat(span * model.structured.jacobian(*args), ca.MX(1, 1))   # clock: no dependence, zero row
+    return (t, x, z, p, u), ode, jac
+
+
+def solver_options() -> dict:
+    """CasADi integrator options for a structured ODE: dense LU (see the module docstring)."""
+    _single_threaded_openblas()
+    return {"linear_solver": "lapacklu"}
+
+
+@lru_cache(maxsize=1)
+def _single_threaded_openblas() -> bool:
+    """Set CasADi's bundled OpenBLAS to one thread unless OPENBLAS_NUM_THREADS says otherwise."""
+    if "OPENBLAS_NUM_THREADS" in os.environ:
+        return False
+    try:
+        lib = ctypes.CDLL(os.path.join(os.path.dirname(ca.__file__), "libcasadi-tp-openblas.so.0"))
+        lib.openblas_set_num_threads(1)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def oracle(model: Model, compiled: bool) -> ca.Function | None:
+    """The DAE Function for ``ca.integrator``; None if ``compiled`` and no compiler is available."""
+    cache = model._structured_oracles
+    if compiled not in cache:
+        cache[compiled] = _compiled(model) if compiled else _virtual_machine(model)
+    return cache[compiled]
+
+
+def _compiled(model: Model) -> ca.Function | None:
+    sym, ode, jac = _normalised(model)
+    nx1 = model.nx + 1
+    names = ["t", "x", "z", "p", "u"]
+    dae_name = f"{model.name}_dae"
+    functions = [
+        ca.Function(dae_name, list(sym), [ode, _EMPTY, _EMPTY, _EMPTY], ca.dyn_in(), ca.dyn_out()),
+        ca.Function("daeF", list(sym), [ode, _EMPTY], names, ["ode", "alg"]),
+        ca.Function("quadF", list(sym), [_EMPTY], names, ["quad"]),
+        ca.Function("jacF", list(sym), [jac, ca.MX(0, nx1), ca.MX(nx1, 0), ca.MX(0, 0)], names,
+                    ["jac_ode_x", "jac_alg_x", "jac_ode_z", "jac_alg_z"]),
+    ]
+    version = "".join(c if c.isalnum() else "_" for c in model.version)
+    lib = compile_functions(f"{model.name}_v{version}", functions)
+    return None if lib is None else lib[dae_name]
+
+
+def _virtual_machine(model: Model) -> ca.Function:
+    (t, x, z, p, u), ode, jac = _normalised(model)
+    name = f"{model.name}_ode"
+    out = ca.MX.sym("out_ode", ca.Sparsity(x.numel(), 1))
+    jac_f = ca.Function(f"jac_{name}", [x, p, out], [jac, ca.MX(x.numel(), p.numel())],
+                        ["x", "p", "out_ode"], ["jac_ode_x", "jac_ode_p"])
+    f = ca.Function(name, [x, p], [ode], ["x", "p"], ["ode"],
+                    {"custom_jacobian": jac_f, "jac_penalty": 0, "max_num_dir": x.numel()})
+    xs, ps = ca.MX.sym("x", x.numel()), ca.MX.sym("p", p.numel())     # fresh symbols keep the call (not inlined)
+    return ca.Function(f"{model.name}_dae", [t, xs, z, ps, u], [f(xs, ps), _EMPTY, _EMPTY, _EMPTY],
+                       ca.dyn_in(), ca.dyn_out(), {"max_num_dir": x.numel()})   # one batch of AD directions
