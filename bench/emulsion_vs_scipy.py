@@ -513,11 +513,12 @@ def table(rows, reps) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(path: Path, text: str):
+def write_markdown(path: Path, text: str, start: str = START, end: str = END):
+    """Replace the text between the ``start`` and ``end`` markers of ``path`` (append them if missing)."""
     old = path.read_text() if path.exists() else "# Benchmarks\n\n## Results\n\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in old and END in old:
-        new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, old, flags=re.S)
+    block = f"{start}\n{text}\n{end}"
+    if start in old and end in old:
+        new = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, old, flags=re.S)
     else:
         new = old.rstrip() + "\n\n" + block + "\n"
     path.write_text(new)

@@ -1,0 +1,184 @@
+"""The campaign-planning spec: horizon, module types with costs, products with their step sequence.
+
+One :class:`PlanSpec` is read by the CLI (``bioprocess-twin line plan SPEC``), the dashboard's
+Plan page and :func:`bioprocess_twin.line.planning.plan`. Every field states its units. Batch
+durations live in the spec (``products[].steps[].batch_h``) so they can be filled from a
+simulated line recipe.
+
+Costs are in one currency (``currency`` is only a label). ``capex_per_module`` and
+``fixed_opex_per_module`` are *per year* (capex annualised, e.g. by a capital recovery factor);
+the plan charges them pro rata, ``horizon_weeks / 52`` years.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..core.spec import SpecError
+
+WEEKS_PER_YEAR = 52.0
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModuleType(_Strict):
+    """A kind of module (equipment train) that the line can hold several identical copies of."""
+
+    name: str = Field(..., min_length=1, description="identifier used by the products' steps")
+    description: str = Field("", description="capacity or size, e.g. '2000 L single-use bioreactor'")
+    capex_per_module: float = Field(0.0, ge=0, description="annualised capital cost per module (currency/year)")
+    fixed_opex_per_module: float = Field(0.0, ge=0, description="fixed operating cost per installed module "
+                                                                 "(currency/year): staff, maintenance, QC")
+    cost_per_batch: float = Field(0.0, ge=0, description="variable cost of one batch on this module type "
+                                                         "(currency/batch): consumables, media, utilities")
+    min_modules: int = Field(0, ge=0, description="modules that must be installed (count)")
+    max_modules: int = Field(..., ge=1, le=50, description="most parallel modules that can be installed (count)")
+
+    @model_validator(mode="after")
+    def _min_below_max(self):
+        if self.min_modules > self.max_modules:
+            raise ValueError(f"min_modules ({self.min_modules}) is above max_modules ({self.max_modules})")
+        return self
+
+
+class Step(_Strict):
+    """One pass of a product's batch through a module type."""
+
+    module: str = Field(..., description="name of a module type")
+    batch_h: float = Field(..., gt=0, description="processing time of one batch on the module (h)")
+    cleaning_h: float = Field(0.0, ge=0, description="cleaning (CIP/SIP, bag change) after each batch (h)")
+    changeover_h: float = Field(0.0, ge=0, description="time to switch a module of this type to this product "
+                                                       "from another product or from idle (h)")
+    changeover_cost: float = Field(0.0, ge=0, description="cost of one such changeover (currency)")
+    lag_weeks: int | None = Field(None, ge=0, le=52, description="weeks from a batch's week on this step to "
+                                  "its week on the next step (weeks); default ceil(batch_h / hours_per_week); "
+                                  "0 lets the next step run in the same week")
+
+    @property
+    def occupied_h(self) -> float:
+        """Hours a module is held by one batch: processing plus cleaning."""
+        return self.batch_h + self.cleaning_h
+
+
+class Product(_Strict):
+    name: str = Field(..., min_length=1)
+    demand_doses: float = Field(..., ge=0, description="doses needed over the planning horizon (doses)")
+    doses_per_batch: float = Field(..., gt=0, description="doses one batch yields after all steps (doses/batch)")
+    steps: list[Step] = Field(..., min_length=1, description="module types a batch passes through, in order")
+
+    @property
+    def batches_needed(self) -> int:
+        return math.ceil(self.demand_doses / self.doses_per_batch - 1e-9)
+
+
+class SolverSettings(_Strict):
+    time_limit_s: float = Field(60.0, gt=0, le=3600, description="wall-clock limit of each MILP solve (s)")
+    mip_rel_gap: float = Field(1e-4, ge=0, le=0.5, description="relative optimality gap at which HiGHS stops (-)")
+
+
+class PlanSpec(_Strict):
+    """Planning horizon, module types and products. See docs/planning.md for the formulation."""
+
+    name: str = Field("plan", description="label shown in reports")
+    currency: str = Field("EUR", description="label of the cost unit")
+    horizon_weeks: int = Field(52, ge=1, le=260, description="planning horizon (weeks)")
+    hours_per_week: float = Field(168.0, gt=0, le=168, description="production hours available per module "
+                                                                   "per week (h/week)")
+    module_types: list[ModuleType] = Field(..., min_length=1)
+    products: list[Product] = Field(..., min_length=1)
+    solver: SolverSettings = Field(default_factory=SolverSettings)
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        errors: list[str] = []
+        _unique([m.name for m in self.module_types], "module_types", errors)
+        _unique([p.name for p in self.products], "products", errors)
+        known = {m.name for m in self.module_types}
+        for i, product in enumerate(self.products):
+            seen = set()
+            for j, step in enumerate(product.steps):
+                where = f"products.{i}.steps.{j}"
+                if step.module not in known:
+                    errors.append(f"{where}.module: product {product.name!r} uses unknown module type "
+                                  f"{step.module!r} (known: {', '.join(sorted(known))})")
+                if step.module in seen:
+                    errors.append(f"{where}.module: product {product.name!r} uses module type "
+                                  f"{step.module!r} twice; give the second pass its own module type")
+                seen.add(step.module)
+                if step.changeover_h > self.hours_per_week:
+                    errors.append(f"{where}.changeover_h: {step.changeover_h:g} h is longer than a week "
+                                  f"({self.hours_per_week:g} h available)")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    # -- convenience -------------------------------------------------------------------------
+    def module(self, name: str) -> ModuleType:
+        return next(m for m in self.module_types if m.name == name)
+
+    def product(self, name: str) -> Product:
+        return next(p for p in self.products if p.name == name)
+
+    @property
+    def years(self) -> float:
+        return self.horizon_weeks / WEEKS_PER_YEAR
+
+    def with_demand(self, demand: dict[str, float]) -> "PlanSpec":
+        """A copy with new ``demand_doses`` for the named products (unknown names raise SpecError)."""
+        data = self.model_dump()
+        names = [p["name"] for p in data["products"]]
+        bad = [(f"demand.{n}", "unknown product") for n in demand if n not in names]
+        if bad:
+            raise SpecError("demand", bad)
+        for p in data["products"]:
+            if p["name"] in demand:
+                p["demand_doses"] = demand[p["name"]]
+        return parse_plan_spec(data, "demand")
+
+
+def _unique(names: list[str], field: str, errors: list[str]):
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        errors.append(f"{field}: duplicate names {', '.join(dupes)}")
+
+
+def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """pydantic errors as (dotted field, message); cross-field messages carry their own field prefix."""
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if loc == "(top level)" and ": " in msg:
+            for part in msg.split("; "):
+                field, _, text = part.partition(": ")
+                out.append((field, text))
+        else:
+            out.append((loc, msg))
+    return out
+
+
+def parse_plan_spec(data: Any, source: str = "plan spec") -> PlanSpec:
+    if not isinstance(data, dict):
+        raise SpecError(source, [("(top level)", "expected a mapping with module_types and products")])
+    try:
+        return PlanSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(source, _field_errors(exc)) from None
+
+
+def load_plan_spec(path: str | Path) -> PlanSpec:
+    """Read a YAML or JSON plan spec; raises SpecError naming the bad fields."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (FileNotFoundError, IsADirectoryError):
+        raise SpecError(str(path), [("file", "not found")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(str(path), [("file", f"not valid YAML/JSON: {exc}")]) from None
+    return parse_plan_spec(data, str(path))
