@@ -1,15 +1,15 @@
 """``simulate``, ``models`` and ``serve``: run a spec, describe the models, start the dashboard."""
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from .app import app
-from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_SOLVER, dumps, emit,
-                     internal_error, invalid, progress_printer, stdout_to_stderr, version)
+from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_SOLVER, dumps, field_name,
+                     progress_printer, run_and_report, stdout_to_stderr, version)
+
 
 # -- simulate ----------------------------------------------------------------------------------
 @app.command(help="Run the simulation described by SPEC (YAML or JSON).\n\n" + EXIT_CODES_HELP)
@@ -23,44 +23,29 @@ def simulate(
 
 def run_spec(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
     from ..core import ParameterError, UnitsError, registry
-    from ..core.spec import SpecError, load_spec, spec_error_from
+    from ..core.spec import SpecError, load_spec
 
     source = str(spec_path)
-    spec = None
-    try:
-        spec = load_spec(spec_path)
-        registry.get(spec.model)                  # unknown model -> KeyError, before any work
-        progress = None if as_json else progress_printer()
-        with stdout_to_stderr() if as_json else contextlib.nullcontext():
-            run = spec.run(progress=progress)
-            doc = run.to_dict() | {"spec": spec.model_dump(mode="json"), "source": source,
-                                   "bioprocess_twin_version": version()}
-            text = dumps(doc)
-    except SpecError as exc:
-        return invalid(exc, source, as_json, out)
-    except KeyError as exc:
-        if spec is None or spec.model in registry.names():
-            return internal_error(exc, source, as_json, out)
-        return invalid(spec_error_from(exc, source), source, as_json, out, spec)
-    except (ParameterError, UnitsError) as exc:
-        errors = exc if isinstance(exc, ParameterError) else ParameterError([("units", str(exc))])
-        return invalid(spec_error_from(errors, source), source, as_json, out, spec)
-    except Exception as exc:  # noqa: BLE001 - the contract is exit 1 with a message, never a bare traceback on stdout
-        return internal_error(exc, source, as_json, out)
 
-    try:
-        emit(doc, as_json, out, text)
-    except OSError as exc:
-        typer.echo(f"error: cannot write {out}: {exc}", err=True)
-        return EXIT_INTERNAL
-    if not as_json:
-        _print_summary(doc)
-        if out is not None:
-            typer.echo(f"wrote {out}", err=True)
-    if run.ok:
-        return EXIT_OK
-    typer.echo(f"error: solver failed: {run.result.message}", err=True)
-    return EXIT_SOLVER
+    def bad(spec, errors) -> SpecError:
+        return SpecError(source, [(field_name(str(f), spec), str(m)) for f, m in errors])
+
+    def work():
+        spec = load_spec(spec_path)
+        try:
+            registry.get(spec.model)              # unknown model: a bad spec, before any work
+        except KeyError as exc:
+            raise bad(spec, [("model", exc.args[0])]) from None
+        try:
+            run = spec.run(progress=None if as_json else progress_printer())
+        except ParameterError as exc:
+            raise bad(spec, exc.errors) from None
+        except UnitsError as exc:
+            raise bad(spec, [("units", str(exc))]) from None
+        doc = run.to_dict() | {"spec": spec.model_dump(mode="json")}
+        return doc, EXIT_OK if run.ok else EXIT_SOLVER, f"solver failed: {run.result.message}"
+
+    return run_and_report(source, as_json, out, work, _print_summary, (SpecError,))
 
 
 def _print_summary(doc: dict[str, Any]):

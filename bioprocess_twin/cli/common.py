@@ -82,7 +82,7 @@ def emit(doc: dict[str, Any], as_json: bool, out: Optional[Path], text: str | No
         typer.echo(text)
 
 
-def _field_name(field: str, spec) -> str:
+def field_name(field: str, spec) -> str:
     """Qualify a bare parameter or state name with the spec section it came from."""
     if spec is None or "." in field or field in ("model", "file", "times", "recipe", "(top level)"):
         return field
@@ -92,8 +92,8 @@ def _field_name(field: str, spec) -> str:
     return field
 
 
-def invalid(exc, source: str, as_json: bool, out: Optional[Path], spec=None) -> int:
-    errors = [{"field": _field_name(str(f), spec), "message": str(m)} for f, m in exc.errors]
+def invalid(exc, source: str, as_json: bool, out: Optional[Path]) -> int:
+    errors = [{"field": str(f), "message": str(m)} for f, m in exc.errors]
     for e in errors:
         typer.echo(f"error: {source}: {e['field']}: {e['message']}", err=True)
     if as_json or out is not None:

@@ -68,15 +68,19 @@ class SpecError(ValueError):
         super().__init__(f"{source}: " + "; ".join(f"{f}: {m}" for f, m in errors))
 
 
-def load_spec(path: str | Path) -> SimulationSpec:
+def read_spec_file(path: str | Path) -> Any:
+    """The data of a YAML or JSON spec file; a missing or unreadable file raises SpecError on 'file'."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
+        return yaml.safe_load(path.read_text())
+    except (FileNotFoundError, IsADirectoryError):
         raise SpecError(str(path), [("file", "not found")]) from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), [("file", f"not valid YAML/JSON: {exc}")]) from None
-    return parse_spec(data, str(path))
+
+
+def load_spec(path: str | Path) -> SimulationSpec:
+    return parse_spec(read_spec_file(path), str(path))
 
 
 def parse_spec(data: Any, source: str = "spec") -> SimulationSpec:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
 
 from ..core.parameters import ParameterError
 from ..core.phased import UnitPhase
+from ..core.spec import SpecError, read_spec_file
 from ..core.streams import ParticleSize, Stream
 from ..core.units import UnitsError, to_magnitude
 
@@ -170,9 +170,9 @@ def load_line(name_or_path: str | Path, root: Path = LINES_DIR) -> LineDefinitio
             raise ParameterError([("line", f"line '{name}' has no version {version}; versions: {', '.join(versions)}")])
         path = root / name / f"{version or versions[-1]}.yaml"
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ParameterError([("file", f"{path}: {exc}")]) from None
+        data = read_spec_file(path)
+    except SpecError as exc:
+        raise ParameterError(exc.errors, str(path)) from None
     return parse_line(data, str(path))
 
 

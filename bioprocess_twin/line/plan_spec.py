@@ -15,10 +15,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..core.spec import SpecError
+from ..core.spec import SpecError, read_spec_file
 
 WEEKS_PER_YEAR = 52.0
 
@@ -174,11 +173,4 @@ def parse_plan_spec(data: Any, source: str = "plan spec") -> PlanSpec:
 
 def load_plan_spec(path: str | Path) -> PlanSpec:
     """Read a YAML or JSON plan spec; raises SpecError naming the bad fields."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (FileNotFoundError, IsADirectoryError):
-        raise SpecError(str(path), [("file", "not found")]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError(str(path), [("file", f"not valid YAML/JSON: {exc}")]) from None
-    return parse_plan_spec(data, str(path))
+    return parse_plan_spec(read_spec_file(path), str(path))

@@ -9,11 +9,10 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..core.parameters import ParameterError
-from ..core.spec import SpecError
+from ..core.spec import SpecError, read_spec_file
 from ..core.units import to_magnitude
 from ..units import agitation as ag
 from ..units.emulsion_homogenizer import PARAMETERS as EMULSION_PARAMETERS
@@ -220,11 +219,4 @@ def _loc(loc) -> str:
 
 
 def load_scaleup_spec(path: str | Path) -> ScaleUpSpec:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ScaleUpSpecError(str(path), [("file", "not found")]) from None
-    except (yaml.YAMLError, UnicodeDecodeError, IsADirectoryError) as exc:
-        raise ScaleUpSpecError(str(path), [("file", f"not valid YAML/JSON: {exc}")]) from None
-    return parse_scaleup_spec(data, str(path))
+    return parse_scaleup_spec(read_spec_file(path), str(path))
