@@ -83,3 +83,15 @@ def test_a_solver_failure_stops_the_recipe(tank):
     out = run_phases(model, [UnitPhase(name="a", duration=2.0), UnitPhase(name="b", duration=1.0)])
     assert not out.ok and len(out.phases) == 1 and out.phases[0].ended_by == "failed"
     assert np.all(np.isfinite(out.result.x))
+
+
+def test_a_stop_condition_ends_the_whole_recipe(tank):
+    phases = [UnitPhase(name="drain", duration=20, inputs={"F": 0.1},
+                        until=Transition(variable="V", op="<=", value=0.5, then="stop")),
+              UnitPhase(name="never", duration=5)]
+    out = run_phases(tank, phases)
+    assert [p.name for p in out.phases] == ["drain"] and out.phases[0].ended_by == "condition"
+    assert out.end == pytest.approx(5.0, rel=1e-6)                 # 1 - 0.1 t = 0.5
+    goes_on = run_phases(tank, [phases[0].model_copy(update={"until": Transition(variable="V", op="<=", value=0.5)}),
+                                phases[1]])
+    assert [p.name for p in goes_on.phases] == ["drain", "never"]

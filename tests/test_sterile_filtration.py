@@ -3,11 +3,13 @@ import math
 
 import numpy as np
 import pytest
+from scipy.integrate import solve_ivp
 
 from bioprocess_twin.core import ParameterError
 from bioprocess_twin.core.streams import Stream
 from bioprocess_twin.units.mixing_tank import lognormal_volume_psd
-from bioprocess_twin.units.sterile_filtration import SterileFiltration, constant_pressure_throughput
+from bioprocess_twin.units.sterile_filtration import (SterileFiltration, constant_pressure_throughput,
+                                                     constant_pressure_time, resistance_ratio)
 
 J0, CAP = 1000.0, 500.0          # L/m2/h, L/m2
 
@@ -31,9 +33,13 @@ def emulsion(d50_nm=130.0, volume_L=100.0):
 ])
 def test_integrated_blocking_laws_match_hermia(law, closed_form):
     t = np.linspace(0, 2.0, 41)
-    _, _, sol = constant_pressure_throughput(law, J0, CAP, 2.0)
-    v = sol.sol(t)[0]
+    v = constant_pressure_throughput(law, J0, CAP, t)
     assert v == pytest.approx(closed_form(t), rel=1e-7, abs=1e-9)
+    # and they solve the law's rate equation dv/dt = J0 R0/R(v) with R from resistance_ratio
+    sol = solve_ivp(lambda _, y: [J0 / float(resistance_ratio(law, y[0], CAP))], (0, 2.0), [0.0], method="LSODA",
+                    t_eval=t, rtol=1e-10, atol=1e-10 * CAP)
+    assert sol.y[0] == pytest.approx(v, rel=1e-7, abs=1e-9)
+    assert constant_pressure_time(law, J0, CAP, float(v[-1])) == pytest.approx(2.0, rel=1e-9)
 
 
 def run_series(law, operation="constant_pressure", **params):

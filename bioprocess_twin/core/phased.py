@@ -36,6 +36,8 @@ class Transition(BaseModel):
     variable: str = Field(description="a scalar state or output of the model")
     op: Literal["<", "<=", ">", ">="]
     value: float
+    then: Literal["next", "stop"] = Field("next", description="when it holds: go on with the next phase, or "
+                                          "end the whole recipe (a harvest trigger, say)")
 
     def holds(self, values: np.ndarray) -> np.ndarray:
         return _OPS[self.op](values, self.value)
@@ -111,6 +113,8 @@ def run_phases(model: Model, phases: Sequence[UnitPhase], *, parameters: Mapping
         done += phase.duration
         if progress is not None:
             progress(done / total, f"phase {phase.name} ended at {end:g} {model.time_units} ({ended_by})")
+        if ended_by in ("condition", "instant") and phase.until.then == "stop":
+            break
     return PhasedResult(_stitch(pieces), records)
 
 

@@ -89,10 +89,11 @@ class Stream:
 
     def __post_init__(self):
         errors = []
+        scale = max(1.0, sum(abs(float(v)) for v in self.mass.values()))   # round-off allowance for "negative"
         if not (math.isfinite(self.volume) and self.volume >= 0):
             errors.append((f"{self.name}.volume", f"must be finite and >= 0 m3, got {self.volume}"))
         for comp, m in self.mass.items():
-            if not (math.isfinite(m) and m >= -1e-12 * max(1.0, self.total_mass_abs())):
+            if not (math.isfinite(m) and m >= -1e-12 * scale):
                 errors.append((f"{self.name}.mass.{comp}", f"must be finite and >= 0 kg, got {m}"))
         if not (math.isfinite(self.temperature) and self.temperature > 0):
             errors.append((f"{self.name}.temperature", f"must be a positive absolute temperature in K, got {self.temperature}"))
@@ -101,9 +102,6 @@ class Stream:
         if errors:
             raise ParameterError(errors, f"stream '{self.name}'")
         object.__setattr__(self, "mass", {k: max(float(v), 0.0) for k, v in self.mass.items()})
-
-    def total_mass_abs(self) -> float:
-        return sum(abs(float(v)) for v in self.mass.values())
 
     @property
     def total_mass(self) -> float:

@@ -123,7 +123,7 @@ class CHOBioreactor(UnitOperation):
             phases.append(UnitPhase(
                 name="fed_batch", duration=t_end - t_batch, points=int(max(4, (t_end - t_batch) / 4)),
                 inputs={"feed_rate": v["feed_rate_pct"] / 100.0 * V0_L / 24.0},
-                until=Transition(variable="viability", op="<", value=v["viability_threshold"])))
+                until=Transition(variable="viability", op="<", value=v["viability_threshold"], then="stop")))
         return phases
 
     # -- run -----------------------------------------------------------------------------------
@@ -134,33 +134,19 @@ class CHOBioreactor(UnitOperation):
         m_cell = self.values["cell_dry_mass"] * 1e-15 * 1e9          # kg per 1e9 cells
         initial = self._charge(medium, m_cell)
         V0 = initial["V"]
-        phases = self.default_phases(V0) if phases is None else [
-            p if isinstance(p, UnitPhase) else UnitPhase.model_validate(p) for p in phases]
+        phases = self.default_phases(V0) if phases is None else [_harvest_on_viability(p) for p in phases]
         params = self._model_parameters(feed, V0, phases)
-        model = self.model
         inputs = {"agitation": params.pop("_agitation_rpm"), "aeration": self.values["aeration"]}
-        pieces, records, state, t = [], [], initial, 0.0
-        status, message = "ok", ""
-        for phase in phases:
-            out = run_phases(model, [phase], parameters=params, inputs=inputs, initial=state, start=t,
-                             options=options)
-            inputs.update(phase.inputs)
-            pieces.append(out.result.frame(include_vectors=False))
-            records += out.phases
-            if not out.ok:
-                status, message = "failed", f"phase {phase.name}: {out.result.message}"
-                break
-            state, t = out.final_state(), out.end
-            if out.phases[-1].ended_by == "condition" and phase.until.variable == "viability":
-                message = f"harvest: viability fell below {phase.until.value:g} % at day {t / 24:.2f}"
-                break
-        df = pd.concat(pieces)
-        df = df[~df.index.duplicated(keep="last")]
-        df.attrs["units"] = out.result.frame().attrs["units"]
-        if status != "ok":
-            return UnitResult(self.name, self.kind, status, message, outlets={}, duration=t, phases=records,
-                              series=df)
-        return self._result(medium, feed, state, df, records, m_cell, message)
+        out = run_phases(self.model, phases, parameters=params, inputs=inputs, initial=initial, options=options)
+        records = out.phases
+        df = out.result.frame(include_vectors=False)
+        if not out.ok:
+            return UnitResult(self.name, self.kind, "failed", f"phase {records[-1].name}: {out.result.message}",
+                              outlets={}, duration=out.end, phases=records, series=df)
+        message = ""
+        if records[-1].ended_by == "condition" and phases[len(records) - 1].until.variable == "viability":
+            message = f"harvest: viability fell below {phases[len(records) - 1].until.value:g} % at day {out.end / 24:.2f}"
+        return self._result(medium, feed, out.final_state(), df, records, m_cell, message)
 
     def _charge(self, medium: Stream, m_cell: float) -> dict:
         errors = []
@@ -234,6 +220,14 @@ class CHOBioreactor(UnitOperation):
             warnings.append("titre is not finite")
         return UnitResult(self.name, self.kind, "ok", message or "culture ran its full duration", outlets,
                           generated, float(df.index[-1]), records, kpis, df, warnings)
+
+
+def _harvest_on_viability(phase) -> UnitPhase:
+    """A given phase; a condition on viability is a harvest trigger, so it ends the culture."""
+    phase = phase if isinstance(phase, UnitPhase) else UnitPhase.model_validate(phase)
+    if phase.until is not None and phase.until.variable == "viability":
+        return phase.model_copy(update={"until": phase.until.model_copy(update={"then": "stop"})})
+    return phase
 
 
 def _feed_volume_needed(phases: Sequence[UnitPhase]) -> float:
