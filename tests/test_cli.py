@@ -322,7 +322,6 @@ PARTICLE_MODELS = {"emulsion_homogenizer", "liposome_microfluidic", "alum_alooh"
 
 
 def spec_model(path: Path) -> str:
-    import yaml
     return yaml.safe_load(path.read_text())["model"]
 
 

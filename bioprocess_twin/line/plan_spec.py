@@ -46,11 +46,9 @@ class ModuleType(_Strict):
         return self
 
 
-class Step(_Strict):
-    """One pass of a product's batch through a module type."""
+class StepSettings(_Strict):
+    """What a module type needs around each batch, beyond its processing time."""
 
-    module: str = Field(..., description="name of a module type")
-    batch_h: float = Field(..., gt=0, description="processing time of one batch on the module (h)")
     cleaning_h: float = Field(0.0, ge=0, description="cleaning (CIP/SIP, bag change) after each batch (h)")
     changeover_h: float = Field(0.0, ge=0, description="time to switch a module of this type to this product "
                                                        "from another product or from idle (h)")
@@ -59,17 +57,52 @@ class Step(_Strict):
                                   "its week on the next step (weeks); default ceil(batch_h / hours_per_week); "
                                   "0 lets the next step run in the same week")
 
+
+class Step(StepSettings):
+    """One pass of a product's batch through a module type."""
+
+    module: str = Field(..., description="name of a module type")
+    batch_h: float = Field(..., gt=0, description="processing time of one batch on the module (h)")
+
     @property
     def occupied_h(self) -> float:
         """Hours a module is held by one batch: processing plus cleaning."""
         return self.batch_h + self.cleaning_h
 
 
+class LineSource(_Strict):
+    """Take a product's steps and doses per batch from one simulated batch of a production line."""
+
+    line: str = Field(..., min_length=1, description="shipped line name, 'name@version', or a line file "
+                                                     "(relative paths from the plan spec's folder)")
+    unit_modules: dict[str, str] = Field(..., min_length=1, description="line unit -> module type that runs it; "
+                                         "units left out do not occupy a planned module")
+    doses_kpi: str = Field("fill.doses", description="line KPI that gives the doses of one batch")
+    step_settings: dict[str, StepSettings] = Field(default_factory=dict, description="module type -> cleaning, "
+                                                   "changeover and lag of its step")
+
+
 class Product(_Strict):
+    """A product with its demand, and either its steps and doses per batch or the line they come from."""
+
     name: str = Field(..., min_length=1)
     demand_doses: float = Field(..., ge=0, description="doses needed over the planning horizon (doses)")
-    doses_per_batch: float = Field(..., gt=0, description="doses one batch yields after all steps (doses/batch)")
-    steps: list[Step] = Field(..., min_length=1, description="module types a batch passes through, in order")
+    doses_per_batch: float | None = Field(None, gt=0, description="doses one batch yields after all steps "
+                                          "(doses/batch)")
+    steps: list[Step] | None = Field(None, min_length=1, description="module types a batch passes through, "
+                                     "in order")
+    from_line: LineSource | None = Field(None, description="simulate this line for steps and doses_per_batch")
+    source: str = Field("", description="where steps and doses_per_batch come from (set when from_line is used)")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        given = [f for f in ("doses_per_batch", "steps") if getattr(self, f) is not None]
+        if self.from_line is not None and given:
+            raise ValueError(f"from_line: give either from_line or {' and '.join(given)}, not both")
+        if self.from_line is None and len(given) < 2:
+            raise ValueError("; ".join(f"{f}: required (or from_line, to take it from a simulated line)"
+                                       for f in ("doses_per_batch", "steps") if f not in given))
+        return self
 
     @property
     def batches_needed(self) -> int:
@@ -100,6 +133,9 @@ class PlanSpec(_Strict):
         _unique([p.name for p in self.products], "products", errors)
         known = {m.name for m in self.module_types}
         for i, product in enumerate(self.products):
+            if product.from_line is not None:
+                _check_line_source(product.from_line, f"products.{i}.from_line", known, errors)
+                continue
             seen = set()
             for j, step in enumerate(product.steps):
                 where = f"products.{i}.steps.{j}"
@@ -141,6 +177,16 @@ class PlanSpec(_Strict):
         return parse_plan_spec(data, "demand")
 
 
+def _check_line_source(source: LineSource, where: str, known: set[str], errors: list[str]):
+    for unit, module in source.unit_modules.items():
+        if module not in known:
+            errors.append(f"{where}.unit_modules.{unit}: unknown module type {module!r} "
+                          f"(known: {', '.join(sorted(known))})")
+    for module in source.step_settings:
+        if module not in source.unit_modules.values():
+            errors.append(f"{where}.step_settings.{module}: no unit of the line runs on module type {module!r}")
+
+
 def _unique(names: list[str], field: str, errors: list[str]):
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -148,29 +194,40 @@ def _unique(names: list[str], field: str, errors: list[str]):
 
 
 def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    """pydantic errors as (dotted field, message); cross-field messages carry their own field prefix."""
+    """pydantic errors as (dotted field, message). Our validators write "field: text" parts joined by
+    "; ", with the field relative to where the validator sits."""
     out = []
     for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"].removeprefix("Value error, ")
-        if loc == "(top level)" and ": " in msg:
-            for part in msg.split("; "):
-                field, _, text = part.partition(": ")
-                out.append((field, text))
-        else:
-            out.append((loc, msg))
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"]
+        if not msg.startswith("Value error, "):
+            out.append((loc or "(top level)", msg))
+            continue
+        for part in msg.removeprefix("Value error, ").split("; "):
+            field, sep, text = part.partition(": ")
+            if sep and " " not in field:
+                out.append((f"{loc}.{field}" if loc else field, text))
+            else:
+                out.append((loc or "(top level)", part))
     return out
 
 
-def parse_plan_spec(data: Any, source: str = "plan spec") -> PlanSpec:
+def parse_plan_spec(data: Any, source: str = "plan spec", base: Path | None = None) -> PlanSpec:
+    """A validated plan spec. Products given ``from_line`` are resolved: their line is simulated once
+    and its unit durations and doses fill ``steps`` and ``doses_per_batch``. ``base`` is the folder
+    relative line paths start from."""
     if not isinstance(data, dict):
         raise SpecError(source, [("(top level)", "expected a mapping with module_types and products")])
     try:
-        return PlanSpec.model_validate(data)
+        spec = PlanSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(source, _field_errors(exc)) from None
+    if any(p.from_line is not None for p in spec.products):
+        from .plan_from_line import resolve_line_products     # runs lines: import only when needed
+        spec = resolve_line_products(spec, source, base)
+    return spec
 
 
 def load_plan_spec(path: str | Path) -> PlanSpec:
     """Read a YAML or JSON plan spec; raises SpecError naming the bad fields."""
-    return parse_plan_spec(read_spec_file(path), str(path))
+    return parse_plan_spec(read_spec_file(path), str(path), Path(path).parent)

@@ -340,10 +340,14 @@ class MicrobialFedBatch(Process):
         return _grid(recipe, operating["output_step"])
 
     def kpis(self, result, operating):
-        df = result.frame(include_vectors=False)
-        return {"final_biomass_g_per_L": float(df["X_conc"].iloc[-1]), "max_biomass_g_per_L": float(df["X_conc"].max()),
-                "final_product_g_per_L": float(df["P_conc"].iloc[-1]), "product_g": float(df["P"].iloc[-1]),
-                "final_substrate_g_per_L": float(df["S_conc"].iloc[-1]), "min_DO_pct": float(df["DO"].min()),
-                "max_o2_fraction": float(df["gas_o2"].max()), "final_volume_L": float(df["V"].iloc[-1]),
-                "kla_1_per_h": float(df["kla"].iloc[0]),
-                "power_per_volume_W_per_m3": float(df["power_per_volume"].iloc[0])}
+        return microbial_kpis(result.frame(include_vectors=False))
+
+
+def microbial_kpis(df: pd.DataFrame) -> dict:
+    return {"final_biomass_g_per_L": float(df["X_conc"].iloc[-1]), "max_biomass_g_per_L": float(df["X_conc"].max()),
+            "final_product_g_per_L": float(df["P_conc"].iloc[-1]), "product_g": float(df["P"].iloc[-1]),
+            "final_substrate_g_per_L": float(df["S_conc"].iloc[-1]), "min_DO_pct": float(df["DO"].min()),
+            "max_o2_fraction": float(df["gas_o2"].max()), "final_volume_L": float(df["V"].iloc[-1]),
+            "feed_used_L": float(df["fed_volume"].iloc[-1]), "kla_1_per_h": float(df["kla"].iloc[0]),
+            "power_per_volume_W_per_m3": float(df["power_per_volume"].iloc[0]),
+            "duration_h": float(df.index[-1])}

@@ -39,10 +39,19 @@ from ..core.streams import PhaseRecord, Stream, UnitOperation, UnitResult
 from .agitation import IMPELLERS, KLA_CORRELATIONS, Vessel, find_impeller, find_kla_correlation
 from .bioreactor import (CHO_METABOLITES, CHO_PROTEINS, CHO_SPECIES, DEFAULT_KLA, MOLAR_MASS, build_cho_model,
                          cho_kpis)
-from .bioreactor_kinetics import CHO_KINETICS
+from .bioreactor_kinetics import CHO_KINETICS, VESSEL_PARAMETERS
 
 #: kg per model amount unit: metabolites in mmol, proteins/DNA in mg
 KG_PER_UNIT = {s: MOLAR_MASS[s] * 1e-6 for s in CHO_METABOLITES} | {s: 1e-6 for s in CHO_PROTEINS}
+
+#: sizing and gassing rows every stirred culture unit shares
+VESSEL_OPERATING = (
+    Parameter("aeration", "1/min", 0.05, (1e-4, 2), "CHO 0.01-0.1 vvm; microbial 0.5-2 vvm",
+              "sparge gas per liquid volume (vvm)"),
+    Parameter("aspect_ratio", "1", 1.5, (0.5, 4), "single-use bioreactors H/T ~ 1.5-2", "liquid height / tank diameter"),
+    Parameter("d_over_t", "1", 0.4, (0.15, 0.7), "", "impeller / tank diameter"),
+    Parameter("do_setpoint", "percent", 40.0, (1, 100), "", "DO set point of the O2-enrichment controller"),
+)
 
 OPERATING = (
     Parameter("batch_days", "day", 3.0, (0.25, 30), "", "batch phase before feeding starts"),
@@ -56,14 +65,10 @@ OPERATING = (
     Parameter("shift_temperature", "degC", 32.0, (28, 40), "Kumar et al. 2007", "temperature after the shift"),
     Parameter("power_per_volume", "W/m^3", 20.0, (1, 500), "CHO 10-100 W/m3 (DESIGN.md)",
               "ungassed power per initial volume; sets the impeller speed"),
-    Parameter("aeration", "1/min", 0.05, (1e-4, 2), "CHO 0.01-0.1 vvm", "sparge gas per liquid volume (vvm)"),
-    Parameter("aspect_ratio", "1", 1.5, (0.5, 4), "single-use bioreactors H/T ~ 1.5-2", "liquid height / tank diameter"),
-    Parameter("d_over_t", "1", 0.4, (0.15, 0.7), "", "impeller / tank diameter"),
     Parameter("cell_dry_mass", "pg", 300.0, (50, 1000),
               "Szeliova et al. 2020, Metab Eng 61:288 (CHO 250-450 pg dry mass per cell)",
               "mass of one cell counted in the 'cells' component"),
-    Parameter("do_setpoint", "percent", 40.0, (1, 100), "", "DO set point of the O2-enrichment controller"),
-)
+) + VESSEL_OPERATING
 _DERIVED = {"tank_diameter", "impeller_diameter", "n_impellers", "power_number", "do_setpoint"}
 _VESSEL_FREE = ("kla_factor", "c_star_25", "solubility_dH", "do_gain", "density")
 
@@ -76,22 +81,19 @@ class BioreactorConfig(BaseModel):
     kla_correlation: str = Field(DEFAULT_KLA, description=f"one of {', '.join(KLA_CORRELATIONS)}")
 
 
-def _model_rows():
-    from .bioreactor_kinetics import VESSEL_PARAMETERS
-    kinetic = [Parameter(n, u, d, b, s, desc) for n, u, d, b, s, desc in CHO_KINETICS]
-    vessel = [Parameter(n, u, d, b, s, desc) for n, u, d, b, s, desc in VESSEL_PARAMETERS if n in _VESSEL_FREE]
-    return kinetic + vessel
+def model_rows(kinetics) -> tuple[Parameter, ...]:
+    """Parameters of a culture unit taken from its model: the kinetic rows plus the free vessel rows."""
+    vessel = [row for row in VESSEL_PARAMETERS if row[0] in _VESSEL_FREE]
+    return tuple(Parameter(n, u, d, b, s, desc) for n, u, d, b, s, desc in (*kinetics, *vessel))
 
 
-@register_unit
-class CHOBioreactor(UnitOperation):
-    kind = "bioreactor"
-    description = "CHO fed-batch bioreactor: batch, fed-batch with temperature shift, harvest on viability"
-    parameters = ParameterTable(tuple(_model_rows()) + OPERATING)
-    inlets = ("medium", "feed")
-    optional_inlets = ("feed",)
-    outlets = ("harvest", "cells", "feed_remaining")
+class StirredCulture(UnitOperation):
+    """What the stirred culture units share: impeller and kLa config, vessel sizing from the largest
+    volume, impeller speed from P/V, feed checks, and components the model does not know passing
+    through into the harvest."""
+
     Config = BioreactorConfig
+    cell_component = "cells"
 
     def __init__(self, name: str, parameters: Mapping[str, Any] | None = None,
                  config: Mapping[str, Any] | None = None):
@@ -104,6 +106,70 @@ class CHOBioreactor(UnitOperation):
                 errors += [(f"{name}.config.{f}", m) for f, m in exc.errors]
         if errors:
             raise ParameterError(errors, f"unit '{name}' config")
+
+    def check_feed(self, feed: Stream | None, phases: Sequence[UnitPhase]) -> float:
+        """Largest feed volume (L) the phases can use, after checking the feed inlet can supply it."""
+        fed_max = _feed_volume_needed(phases)
+        errors = []
+        if fed_max > 0 and feed is None:
+            errors.append((f"{self.name}.feed", "the phases feed, but no feed inlet is connected"))
+        elif feed is not None:
+            if feed.mass.get(self.cell_component, 0.0) > 0:
+                errors.append((f"{self.name}.feed.mass.{self.cell_component}", "the feed medium must not carry cells"))
+            if fed_max > feed.volume * 1e3 * (1 + 1e-9):
+                errors.append((f"{self.name}.feed.volume", f"{feed.volume * 1e3:g} L is less than the "
+                               f"{fed_max:g} L the phases can feed"))
+        if errors:
+            raise ParameterError(errors, f"unit '{self.name}' inlets")
+        return fed_max
+
+    def vessel_parameters(self, V0: float, fed_max: float) -> dict[str, float]:
+        """Vessel sized for the largest volume (L); impeller speed (rpm) for the target ungassed P/V at V0."""
+        v = self.values
+        imp = IMPELLERS[self.config.impeller]
+        n_imp = self.config.n_impellers
+        vessel = Vessel.from_volume((V0 + fed_max) * 1e-3, v["aspect_ratio"], v["d_over_t"], imp.name, n_imp)
+        D = vessel.impeller_diameter
+        N = (v["power_per_volume"] * V0 * 1e-3 / (n_imp * imp.power_number * v["density"] * D ** 5)) ** (1 / 3)
+        return dict(tank_diameter=vessel.tank_diameter, impeller_diameter=D, n_impellers=n_imp,
+                    power_number=imp.power_number, do_setpoint=v["do_setpoint"], _agitation_rpm=60.0 * N)
+
+    @staticmethod
+    def fed_share(feed: Stream | None, fed_L: float) -> float:
+        return fed_L / (feed.volume * 1e3) if feed is not None and feed.volume > 0 else 0.0
+
+    @staticmethod
+    def pass_through(harvest: dict[str, float], known: set[str], medium: Stream, feed: Stream | None,
+                     fed_share: float) -> dict[str, float]:
+        """Add to ``harvest`` the components the model does not track, from the medium and the used feed."""
+        for source, share in ((medium, 1.0), (feed, fed_share)):
+            if source is None:
+                continue
+            for comp, kg in source.mass.items():
+                if comp not in known:
+                    harvest[comp] = harvest.get(comp, 0.0) + share * kg
+        return harvest
+
+    def feed_outlets(self, feed: Stream | None, fed_share: float) -> dict[str, Stream]:
+        return {} if feed is None else {"feed_remaining": feed.scaled(max(1.0 - fed_share, 0.0), "feed_remaining")}
+
+    def common_warnings(self, min_do: float, fed_share: float) -> list[str]:
+        warnings = []
+        if min_do < 10:
+            warnings.append(f"DO fell to {min_do:.1f} % air saturation: O2 transfer limits the culture")
+        if fed_share > 1 + 1e-6:
+            warnings.append("more feed was used than the feed inlet holds")
+        return warnings
+
+
+@register_unit
+class CHOBioreactor(StirredCulture):
+    kind = "bioreactor"
+    description = "CHO fed-batch bioreactor: batch, fed-batch with temperature shift, harvest on viability"
+    parameters = ParameterTable(model_rows(CHO_KINETICS) + OPERATING)
+    inlets = ("medium", "feed")
+    optional_inlets = ("feed",)
+    outlets = ("harvest", "cells", "feed_remaining")
 
     @property
     def model(self):
@@ -165,57 +231,26 @@ class CHOBioreactor(UnitOperation):
 
     def _model_parameters(self, feed: Stream | None, V0: float, phases: list[UnitPhase]) -> dict:
         """Model parameters: kinetics from the unit, feed composition from the feed inlet, vessel from V0."""
-        v = self.values
         names = set(self.model.parameters.names)
-        params = {k: val for k, val in v.items() if k in names and k not in _DERIVED}
-        fed_max = _feed_volume_needed(phases)
-        errors = []
-        if fed_max > 0 and feed is None:
-            errors.append((f"{self.name}.feed", "the phases feed, but no feed inlet is connected"))
-        elif feed is not None:
-            if feed.mass.get("cells", 0.0) > 0:
-                errors.append((f"{self.name}.feed.mass.cells", "the feed medium must not carry cells"))
-            if fed_max > feed.volume * 1e3 * (1 + 1e-9):
-                errors.append((f"{self.name}.feed.volume", f"{feed.volume * 1e3:g} L is less than the "
-                               f"{fed_max:g} L the phases can feed"))
-        if errors:
-            raise ParameterError(errors, f"unit '{self.name}' inlets")
+        params = {k: val for k, val in self.values.items() if k in names and k not in _DERIVED}
+        fed_max = self.check_feed(feed, phases)
         for s in CHO_SPECIES:
             params[f"feed_{s}"] = feed.concentration(s) / KG_PER_UNIT[s] * 1e-3 if feed is not None else 0.0
-        imp = IMPELLERS[self.config.impeller]
-        n_imp = self.config.n_impellers
-        vessel = Vessel.from_volume((V0 + fed_max) * 1e-3, v["aspect_ratio"], v["d_over_t"], imp.name, n_imp)
-        D = vessel.impeller_diameter
-        N = (v["power_per_volume"] * V0 * 1e-3 / (n_imp * imp.power_number * v["density"] * D ** 5)) ** (1 / 3)
-        params.update(tank_diameter=vessel.tank_diameter, impeller_diameter=D, n_impellers=n_imp,
-                      power_number=imp.power_number, do_setpoint=v["do_setpoint"], _agitation_rpm=60.0 * N)
-        return params
+        return params | self.vessel_parameters(V0, fed_max)
 
     def _result(self, medium: Stream, feed: Stream | None, x: dict, df: pd.DataFrame, records: list[PhaseRecord],
                 m_cell: float, message: str) -> UnitResult:
-        fed_L = x["fed_volume"]
-        fed_share = fed_L / (feed.volume * 1e3) if feed is not None and feed.volume > 0 else 0.0
-        known = set(CHO_SPECIES) | {"cells"}
+        fed_share = self.fed_share(feed, x["fed_volume"])
         harvest = {s: max(x[s], 0.0) * KG_PER_UNIT[s] for s in CHO_SPECIES}
-        for source, share in ((medium, 1.0), (feed, fed_share)):
-            if source is None:
-                continue
-            for comp, kg in source.mass.items():
-                if comp not in known:
-                    harvest[comp] = harvest.get(comp, 0.0) + share * kg
+        self.pass_through(harvest, set(CHO_SPECIES) | {"cells"}, medium, feed, fed_share)
         T_end = float(df["temperature"].iloc[-1]) + 273.15
         outlets = {"harvest": Stream("harvest", x["V"] * 1e-3, harvest, T_end),
-                   "cells": Stream("cells", 0.0, {"cells": (x["viable_cells"] + x["dead_cells"]) * m_cell}, T_end)}
-        if feed is not None:
-            outlets["feed_remaining"] = feed.scaled(max(1.0 - fed_share, 0.0), "feed_remaining")
+                   "cells": Stream("cells", 0.0, {"cells": (x["viable_cells"] + x["dead_cells"]) * m_cell}, T_end),
+                   **self.feed_outlets(feed, fed_share)}
         generated = {s: x[f"gen_{s}"] * KG_PER_UNIT[s] for s in CHO_SPECIES} | {"cells": x["gen_cells"] * m_cell}
         kpis = cho_kpis(df)
         kpis["ended_on_viability"] = float(records[-1].ended_by == "condition")
-        warnings = []
-        if kpis["min_DO_pct"] < 10:
-            warnings.append(f"DO fell to {kpis['min_DO_pct']:.1f} % air saturation: O2 transfer limits the culture")
-        if fed_share > 1 + 1e-6:
-            warnings.append("more feed was used than the feed inlet holds")
+        warnings = self.common_warnings(kpis["min_DO_pct"], fed_share)
         if not math.isfinite(kpis["final_titre_g_per_L"]):
             warnings.append("titre is not finite")
         return UnitResult(self.name, self.kind, "ok", message or "culture ran its full duration", outlets,
@@ -261,4 +296,4 @@ def cho_feed(volume_L: float = 1.0, glucose_mM: float = 350.0, glutamine_mM: flo
     return Stream(name, V * 1e-3, mass, 298.15)
 
 
-__all__ = ["CHOBioreactor", "BioreactorConfig", "cho_medium", "cho_feed", "KG_PER_UNIT"]
+__all__ = ["CHOBioreactor", "StirredCulture", "VESSEL_OPERATING", "model_rows", "BioreactorConfig", "cho_medium", "cho_feed", "KG_PER_UNIT"]

@@ -5,6 +5,7 @@ and calls the same ``plan(spec: PlanSpec)`` as ``bioprocess-twin line plan``. No
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import dash
@@ -28,11 +29,22 @@ def plan_files() -> list[str]:
     return sorted(p.name for p in PLANS.glob("*.yaml"))
 
 
+def load_spec(name: str):
+    """The named demo spec; specs whose products come from a simulated line run it once per file version."""
+    path = PLANS / name
+    return _load_spec(path, path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@lru_cache(maxsize=16)
+def _load_spec(path: Path, mtime_ns: int):
+    return load_plan_spec(path)
+
+
 def _demand_inputs(name: str | None) -> list:
     if not name:
         return []
     try:
-        spec = load_plan_spec(PLANS / name)
+        spec = load_spec(name)
     except SpecError as exc:
         return [_alert("This plan spec is not valid", exc.errors)]
     rows = [html.Div(f"{spec.horizon_weeks} weeks × {spec.hours_per_week:g} h · {len(spec.module_types)} module "
@@ -138,7 +150,7 @@ def run_plan(_, name, values, ids):
     if bad:
         return no_update, _alert("Check the demand", bad)
     try:
-        spec = load_plan_spec(PLANS / name).with_demand({i["name"]: v * 1e6 for i, v in zip(ids, values)})
+        spec = load_spec(name).with_demand({i["name"]: v * 1e6 for i, v in zip(ids, values)})
         result = plan(spec)
     except SpecError as exc:
         return no_update, _alert("Check the inputs", exc.errors)
