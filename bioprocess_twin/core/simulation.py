@@ -107,7 +107,7 @@ def simulate(model: Model, times: Sequence[float], *, parameters: Mapping[str, A
     sens = {}
     if sensitivities and status == "ok":
         names = model.parameters.names if sensitivities is True else list(sensitivities)
-        sens = _sensitivities(model, plan, p, initial, options, names)
+        sens = _sensitivities(model, times, inputs, recipe, p, initial, options, names)
     phases = recipe.phase_at(t_out) if recipe is not None and recipe.phases else None
     return SimulationResult(model=model, status=status, message=message, t=t_out, x=X, z=Z, y=Y, u=U,
                             parameters=dict(zip(model.parameters.names, p.tolist())), phases=phases,
@@ -393,47 +393,14 @@ def _outputs(model: Model, t, X, Z, p, U) -> np.ndarray:
 
 
 # -- sensitivities -----------------------------------------------------------------------------
-def _sensitivities(model: Model, plan: _Plan, p_num, initial, options, names) -> dict[str, np.ndarray]:
+def _sensitivities(model: Model, times, inputs, recipe, p_num, initial, options, names) -> dict[str, np.ndarray]:
+    """d(states, outputs)/d(parameter) at the output times, one (n_times, nx + ny) array per parameter."""
+    from .trajectory import trajectory
     unknown = [n for n in names if n not in model.parameters]
     if unknown:
         raise ParameterError([(n, "unknown parameter for sensitivities") for n in unknown])
-    idx = [model.parameters.names.index(n) for n in names]
-    options = options.model_copy(update={"rhs": "symbolic"})   # structured Jacobians have no parameter columns
-    ps = ca.MX.sym("p_sel", len(idx))
-    P = ca.MX(ca.DM(p_num))
-    for j, i in enumerate(idx):
-        P[i] = ps[j]
-    x0_sym, _ = model.initial_function(P)
-    x0_num, z0 = model.initial_state(p_num, initial)
-    mask = np.zeros(model.nx)
-    for name in (initial or {}):
-        mask[model.state(name).slice] = 1.0
-    x = x0_sym * (1 - mask) + x0_num * mask
-    x = _apply_jumps(model, x, plan.jumps.get(0, []))
-    plugin = options.plugin(model)
-    zsolve = lambda t, xx, zz, k: _consistent_z_sym(model, t, xx, zz, P, plan.u_at[:, k])
-    cols = [x]
-    zcols = [zsolve(plan.grid[0], x, z0, 0)]
-    for a, b in plan.chunks:
-        shape, span = _chunk(plan.grid, a, b)
-        F = integrator(model, shape, plugin, options)
-        xf, zf = _call(F, cols[-1], plan.grid[a], zcols[-1], P, plan.U[:, a], span)
-        cols.extend(xf[:model.nx, k] for k in range(b - a))
-        zcols.extend(zf[:, k] if model.nz else ca.MX(0, 1) for k in range(b - a))
-        if b in plan.jumps:
-            cols[-1] = _apply_jumps(model, cols[-1], plan.jumps[b])
-            zcols[-1] = zsolve(plan.grid[b], cols[-1], zcols[-1], b)
-    X = ca.horzcat(*[cols[i] for i in plan.output_index])
-    n = len(plan.output_index)
-    t_out = plan.grid[plan.output_index]
-    U = plan.u_at[:, plan.output_index]
-    if model.ny:
-        Zs = ca.horzcat(*[zcols[i] for i in plan.output_index]) if model.nz else ca.DM(0, n)
-        Y = model.output_function.map(n)(np.atleast_2d(t_out), X, Zs, ca.repmat(P, 1, n), U if model.nu else ca.DM(0, n))
-        stacked = ca.vertcat(X, Y)
-    else:
-        stacked = X
-    J = ca.Function("sens", [ps], [ca.jacobian(ca.vec(stacked), ps)])
-    jac = np.array(J(p_num[idx]))
-    rows = model.nx + model.ny
-    return {name: jac[:, j].reshape(n, rows) for j, name in enumerate(names)}
+    given = dict(zip(model.parameters.names, p_num))
+    traj = trajectory(model, times, parameters=given, inputs=inputs, recipe=recipe, initial=initial,
+                      options=options, free_parameters=names)
+    _, jac = traj.jacobian()
+    return {name: jac[:, :, j] for j, name in enumerate(names)}

@@ -68,6 +68,25 @@ class SpecError(ValueError):
         super().__init__(f"{source}: " + "; ".join(f"{f}: {m}" for f, m in errors))
 
 
+def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """pydantic errors as (dotted field, message). Our validators write "field: text" parts joined by
+    "; ", with the field relative to where the validator sits."""
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"]
+        if not msg.startswith("Value error, "):
+            out.append((loc or "(top level)", msg))
+            continue
+        for part in msg.removeprefix("Value error, ").split("; "):
+            field, sep, text = part.partition(": ")
+            if sep and " " not in field:
+                out.append((f"{loc}.{field}" if loc else field, text))
+            else:
+                out.append((loc or "(top level)", part))
+    return out
+
+
 def read_spec_file(path: str | Path) -> Any:
     """The data of a YAML or JSON spec file; a missing or unreadable file raises SpecError on 'file'."""
     path = Path(path)
@@ -89,7 +108,7 @@ def parse_spec(data: Any, source: str = "spec") -> SimulationSpec:
     try:
         return SimulationSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(source, [(".".join(str(p) for p in e["loc"]) or "(top level)", e["msg"]) for e in exc.errors()]) from None
+        raise SpecError(source, field_errors(exc)) from None
 
 
 def spec_error_from(exc: ParameterError | KeyError, source: str) -> SpecError:

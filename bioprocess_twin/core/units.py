@@ -12,6 +12,7 @@ ureg = pint.UnitRegistry(on_redefinition="ignore")
 # rpm is 1/min here, not pint's 2*pi rad/min.
 ureg.define("rpm = 1/minute")
 ureg.define("rps = 1/second")
+ureg.define("cell = count = _ = cells")     # plant cell counts: "1e6 cells/mL" == Mcount/mL
 Quantity = ureg.Quantity
 _NUMBER_THEN_UNITS = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 

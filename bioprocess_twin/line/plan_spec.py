@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..core.spec import SpecError, read_spec_file
+from ..core.spec import SpecError, field_errors, read_spec_file
 
 WEEKS_PER_YEAR = 52.0
 
@@ -193,25 +193,6 @@ def _unique(names: list[str], field: str, errors: list[str]):
         errors.append(f"{field}: duplicate names {', '.join(dupes)}")
 
 
-def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    """pydantic errors as (dotted field, message). Our validators write "field: text" parts joined by
-    "; ", with the field relative to where the validator sits."""
-    out = []
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        msg = e["msg"]
-        if not msg.startswith("Value error, "):
-            out.append((loc or "(top level)", msg))
-            continue
-        for part in msg.removeprefix("Value error, ").split("; "):
-            field, sep, text = part.partition(": ")
-            if sep and " " not in field:
-                out.append((f"{loc}.{field}" if loc else field, text))
-            else:
-                out.append((loc or "(top level)", part))
-    return out
-
-
 def parse_plan_spec(data: Any, source: str = "plan spec", base: Path | None = None) -> PlanSpec:
     """A validated plan spec. Products given ``from_line`` are resolved: their line is simulated once
     and its unit durations and doses fill ``steps`` and ``doses_per_batch``. ``base`` is the folder
@@ -221,7 +202,7 @@ def parse_plan_spec(data: Any, source: str = "plan spec", base: Path | None = No
     try:
         spec = PlanSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(source, _field_errors(exc)) from None
+        raise SpecError(source, field_errors(exc)) from None
     if any(p.from_line is not None for p in spec.products):
         from .plan_from_line import resolve_line_products     # runs lines: import only when needed
         spec = resolve_line_products(spec, source, base)

@@ -1,0 +1,148 @@
+"""A simulation as a differentiable CasADi function of chosen parameters and initial states.
+
+:func:`trajectory` builds, once, the map theta -> (states and outputs at the output times), where
+theta stacks the free parameters and the free initial states. Calling it integrates with CVODES
+or IDAS; :meth:`Trajectory.jacobian` returns the values together with their exact forward
+sensitivities (CasADi differentiates through the SUNDIALS integrators). Estimation builds one per
+batch and calls it every iteration, so the graph and the integrators are made only once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import casadi as ca
+import numpy as np
+
+from .model import Model
+from .parameters import ParameterError
+from .recipe import Recipe
+from .simulation import (SolverOptions, _apply_jumps, _call, _check_event_states, _chunk, _consistent_z_sym, _plan,
+                         integrator)
+
+
+class TrajectoryError(RuntimeError):
+    """The integrator failed at this theta (the solver's message is the text)."""
+
+
+@dataclass
+class Trajectory:
+    model: Model
+    times: np.ndarray                 # output times
+    columns: list[str]                # state / output names, one column each (vector states: name[i])
+    names: list[str]                  # entries of theta: free parameters, then free initial states
+    theta0: np.ndarray                # theta at the values the trajectory was built with
+    _values: ca.Function = field(repr=False)
+    _jacobian: ca.Function | None = field(default=None, repr=False)
+
+    def __call__(self, theta: Sequence[float] | None = None) -> np.ndarray:
+        """(n_times, n_columns) values at theta."""
+        theta = self.theta0 if theta is None else np.asarray(theta, dtype=float)
+        try:
+            out = self._values(theta)
+        except RuntimeError as exc:
+            raise TrajectoryError(_last_line(exc)) from None
+        return np.array(out).reshape(len(self.columns), len(self.times)).T
+
+    def jacobian(self, theta: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Values (n_times, n_columns) and their derivatives (n_times, n_columns, n_theta) at theta."""
+        theta = self.theta0 if theta is None else np.asarray(theta, dtype=float)
+        if self._jacobian is None:
+            th = ca.MX.sym("theta", len(self.names))
+            v = self._values(th)
+            self._jacobian = ca.Function("trajectory_jac", [th], [v, ca.jacobian(v, th)])
+        try:
+            v, J = self._jacobian(theta)
+        except RuntimeError as exc:
+            raise TrajectoryError(_last_line(exc)) from None
+        nt, nc = len(self.times), len(self.columns)
+        values = np.array(v).reshape(nc, nt).T
+        jac = np.array(J).reshape(nc, nt, len(self.names)).transpose(1, 0, 2)
+        return values, jac
+
+
+def _last_line(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1] if lines else "integrator failed"
+
+
+def trajectory(model: Model, times: Sequence[float], *, parameters: Mapping[str, Any] | None = None,
+               inputs: Mapping[str, Any] | None = None, recipe: Recipe | None = None,
+               initial: Mapping[str, Any] | None = None, options: SolverOptions | None = None,
+               free_parameters: Sequence[str] = (), free_states: Sequence[str] = (),
+               columns: Sequence[str] | None = None) -> Trajectory:
+    """The states and outputs named in ``columns`` (default: all) at ``times`` as a CasADi function of
+    the ``free_parameters`` and the initial values of the ``free_states``. Other parameters and
+    initial states keep the values given (or their defaults). Inputs and recipe as in ``simulate``."""
+    options = (options or SolverOptions()).model_copy(update={"rhs": "symbolic"})  # parameter columns need SX
+    errors = [(f"free_parameters.{n}", "unknown parameter") for n in free_parameters if n not in model.parameters]
+    errors += [(f"free_states.{n}", "unknown state") for n in free_states if n not in [v.name for v in model.states]]
+    if errors:
+        raise ParameterError(errors, f"model '{model.name}'")
+    p_num = model.parameter_vector(parameters)
+    plan = _plan(model, times, inputs, recipe)
+    _check_event_states(model, plan)
+    x0_num, z0 = model.initial_state(p_num, initial)
+    n_states = [model.state(n).size for n in free_states]
+    theta = ca.MX.sym("theta", len(free_parameters) + sum(n_states))
+    P = ca.MX(ca.DM(p_num))
+    for j, name in enumerate(free_parameters):
+        P[model.parameters.names.index(name)] = theta[j]
+    x0_sym, _ = model.initial_function(P)
+    fixed = np.zeros(model.nx)
+    for name in (initial or {}):
+        fixed[model.state(name).slice] = 1.0
+    x = x0_sym * (1 - fixed) + x0_num * fixed
+    k = len(free_parameters)
+    theta0 = [p_num[model.parameters.names.index(n)] for n in free_parameters]
+    for name, size in zip(free_states, n_states):
+        sl = model.state(name).slice
+        mask = np.zeros(model.nx)
+        mask[sl] = 1.0
+        x = x * (1 - mask) + ca.vertcat(ca.MX(sl.start, 1), theta[k:k + size], ca.MX(model.nx - sl.stop, 1))
+        theta0.extend(np.atleast_1d(x0_num[sl]))
+        k += size
+    x = _apply_jumps(model, x, plan.jumps.get(0, []))
+    plugin = options.plugin(model)
+    zsolve = lambda t, xx, zz, i: _consistent_z_sym(model, t, xx, zz, P, plan.u_at[:, i])   # noqa: E731
+    cols, zcols = [x], [zsolve(plan.grid[0], x, z0, 0)]
+    for a, b in plan.chunks:
+        shape, span = _chunk(plan.grid, a, b)
+        F = integrator(model, shape, plugin, options)
+        xf, zf = _call(F, cols[-1], plan.grid[a], zcols[-1], P, plan.U[:, a], span)
+        cols.extend(xf[:model.nx, i] for i in range(b - a))
+        zcols.extend(zf[:, i] if model.nz else ca.MX(0, 1) for i in range(b - a))
+        if b in plan.jumps:
+            cols[-1] = _apply_jumps(model, cols[-1], plan.jumps[b])
+            zcols[-1] = zsolve(plan.grid[b], cols[-1], zcols[-1], b)
+    n = len(plan.output_index)
+    X = ca.horzcat(*[cols[i] for i in plan.output_index])
+    stacked, labels = X, _labels(model, "states")
+    if model.ny:
+        t_out, U = plan.grid[plan.output_index], plan.u_at[:, plan.output_index]
+        Zs = ca.horzcat(*[zcols[i] for i in plan.output_index]) if model.nz else ca.DM(0, n)
+        Y = model.output_function.map(n)(np.atleast_2d(t_out), X, Zs, ca.repmat(P, 1, n),
+                                         U if model.nu else ca.DM(0, n))
+        stacked, labels = ca.vertcat(X, Y), labels + _labels(model, "outputs")
+    wanted = list(labels) if columns is None else list(columns)
+    missing = [c for c in wanted if c not in labels]
+    if missing:
+        raise ParameterError([(f"columns.{c}", "not a state or output of the model") for c in missing],
+                             f"model '{model.name}'")
+    rows = [labels.index(c) for c in wanted]
+    values = ca.vec(stacked[rows, :].T)                  # column-major: all times of column 0, then column 1...
+    f = ca.Function("trajectory", [theta], [values])
+    return Trajectory(model, np.asarray(times, dtype=float), wanted,
+                      list(free_parameters) + _expand(model, free_states), np.asarray(theta0, dtype=float), f)
+
+
+def _labels(model: Model, kind: str) -> list[str]:
+    return [c for v in getattr(model, kind) for c in v.columns()]
+
+
+def _expand(model: Model, states: Sequence[str]) -> list[str]:
+    out = []
+    for name in states:
+        size = model.state(name).size
+        out += [f"{name}(0)"] if size == 1 else [f"{name}[{i}](0)" for i in range(size)]
+    return out
