@@ -379,7 +379,7 @@ def test_decreasing_totals_and_negative_elapsed_times(tmp_path):
 def test_units_in_long_files_unknown_or_incompatible(tmp_path):
     offline = cho_offline()
     offline.loc[[2, 6], "unit"] = "mg"                # rows 4 (B1) and 8 (B2): GLC as a mass
-    offline.loc[5, "unit"] = "cells per litre"        # row 7: VCD
+    offline.loc[5, "unit"] = "bananas per litre"      # row 7: VCD, a unit pint does not know
     offline.loc[3, "unit"] = ""                       # row 5: GLC without a unit -> the tag's g/L
     records = load_batch_records(write_cho(tmp_path, offline=offline))
     for row, batch in ((4, "B1"), (8, "B2")):
@@ -477,3 +477,8 @@ def test_one_batch_per_file_without_a_batch_column(tmp_path):
     assert list(records.batches) == ["A", "B"] and records.batches["B"].observations.value.iat[0] == 5.1
     assert records.batches["A"].observations.source.tolist() == ["run_a.xlsx:2:X", "run_a.xlsx:3:X", "run_a.xlsx:4:X"]
     assert records.batches["A"].end == 4.0 and records.batches["A"].start == T0
+
+
+def test_plant_cell_counts_convert_to_model_units():
+    assert conversion("1e6 cells/mL", "Mcount/mL").scale == pytest.approx(1.0)
+    assert conversion("cells/L", "Mcount/mL").scale == pytest.approx(1e-9)
