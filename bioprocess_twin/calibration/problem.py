@@ -161,7 +161,7 @@ class Problem:
     # -- evaluation ----------------------------------------------------------------------------
     @property
     def lower(self) -> np.ndarray:
-        return np.array([u.encode(u.lower) if not (u.log and u.lower <= 0) else -np.inf for u in self.unknowns])
+        return np.array([u.encode(u.lower) for u in self.unknowns])        # log entries have lower > 0
 
     @property
     def upper(self) -> np.ndarray:
