@@ -146,8 +146,9 @@ def _fit_from(problem: Problem, u0: np.ndarray, settings: FitSettings, progress)
         status = "converged" if sol.status > 0 else "max_iterations"
         message = sol.message
         if progress:
-            progress(min(0.95, 0.2 + 0.15 * stage), f"stage {stage + 1}: -2 log L "
-                     f"{neg2_log_likelihood((pred - y) / problem.sigma(pred, errors), problem.sigma(pred, errors)):.6g}")
+            s = problem.sigma(pred if settings.objective == "ml" else y, errors)
+            progress(min(0.95, 0.2 + 0.15 * stage),
+                     f"stage {stage + 1}: -2 log L {neg2_log_likelihood((pred - y) / s, s):.6g}")
         if not free or (moved < 1e-6 and changed < 1e-6):
             break
     pred, jac = problem.predict_with_jacobian(u)

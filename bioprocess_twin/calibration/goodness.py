@@ -24,6 +24,7 @@ from scipy import stats
 from ..core.simulation import SolverOptions, simulate
 from .dataset import BatchData
 from .estimation import Estimate
+from .problem import input_steps, observation_times
 
 
 def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -49,8 +50,7 @@ def residual_checks(est: Estimate, alpha: float = 0.05) -> dict[str, Any]:
     r = est.residuals
     normality = _normality(r)
     p = est.problem
-    frame = pd.DataFrame({"batch": p.batch_of, "output": p.output_of, "r": r,
-                          "time": np.concatenate([b.trajectory.times[b.time_index] for b in p.batches])})
+    frame = pd.DataFrame({"batch": p.batch_of, "output": p.output_of, "r": r, "time": p.time_of})
     series = []
     for (b, o), g in frame.groupby(["batch", "output"], sort=False):
         x = g.sort_values("time")["r"].to_numpy()
@@ -111,13 +111,9 @@ def predict_batch(est: Estimate, batch: BatchData, outputs: list[str] | None = N
     p = est.problem
     params, states = held_out_parameters(est)
     outputs = outputs or p.outputs
-    obs = batch.observations[batch.observations["output"].isin(outputs)]
-    times = np.unique(np.concatenate([[0.0], obs["time"].to_numpy(float)]))
-    if len(times) < 2:
-        times = np.array([0.0, max(batch.end, 1e-6)])
+    obs, times = observation_times(batch, outputs)
     initial = states | _measured_at_start(batch, states) | dict(batch.initial)
-    inputs = {k: [[float(t), float(v)] for t, v in steps] for k, steps in batch.inputs.items()}
-    res = simulate(p.model, times, parameters=p.fixed | params, inputs=inputs, initial=initial,
+    res = simulate(p.model, times, parameters=p.fixed | params, inputs=input_steps(batch), initial=initial,
                    options=SolverOptions(rtol=p.settings.rtol, atol=p.settings.atol))
     out = obs[["output", "time", "value"]].copy()
     if not res.ok:
@@ -163,12 +159,12 @@ def validate(est: Estimate, held_out: Mapping[str, BatchData], training: Mapping
         for o, g in pred.groupby("output", sort=False):
             t = g["time"].to_numpy(float)
             y = g["value"].to_numpy(float)
-            model = _metrics(y, g["pred"].to_numpy(float))
-            naive = _metrics(y, naive_baseline(training, o, t))
+            baseline = naive_baseline(training, o, t)
+            model, naive = _metrics(y, g["pred"].to_numpy(float)), _metrics(y, baseline)
             per_batch.append({"batch": name, "output": o, "n": model["n"], "rmse": model["rmse"],
                               "nrmse": model["nrmse"], "naive_rmse": naive["rmse"],
                               "skill": 1 - model["rmse"] / naive["rmse"] if naive["rmse"] > 0 else math.nan})
-            rows.append(g.assign(batch=name, naive=naive_baseline(training, o, t)))
+            rows.append(g.assign(batch=name, naive=baseline))
     table = pd.concat(rows) if rows else pd.DataFrame(columns=["batch", "output", "time", "value", "pred", "naive"])
     summary = []
     for o, g in table.groupby("output", sort=False):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
+import pandas as pd
 
 from ..core.model import Model
 from ..core.parameters import ParameterError
@@ -52,6 +53,20 @@ class BatchFit:
     fixed: dict[str, float] = field(default_factory=dict)
 
 
+def observation_times(data: BatchData, outputs) -> tuple[pd.DataFrame, np.ndarray]:
+    """The batch's observations of ``outputs`` and the simulation times: 0 and every observation time."""
+    obs = data.observations[data.observations["output"].isin(list(outputs))]
+    times = np.unique(np.concatenate([[0.0], obs["time"].to_numpy(float)]))
+    if len(times) < 2:
+        times = np.array([0.0, max(data.end, 1e-6)])
+    return obs, times
+
+
+def input_steps(data: BatchData) -> dict[str, list[list[float]]]:
+    """The batch's recorded inputs in the ``simulate`` form ``{name: [[t, value], ...]}``."""
+    return {k: [[float(t), float(v)] for t, v in steps] for k, steps in data.inputs.items()}
+
+
 class Problem:
     """Unknowns, per-batch trajectories and scaled residuals for ``settings`` on ``batches``."""
 
@@ -62,7 +77,11 @@ class Problem:
         self.unknowns = self._unknowns(batches)
         options = SolverOptions(rtol=settings.rtol, atol=settings.atol)
         self.batches = [self._batch(name, data, options) for name, data in batches.items()]
-        self.n_obs = sum(len(b.y) for b in self.batches)
+        self.y = np.concatenate([b.y for b in self.batches])                       # per observation, stacked
+        self.output_of = np.concatenate([b.outputs for b in self.batches])
+        self.batch_of = np.concatenate([[b.name] * len(b.y) for b in self.batches])
+        self.time_of = np.concatenate([b.trajectory.times[b.time_index] for b in self.batches])
+        self.n_obs = len(self.y)
         self.error_models = {o: settings.error_models.get(o, ErrorModel()) for o in self.outputs}
         if self.n_obs <= len(self.unknowns):
             raise ParameterError([("parameters", f"{len(self.unknowns)} unknowns but only {self.n_obs} observations")])
@@ -138,16 +157,13 @@ class Problem:
         return Unknown(label, kind, name, batch, lo, hi, start, log)
 
     def _batch(self, name: str, data: BatchData, options: SolverOptions) -> BatchFit:
-        obs = data.observations[data.observations["output"].isin(self.outputs)]
-        times = np.unique(np.concatenate([[0.0], obs["time"].to_numpy(float)]))
-        if len(times) < 2:
-            times = np.array([0.0, max(data.end, 1e-6)])
+        obs, times = observation_times(data, self.outputs)
         columns = [o for o in self.outputs if (obs["output"] == o).any()]
         positions = [i for i, u in enumerate(self.unknowns) if u.batch in (None, name)]
         free_p = [self.unknowns[i].name for i in positions if self.unknowns[i].kind == "parameter"]
         free_s = [self.unknowns[i].name for i in positions if self.unknowns[i].kind == "state"]
         initial = {k: v for k, v in data.initial.items() if k not in free_s}
-        inputs = {k: [[float(t), float(v)] for t, v in steps] for k, steps in data.inputs.items()}
+        inputs = input_steps(data)
         try:
             traj = trajectory(self.model, times, parameters=self.fixed, inputs=inputs, initial=initial,
                               options=options, free_parameters=free_p, free_states=free_s, columns=columns)
@@ -196,18 +212,6 @@ class Problem:
             jac[row:row + n, b.index] = J[b.time_index, b.column_index, :] * dv[b.index]
             row += n
         return np.concatenate(preds), jac
-
-    @property
-    def y(self) -> np.ndarray:
-        return np.concatenate([b.y for b in self.batches])
-
-    @property
-    def output_of(self) -> np.ndarray:
-        return np.concatenate([b.outputs for b in self.batches])
-
-    @property
-    def batch_of(self) -> np.ndarray:
-        return np.concatenate([[b.name] * len(b.y) for b in self.batches])
 
     def sigma(self, values: np.ndarray, error_params: Mapping[str, tuple[float, float]]) -> np.ndarray:
         """Standard deviation of every observation: sqrt(a^2 + (b |value|)^2) of its output's error model."""

@@ -91,7 +91,7 @@ class CalibrationResult:
         if include_points:
             p = est.problem
             doc["points"] = {"batch": p.batch_of.tolist(), "output": p.output_of.tolist(),
-                             "time": np.concatenate([b.trajectory.times[b.time_index] for b in p.batches]).tolist(),
+                             "time": p.time_of.tolist(),
                              "measured": p.y.tolist(), "fitted": est.predictions.tolist(),
                              "residual": est.residuals.tolist()}
         return doc

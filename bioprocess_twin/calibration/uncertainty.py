@@ -87,10 +87,9 @@ def _null_weight(J: np.ndarray) -> np.ndarray:
 def identifiability(J: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     """Rank, condition, weakest directions and the estimability ranking of the scaled sensitivities J."""
     labels = list(labels)
-    s = np.linalg.svd(J, compute_uv=False)
+    _, s, vt = np.linalg.svd(J, full_matrices=False)
     rank = int(np.sum(s > RANK_TOL * s[0])) if s.size and s[0] > 0 else 0
     condition = float(s[0] / s[-1]) if s.size and s[-1] > 0 else float("inf")
-    _, _, vt = np.linalg.svd(J, full_matrices=False)
     directions = []
     for i in range(len(s) - 1, -1, -1):
         if s[i] > RANK_TOL * s[0] and s[0] / max(s[i], 1e-300) < CONDITION_WARN:
