@@ -317,3 +317,4 @@ def test_importer_reads_the_emulsion_records_clean():
     assert e1.initial["T"] == pytest.approx(293.15) and e1.end == 8.0
     assert 500 < e1.inputs["pressure"][0][1] < 600                                # psi -> bar
     assert set(e1.observations["output"]) == {"z_average", "pdi", "T_rise"}
+    assert e1.phases == [(str(k), float(k - 1)) for k in range(1, 9)]              # PASS_NO: pass k starts at k - 1

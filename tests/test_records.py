@@ -4,27 +4,12 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from bioprocess_twin.core import ModelBuilder
-from bioprocess_twin.core.process import Process
-from bioprocess_twin.core.registry import register
 from bioprocess_twin.core.spec import parse_spec
 from bioprocess_twin.records import RunStore, sha256
+from decay_process import register_decay
 
 
-@register
-class RecordsDecay(Process):
-    name = "records_test_decay"
-    description = "first-order decay used by the records tests"
-
-    def build(self):
-        m = ModelBuilder(self.name, version="0.3.1")
-        k = m.parameter("k", "1/s", 1.0, bounds=(0, 10))
-        x = m.state("x", "1", initial=1.0)
-        m.ode(x, -k * x)
-        return m.build()
-
-    def kpis(self, result, operating):
-        return {"x_final": float(result.state("x")[-1])}
+register_decay("records_test_decay", "0.3.1")
 
 
 def test_saved_run_keeps_spec_version_kpis_and_a_verifiable_hash(tmp_path):

@@ -34,7 +34,7 @@ CHO fed-batch (process ``cho_fed_batch``, model ``build_cho_model``), 2 L start 
 Emulsion (process ``emulsion_homogenizer``, time = pass number), 6 batches at 8000-23000 psi (EMULSION_BATCHES)
     plant truth: C1 0.2 -> 0.16 (-20 %), C5 6.0 -> 6.9 (+15 %), Cc 0.3 -> 0.36 (+20 %); cooling to T_inlet = 20 C
             before every pass (process default).
-    per pass k (k = 1 ... n): P_HOM (psi) at time k - 1: set point x (1 + 1 % normal), to 10 psi, held over the
+    per pass k (k = 1 ... n): PASS_NO = k at time k - 1 (phase marker: phase "k" starts); P_HOM (psi) at time k - 1: set point x (1 + 1 % normal), to 10 psi, held over the
             pass (the truth uses these pressures); ZAVE (nm) and PDI at time k (end of pass); TT_RISE (outlet minus
             inlet temperature, delta_degC -> output T_rise) at k - 0.5 (mid-pass); T_FEED (degC) = 20.0 at time 0.
 Noise: measurement = truth + N(0, sd), sd = constant + proportional * |truth| in plant units (``Noise``), then
@@ -309,6 +309,7 @@ def emulsion_records(seed: int = SEED) -> pd.DataFrame:
         rows.append(dict(batch_id=batch.batch, tag="T_FEED", time=0.0, value=EMULSION_OPERATING["T_inlet"],
                          unit="degC"))
         for k in range(1, batch.passes + 1):
+            rows.append(dict(batch_id=batch.batch, tag="PASS_NO", time=k - 1.0, value=float(k), unit=None))
             rows.append(dict(batch_id=batch.batch, tag="P_HOM", time=k - 1.0, value=float(pressures[k - 1]),
                              unit="psi"))
             for tag, at in (("TT_RISE", k - 0.5), ("ZAVE", float(k)), ("PDI", float(k))):
@@ -367,7 +368,8 @@ see README.md. Online: 15-min wide CSV; offline: daily assays, long Excel sheet 
 
 
 def emulsion_tagmap() -> str:
-    tags = {"P_HOM": {"input": "pressure", "units": "psi"},
+    tags = {"PASS_NO": {"phase_marker": True},
+            "P_HOM": {"input": "pressure", "units": "psi"},
             "T_FEED": {"initial": "T", "units": "degC"},
             "ZAVE": {"output": "z_average", "units": "nm", "kind": "offline", "range": (10, 10000)},
             "PDI": {"output": "pdi", "units": "1", "kind": "offline", "range": (0, 1)},
@@ -377,8 +379,9 @@ def emulsion_tagmap() -> str:
               "unit_column": "unit"}]
     return _tagmap_text("""
 Demo squalene-emulsion records (process emulsion_homogenizer, time = pass number), written by
-bioprocess_twin.calibration.demo_data; see README.md. Pressure is recorded at each pass start and held over
-the pass; Z-average and PDI at the pass end; the outlet-minus-inlet temperature rise mid-pass.
+bioprocess_twin.calibration.demo_data; see README.md. The pass number is logged at each pass start (a phase
+marker: phases "1", "2", ...); pressure is recorded at each pass start and held over the pass; Z-average and PDI
+at the pass end; the outlet-minus-inlet temperature rise mid-pass.
 """, EMULSION_PROCESS, files, tags)
 
 

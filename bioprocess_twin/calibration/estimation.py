@@ -11,7 +11,9 @@ Method (docs/calibration.md):
   measured values. ``ml``: generalised least squares with pseudo-likelihood (Carroll & Ruppert 1988;
   Davidian & Giltinan 1995, ch. 2): sigma is evaluated at the current predictions and held while
   Gauss–Newton fits theta, then the unknown a, b maximise the likelihood given those residuals;
-  repeated until both settle. For a constant error this is exactly maximum likelihood.
+  repeated until a round gains less than ``STAGE_GAIN`` in -2 log L (the estimates then move by less
+  than sqrt(STAGE_GAIN) standard errors) or nothing moves. For a constant error this is exactly
+  maximum likelihood.
 * Robust starts: the given start plus ``starts - 1`` scrambled Sobol points of the transformed
   bounds; the fit with the lowest -2 log L is kept.
 """
@@ -34,6 +36,7 @@ from .problem import Problem
 from .settings import FitSettings
 
 LOG_2PI = math.log(2 * math.pi)
+STAGE_GAIN = 1e-3
 
 
 @dataclass
@@ -132,6 +135,7 @@ def _fit_from(problem: Problem, u0: np.ndarray, settings: FitSettings, progress)
         return _failed(problem, u, errors, free, f"model fails at this start: {exc}", counts)
     errors = _update_errors(problem, errors, free, y, pred) if free else errors
     status, message, iterations = "failed", "", 0
+    last = math.inf
     for stage in range(20 if free else 1):
         sigma = problem.sigma(pred if settings.objective == "ml" else y, errors)
         sol = _gauss_newton(problem, u, sigma, settings.max_iterations, counts)
@@ -145,12 +149,14 @@ def _fit_from(problem: Problem, u0: np.ndarray, settings: FitSettings, progress)
         u, errors = u_new, new_errors
         status = "converged" if sol.status > 0 else "max_iterations"
         message = sol.message
+        s = problem.sigma(pred if settings.objective == "ml" else y, errors)
+        now = neg2_log_likelihood((pred - y) / s, s)
         if progress:
-            s = problem.sigma(pred if settings.objective == "ml" else y, errors)
-            progress(min(0.95, 0.2 + 0.15 * stage),
-                     f"stage {stage + 1}: -2 log L {neg2_log_likelihood((pred - y) / s, s):.6g}")
-        if not free or (moved < 1e-6 and changed < 1e-6):
+            progress(min(0.95, 0.2 + 0.15 * stage), f"stage {stage + 1}: -2 log L {now:.6g}")
+        # a stage that gains less than STAGE_GAIN in -2 log L moves the estimates by < sqrt(STAGE_GAIN) standard errors
+        if not free or (moved < 1e-6 and changed < 1e-6) or abs(last - now) < STAGE_GAIN:
             break
+        last = now
     pred, jac = problem.predict_with_jacobian(u)
     counts["jacobians"] += 1
     sigma = problem.sigma(pred if settings.objective == "ml" else y, errors)

@@ -24,7 +24,7 @@ from scipy import stats
 from ..core.simulation import SolverOptions, simulate
 from .dataset import BatchData
 from .estimation import Estimate
-from .problem import input_steps, observation_times
+from .problem import input_steps, observation_times, phase_recipe
 
 
 def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -114,6 +114,7 @@ def predict_batch(est: Estimate, batch: BatchData, outputs: list[str] | None = N
     obs, times = observation_times(batch, outputs)
     initial = states | _measured_at_start(batch, states) | dict(batch.initial)
     res = simulate(p.model, times, parameters=p.fixed | params, inputs=input_steps(batch), initial=initial,
+                   recipe=phase_recipe(p.model, batch, p.settings.phase_actions),
                    options=SolverOptions(rtol=p.settings.rtol, atol=p.settings.atol))
     out = obs[["output", "time", "value"]].copy()
     if not res.ok:

@@ -1,10 +1,13 @@
 """Calibrated parameter sets: new versions of a model definition in ``models/<model>/``, with provenance.
 
-A calibrated set is ``models/<model>/<model version>+cal.<n>.yaml``: the estimates (shared values
-as the new parameter values, per-batch values listed separately), their standard errors and
+A calibrated set is ``<models root>/<model>/<model version>+cal.<n>.yaml`` (root: ``save.root`` of the
+spec, else :func:`~bioprocess_twin.core.definitions.models_root`): the estimates (shared parameter values
+as the new ``parameters``, shared initial states under ``initial_states``, per-batch values listed
+separately), their standard errors and
 intervals, and a provenance block with the data files and their SHA-256, the spec that was run,
 the fit and validation statistics, the software versions and the time. Files are written once,
-atomically, and never overwritten.
+atomically, and never overwritten. A spec's ``version: <model version>+cal.<n>`` runs the model with
+them (:func:`~bioprocess_twin.core.definitions.calibrated_parameters`).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import casadi
 import yaml
 
-from ..core.definitions import MODELS_DIR
+from ..core.definitions import models_root, read_parameter_set
 from ..core.parameters import ParameterError
 from ..core.results import json_safe
 
@@ -44,13 +47,13 @@ def _software() -> dict[str, str]:
 def parameter_set_document(result: "CalibrationResult", version: str) -> dict[str, Any]:
     est = result.estimate
     spec = result.spec
-    shared, per_batch = {}, {}
+    shared, shared_initial, per_batch = {}, {}, {}
     for row, unknown in zip(result.table, est.problem.unknowns):
         entry = {"value": row.value, "se": row.se, "ci95": [row.ci_low, row.ci_high],
                  "units": (result.model.parameters[unknown.name].units if unknown.kind == "parameter"
                            else result.model.state(unknown.name).units)}
         if unknown.batch is None:
-            shared[unknown.name] = entry
+            (shared if unknown.kind == "parameter" else shared_initial)[unknown.name] = entry
         else:
             per_batch.setdefault(unknown.batch, {})[unknown.label.split("[")[0]] = entry
     tag_map = Path(spec.data)
@@ -63,7 +66,8 @@ def parameter_set_document(result: "CalibrationResult", version: str) -> dict[st
         "base_version": result.model.version,
         "version": version,
         "parameters": {n: e["value"] for n, e in shared.items()} | dict(spec.fixed),
-        "estimates": shared,
+        "initial_states": {n: e["value"] for n, e in shared_initial.items()},
+        "estimates": shared | shared_initial,
         "per_batch": per_batch,
         "error_models": {o: {"a": a, "b": b} for o, (a, b) in est.error_params.items()},
         "provenance": {
@@ -82,7 +86,7 @@ def parameter_set_document(result: "CalibrationResult", version: str) -> dict[st
 
 def save_parameter_set(result: "CalibrationResult", base: Path) -> Path:
     spec = result.spec
-    root = (base / spec.save.root).resolve() if spec.save and spec.save.root else MODELS_DIR
+    root = (base / spec.save.root).resolve() if spec.save and spec.save.root else models_root()
     model_dir = root / result.model.name
     version = (spec.save.version if spec.save and spec.save.version else
                next_version(model_dir, result.model.version))
@@ -106,7 +110,4 @@ def save_parameter_set(result: "CalibrationResult", base: Path) -> Path:
 
 def load_parameter_set(path: str | Path) -> dict[str, Any]:
     """A saved calibrated set; ``doc["parameters"]`` are the model parameter values to simulate with."""
-    doc = yaml.safe_load(Path(path).read_text())
-    if not isinstance(doc, dict) or doc.get("kind") != "calibrated parameter set":
-        raise ParameterError([("kind", f"{path} is not a calibrated parameter set")])
-    return doc
+    return read_parameter_set(path)

@@ -7,6 +7,7 @@ with exact CVODES/IDAS forward sensitivities.
 """
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -16,10 +17,12 @@ import pandas as pd
 
 from ..core.model import Model
 from ..core.parameters import ParameterError
+from ..core.recipe import Event, Recipe
 from ..core.simulation import SolverOptions
+from ..core.units import UnitsError, to_magnitude
 from ..core.trajectory import Trajectory, TrajectoryError, trajectory
 from .dataset import BatchData
-from .settings import ErrorModel, FitSettings
+from .settings import ErrorModel, FitSettings, PhaseAction
 
 
 @dataclass
@@ -67,12 +70,55 @@ def input_steps(data: BatchData) -> dict[str, list[list[float]]]:
     return {k: [[float(t), float(v)] for t, v in steps] for k, steps in data.inputs.items()}
 
 
+def phase_recipe(model: Model, data: BatchData, actions: Mapping[str, PhaseAction]) -> Recipe | None:
+    """The batch's recorded phase starts as recipe events carrying the matching ``actions`` (first match wins:
+    an exact name before a pattern). None when no action applies."""
+    events = []
+    for phase, start in data.phases:
+        key = phase if phase in actions else next((k for k in actions if fnmatch.fnmatchcase(phase, k)), None)
+        if key is not None:
+            a = actions[key]
+            events.append(Event(time=max(start, 0.0), name=f"phase {phase}",
+                                set_states=_state_values(model, a.set_states, f"phase_actions.{key}.set_states"),
+                                add_states=_state_values(model, a.add_states, f"phase_actions.{key}.add_states",
+                                                         delta=True)))
+    return Recipe(events=events) if events else None
+
+
+def _state_values(model: Model, values: Mapping, field_name: str, delta: bool = False) -> dict[str, float]:
+    out, errors = {}, []
+    states = {v.name: v for v in model.states}
+    for name, value in values.items():
+        if name not in states:
+            errors.append((f"{field_name}.{name}", f"not a state of model '{model.name}'"))
+            continue
+        units = states[name].units
+        try:
+            out[name] = to_magnitude(value, f"delta_{units}" if delta and units in ("degC", "degF") else units)
+        except (UnitsError, ValueError) as exc:
+            errors.append((f"{field_name}.{name}", str(exc)))
+    if errors:
+        raise ParameterError(errors, "calibration")
+    return out
+
+
+def check_phase_actions(actions: Mapping[str, PhaseAction], batches: Mapping[str, BatchData]):
+    """Every action must name a phase (or match one) recorded in at least one batch: a typo never passes silently."""
+    seen = {phase for b in batches.values() for phase, _ in b.phases}
+    unused = [k for k in actions if k not in seen and not any(fnmatch.fnmatchcase(p, k) for p in seen)]
+    if unused:
+        recorded = ", ".join(sorted(seen)[:12]) or "none (map a tag with phase_marker: true)"
+        raise ParameterError([(f"phase_actions.{k}", f"matches no recorded phase; recorded: {recorded}")
+                              for k in unused], "calibration")
+
+
 class Problem:
     """Unknowns, per-batch trajectories and scaled residuals for ``settings`` on ``batches``."""
 
     def __init__(self, model: Model, batches: Mapping[str, BatchData], settings: FitSettings):
         self.model, self.settings = model, settings
         self.fixed = self._check_fixed(settings.fixed)
+        check_phase_actions(settings.phase_actions, batches)
         self.outputs = self._outputs(batches)
         self.unknowns = self._unknowns(batches)
         options = SolverOptions(rtol=settings.rtol, atol=settings.atol)
@@ -164,9 +210,10 @@ class Problem:
         free_s = [self.unknowns[i].name for i in positions if self.unknowns[i].kind == "state"]
         initial = {k: v for k, v in data.initial.items() if k not in free_s}
         inputs = input_steps(data)
+        recipe = phase_recipe(self.model, data, self.settings.phase_actions)
         try:
-            traj = trajectory(self.model, times, parameters=self.fixed, inputs=inputs, initial=initial,
-                              options=options, free_parameters=free_p, free_states=free_s, columns=columns)
+            traj = trajectory(self.model, times, parameters=self.fixed, inputs=inputs, recipe=recipe,
+                              initial=initial, options=options, free_parameters=free_p, free_states=free_s, columns=columns)
         except ParameterError as exc:
             raise ParameterError([(f"batches.{name}.{f}", m) for f, m in exc.errors]) from None
         return BatchFit(name, data, traj, np.array(positions, dtype=int),

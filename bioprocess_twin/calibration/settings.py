@@ -5,7 +5,7 @@ dashboard all pass to :func:`bioprocess_twin.calibration.estimation.estimate`.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -59,6 +59,24 @@ class ErrorModel(_Strict):
         return [k for k in used if getattr(self, k) is None]
 
 
+StateValue = Union[float, str, dict[str, Any]]
+
+
+class PhaseAction(_Strict):
+    """What happens to the model's states when a recorded ISA-88 phase starts (the batch records' phase
+    markers): e.g. the product cooled back to the inlet temperature before every homogenizer pass.
+    Values are numbers in the state's units or quantities such as ``"20 degC"``."""
+
+    set_states: dict[str, StateValue] = Field(default_factory=dict, description="states replaced by these values")
+    add_states: dict[str, StateValue] = Field(default_factory=dict, description="amounts added to states")
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.set_states and not self.add_states:
+            raise ValueError("give set_states or add_states")
+        return self
+
+
 class FitSettings(_Strict):
     """Estimation settings. See docs/calibration.md for the method."""
 
@@ -70,6 +88,8 @@ class FitSettings(_Strict):
     objective: Literal["ml", "wls"] = Field("ml", description="ml: maximum likelihood with the unknown error-model "
                                             "values estimated; wls: weighted least squares with given sigmas")
     fixed: dict[str, float] = Field(default_factory=dict, description="model parameters held at these values")
+    phase_actions: dict[str, PhaseAction] = Field(default_factory=dict, description="recorded phase name or "
+                                                  "shell pattern ('*', 'pass *') -> state changes at its start")
     starts: int = Field(1, ge=1, le=64, description="fits from this many starting points (the first is `start`, "
                         "the rest a scrambled Sobol sample of the transformed bounds); the best is kept")
     seed: int = Field(0, description="seed of the extra starting points")

@@ -73,7 +73,8 @@ def parameter_table(est: Estimate, level: float = 0.95) -> tuple[list[ParameterS
         se = se_u[k] * chain[k]
         rows.append(ParameterStats(unknown.label, value, se, lo, hi, se / abs(value) if value else np.inf, unknown.log))
     d = np.sqrt(np.maximum(np.diag(cov), 1e-300))
-    corr = np.clip(cov / np.outer(d, d), -1, 1)
+    with np.errstate(over="ignore", invalid="ignore"):            # unidentifiable unknowns: huge (co)variances
+        corr = np.clip(cov / d[:, None] / d[None, :], -1, 1)             # nan where undefined
     return rows, corr
 
 

@@ -70,7 +70,8 @@ def _print_summary(doc: dict[str, Any]):
 
 # -- models ------------------------------------------------------------------------------------
 @app.command(help="List the registered models, or describe one: parameters with units, defaults, bounds "
-                  "and sources, operating parameters, inputs, states and outputs.\n\n"
+                  "and sources, operating parameters, inputs, states and outputs, and the versions a spec "
+                  "can run (the code's and its calibrated sets).\n\n"
                   "Exit codes: 0 ok; 2 unknown model name.")
 def models(
     name: Optional[str] = typer.Argument(None, help="show only this model"),
@@ -89,7 +90,9 @@ def models(
     try:
         with stdout_to_stderr():
             if name is not None:
-                described = [registry.get(name).describe()]
+                from ..core.definitions import model_versions
+                process = registry.get(name)
+                described = [process.describe() | {"versions": model_versions(process)}]
             else:
                 described = [registry.get(n).describe() for n in registry.names()]
     except KeyError as exc:
@@ -128,6 +131,7 @@ def _print_models(described: list[dict[str, Any]], detail: bool):
     d = described[0]
     console.print(f"[bold]{d['name']}[/bold] {d['version']}  (time in {d['time_units']})")
     console.print(escape(d["description"]))
+    console.print("versions: " + escape(", ".join(d["versions"])) + "  (run one with `version:` in the spec)")
     for title, rows in (("parameters", d["parameters"]), ("operating parameters", d["operating"]),
                         ("inputs", d["inputs"])):
         if not rows:

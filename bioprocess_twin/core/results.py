@@ -47,6 +47,13 @@ class SimulationResult:
     sensitivities: dict[str, np.ndarray] = field(default_factory=dict)   # name -> (nt, nx+ny)
     warnings: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    #: the model version that ran when it is not the code's: a calibrated set such as "1.0.0+cal.1"
+    version_label: str | None = None
+
+    @property
+    def model_version(self) -> str:
+        """The version that ran: the calibrated set's label, else the code's model version."""
+        return self.version_label or self.model.version
 
     @property
     def ok(self) -> bool:
@@ -98,7 +105,7 @@ class SimulationResult:
         if self.phases is not None:
             df.insert(0, "phase", self.phases)
         df.attrs["units"] = {k: v for k, v in self.units().items() if k in df.columns or k == "time"}
-        df.attrs["model"] = f"{m.name} {m.version}"
+        df.attrs["model"] = f"{m.name} {self.model_version}"
         return df
 
     def sensitivity_frame(self, parameter: str) -> pd.DataFrame:
@@ -113,8 +120,10 @@ class SimulationResult:
         return df
 
     def summary(self) -> dict[str, Any]:
-        """Plain data for JSON: status, model identity, solver settings and statistics."""
+        """Plain data for JSON: status, model identity (the version that ran and the code's version),
+        solver settings and statistics."""
         return {"status": self.status, "message": self.message, "model": self.model.name,
-                "model_version": self.model.version, "parameters": self.parameters,
+                "model_version": self.model_version, "code_version": self.model.version,
+                "parameters": self.parameters,
                 "solver": self.options | {"stats": self.stats}, "warnings": self.warnings,
                 "n_times": int(len(self.t)), "t_end": float(self.t[-1]) if len(self.t) else None}

@@ -33,11 +33,15 @@ class SimulationSpec(BaseModel):
     """``model`` plus optional parameters, inputs, initial states, recipe, output times and solver settings.
 
     Parameters and inputs take numbers in the declared units, or strings with units (``"1000 bar"``).
+    ``version`` names a calibrated parameter set: its values become the model-parameter defaults and
+    ``parameters`` still override them.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     model: str
+    version: str | None = Field(None, description="model version: the code's version (default) or a calibrated "
+                                "set saved in models/<model>/, e.g. 1.0.0+cal.1")
     parameters: dict[str, Any] = Field(default_factory=dict)
     inputs: dict[str, Any] = Field(default_factory=dict)
     initial: dict[str, Any] = Field(default_factory=dict)
@@ -52,12 +56,21 @@ class SimulationSpec(BaseModel):
         return self.times.values() if isinstance(self.times, TimeGrid) else np.asarray(self.times, dtype=float)
 
     def run(self, progress=None):
-        """Validate against the named process and run it. Raises KeyError / ParameterError on bad specs."""
+        """Validate against the named process and run it. Raises KeyError / ParameterError on bad specs
+        (an unknown or unusable ``version`` on the field ``version``)."""
         from . import registry
+        from .definitions import calibrated_parameters
         process = registry.get(self.model)
-        return process.run(parameters=self.parameters, inputs=self.inputs, recipe=self.recipe,
-                           initial=self.initial or None, times=self.time_values(), options=self.solver,
-                           sensitivities=self.sensitivities, progress=progress)
+        calibrated = self.version is not None and self.version != process.version
+        parameters = calibrated_parameters(process, self.version) | self.parameters if calibrated else self.parameters
+        run = process.run(parameters=parameters, inputs=self.inputs, recipe=self.recipe,
+                          initial=self.initial or None, times=self.time_values(), options=self.solver,
+                          sensitivities=self.sensitivities, progress=progress)
+        if calibrated:
+            run.result.version_label = self.version
+            if run.series is not None and "model" in run.series.attrs:
+                run.series.attrs["model"] = f"{process.name} {self.version}"
+        return run
 
 
 class SpecError(ValueError):

@@ -74,7 +74,12 @@ def trajectory(model: Model, times: Sequence[float], *, parameters: Mapping[str,
     """The states and outputs named in ``columns`` (default: all) at ``times`` as a CasADi function of
     the ``free_parameters`` and the initial values of the ``free_states``. Other parameters and
     initial states keep the values given (or their defaults). Inputs and recipe as in ``simulate``."""
-    options = (options or SolverOptions()).model_copy(update={"rhs": "symbolic"})  # parameter columns need SX
+    options = options or SolverOptions()
+    # parameter columns need the SX equations. CasADi's second-order correction of the augmented Newton matrix
+    # only changes how fast the corrector converges, not the error control: off, the sensitivities agree
+    # within the integration tolerance and cost about half (docs/benchmarks_calibration.md).
+    options = options.model_copy(update={"rhs": "symbolic", "casadi_options": {"second_order_correction": False}
+                                         | options.casadi_options})
     errors = [(f"free_parameters.{n}", "unknown parameter") for n in free_parameters if n not in model.parameters]
     errors += [(f"free_states.{n}", "unknown state") for n in free_states if n not in [v.name for v in model.states]]
     if errors:

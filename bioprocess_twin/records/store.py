@@ -1,6 +1,7 @@
 """Run records on SQLAlchemy (embedded SQLite by default, PostgreSQL through a URL).
 
-Each executed simulation is stored once, with its spec, model version, KPIs, full results and
+Each executed simulation is stored once, with its spec, the model version that ran (a calibrated
+set's label such as ``1.0.0+cal.1`` when the spec named one), KPIs, full results and
 the SHA-256 of the canonical results JSON. Records are insert-only: there is no update path.
 """
 from __future__ import annotations
@@ -76,7 +77,7 @@ class RunStore:
             raise ValueError("author: a run record must name its author")
         results = run.to_dict()
         record = RunRecord(created_at=datetime.now(timezone.utc), author=author.strip(), model=run.result.model.name,
-                           model_version=run.result.model.version, status=run.result.status,
+                           model_version=run.result.model_version, status=run.result.status,
                            spec_json=canonical_json(spec.model_dump(mode="json")),
                            kpis_json=canonical_json(run.kpis), results_json=canonical_json(results),
                            results_sha256=sha256(results))

@@ -2,17 +2,20 @@
 
 Every field comes from ``Process.describe()``: operating parameters, model inputs and model
 parameters, each with its units, default and bounds. Field ids are pattern-matching dicts
-``{"type": "param", "name": NAME}`` so one callback can read the whole form.
+``{"type": "param", "name": NAME}`` so one callback can read the whole form. For a calibrated
+version (:func:`describe_version`) the model-parameter defaults are the calibrated values, so the
+form shows what will run and the spec carries ``version`` plus only the user's changes to it.
 """
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from bioprocess_twin.core.definitions import calibrated_parameters
 from bioprocess_twin.core.process import Process
 from bioprocess_twin.core.spec import SimulationSpec
 
@@ -39,6 +42,21 @@ def particle_models() -> list[str]:
     return [n for n in registry.names() if is_particle_process(registry.get(n))]
 
 
+def describe_version(model: str, version: str | None) -> dict[str, Any]:
+    """``Process.describe()`` of ``model`` at ``version``: for a calibrated set, its values are the
+    model-parameter defaults (the code's default kept as ``code_default``) and ``calibrated_version``
+    names it. Raises ParameterError on ``version`` when the set cannot be used."""
+    from bioprocess_twin.core import registry
+    process = registry.get(model)
+    description = process.describe()
+    if not version or version == process.version:
+        return description
+    values = calibrated_parameters(process, version)
+    description["parameters"] = [p | {"default": values[p["name"]], "code_default": p["default"]}
+                                 if p["name"] in values else p for p in description["parameters"]]
+    return description | {"calibrated_version": version}
+
+
 def fields(description: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
     """The form's sections, in display order: (title, parameter descriptors)."""
     return [("Conditions", list(description.get("inputs", []))),
@@ -60,12 +78,15 @@ def pretty_units(units: str) -> str:
     return _PRETTY_UNITS.get(units, units)
 
 
-def _field(p: dict[str, Any]) -> html.Div:
+def _field(p: dict[str, Any], value: Any = None) -> html.Div:
+    value = p["default"] if value is None else value
     lo, hi = p["bounds"]
     units = pretty_units(p["units"])
     bounds = f"[{_fmt(lo) if lo is not None else '−∞'}, {_fmt(hi)}]"
-    hint = f"default {_fmt(p['default'])} · bounds {bounds}" + (f" {units}" if units else "")
-    box = dcc.Input(id=param_id(p["name"]), type="number", value=p["default"], min=lo, max=hi,
+    base = (f"calibrated {_fmt(p['default'])} (code {_fmt(p['code_default'])})" if "code_default" in p
+            else f"default {_fmt(p['default'])}")
+    hint = f"{base} · bounds {bounds}" + (f" {units}" if units else "")
+    box = dcc.Input(id=param_id(p["name"]), type="number", value=value, min=lo, max=hi,
                     step=1 if p.get("integer") else "any", debounce=True, required=True,
                     className="param-input")
     group = dbc.InputGroup([box] + ([dbc.InputGroupText(units)] if units else []), size="sm")
@@ -80,14 +101,16 @@ def _field(p: dict[str, Any]) -> html.Div:
     ], className="mb-2 param-field", title=title)
 
 
-def build_form(description: dict[str, Any]) -> list:
-    """Bootstrap form sections; model parameters sit in a collapsed accordion item."""
+def build_form(description: dict[str, Any], keep: Mapping[str, Any] | None = None) -> list:
+    """Bootstrap form sections; model parameters sit in a collapsed accordion item. ``keep`` holds
+    values to show instead of the defaults in the conditions and recipe sections."""
     out: list = []
+    keep = keep or {}
     sections = fields(description)
     for title, params in sections[:2]:
         if params:
             out.append(html.H6(title, className="mt-2 text-secondary"))
-            out.extend(_field(p) for p in params)
+            out.extend(_field(p, keep.get(p["name"])) for p in params)
     title, params = sections[2]
     if params:
         out.append(dbc.Accordion([dbc.AccordionItem([_field(p) for p in params],
@@ -98,7 +121,8 @@ def build_form(description: dict[str, Any]) -> list:
 
 def spec_from_form(model: str, description: dict[str, Any], ids: Sequence[dict], values: Sequence[Any]
                    ) -> tuple[SimulationSpec | None, list[tuple[str, str]]]:
-    """Build the spec from the form; only values that differ from the defaults are written.
+    """Build the spec from the form; only values that differ from the defaults are written (for a
+    calibrated version, from its values; the spec then names the ``version``).
 
     Returns ``(spec, [])`` or ``(None, [(field, message), ...])`` for fields the browser could not
     turn into a number (an HTML number box reports an out-of-range or malformed entry as empty).
@@ -128,4 +152,5 @@ def spec_from_form(model: str, description: dict[str, Any], ids: Sequence[dict],
         (inputs if section == "inputs" else parameters)[name] = value
     if errors:
         return None, errors
-    return SimulationSpec(model=model, parameters=parameters, inputs=inputs), []
+    return SimulationSpec(model=model, version=description.get("calibrated_version"), parameters=parameters,
+                          inputs=inputs), []

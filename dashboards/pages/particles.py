@@ -1,5 +1,7 @@
 """Particle formation: pick a particle model, set its conditions, run it, see the size distribution.
 
+A "Model version" picker lists the code's version and the calibrated sets saved for it
+(``models/<model>/``); a calibrated version fills the model-parameter fields with its values.
 The page only builds a :class:`SimulationSpec` from the form, runs it (in a background worker,
 with a progress bar), saves the run, and plots ``ProcessRun`` data. No science lives here.
 """
@@ -14,6 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from bioprocess_twin.core import registry
+from bioprocess_twin.core.definitions import model_versions
 from bioprocess_twin.core.parameters import ParameterError
 from bioprocess_twin.core.spec import SpecError
 from dashboards.components import figures, forms, kpis, runs
@@ -29,7 +32,7 @@ GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "modeBarButtonsT
 def _model_info(name: str) -> list:
     d = registry.get(name).describe()
     return [html.Div(d.get("description", ""), className="small"),
-            html.Div(f"{d['name']} · version {d['version']}"
+            html.Div(f"{d['name']} · code version {d['version']}"
                      + (f" · time in {d['time_units']}" if d["time_units"] not in ("", "1") else ""),
                      className="small text-secondary")]
 
@@ -55,15 +58,28 @@ def _error_alert(title: str, errors: list[tuple[str, str]], color: str = "danger
                      color=color, id=element_id, className="mt-2 mb-0 small")
 
 
+def _versions(name: str | None) -> tuple[list[dict], str | None]:
+    """Options of the version picker and the code's version (selected first)."""
+    if not name:
+        return [], None
+    versions = model_versions(registry.get(name))
+    return [{"label": v + (" (code)" if i == 0 else ""), "value": v} for i, v in enumerate(versions)], versions[0]
+
+
 def _controls(names: list[str], selected: str | None) -> dbc.Card:
     form = forms.build_form(registry.get(selected).describe()) if selected else []
     info = _model_info(selected) if selected else []
+    version_options, version = _versions(selected)
     return dbc.Card(dbc.CardBody([
         html.H5("Model and conditions", className="card-title"),
         dbc.Label("Particle model", html_for="model-picker", className="small fw-semibold mb-0"),
         dcc.Dropdown(id="model-picker", options=[{"label": n, "value": n} for n in names], value=selected,
-                     clearable=False, className="mb-2"),
+                     clearable=False, className="mb-1"),
+        dbc.Label("Model version", html_for="version-picker", className="small fw-semibold mb-0"),
+        dcc.Dropdown(id="version-picker", options=version_options, value=version, clearable=False,
+                     className="mb-2"),
         html.Div(info, id="model-info", className="mb-2"),
+        html.Div(id="version-alert"),
         html.Div(form, id="param-form", className="param-scroll"),
         html.Hr(className="my-2"),
         dbc.Row([
@@ -126,28 +142,48 @@ def layout(**_):
     ])
 
 
-@callback(Output("param-form", "children"), Output("model-info", "children"), Output("saved-data", "data"),
-          Input("model-picker", "value"), prevent_initial_call=True)
+@callback(Output("version-picker", "options"), Output("version-picker", "value"), Output("model-info", "children"),
+          Output("saved-data", "data"), Input("model-picker", "value"), prevent_initial_call=True)
 def pick_model(name):
     if not name:
-        return [], [], None
-    return forms.build_form(registry.get(name).describe()), _model_info(name), _latest_saved(name)
+        return [], None, [], None
+    return *_versions(name), _model_info(name), _latest_saved(name)
+
+
+@callback(Output("param-form", "children"), Output("version-alert", "children"),
+          Input("version-picker", "value"), Input("model-picker", "value"),
+          State({"type": forms.PARAM, "name": ALL}, "value"), State({"type": forms.PARAM, "name": ALL}, "id"),
+          prevent_initial_call=True)
+def pick_version(version, name, values, ids):
+    """The form of ``name`` at ``version``: model parameters at that version's values; the conditions
+    and recipe the user set are kept when only the version changed."""
+    if not name:
+        return [], None
+    keep = {} if "model-picker.value" in ctx.triggered_prop_ids else {i["name"]: v for i, v in zip(ids, values)}
+    try:
+        return forms.build_form(forms.describe_version(name, version), keep), None
+    except ParameterError as exc:
+        return (forms.build_form(registry.get(name).describe(), keep),
+                _error_alert("This version cannot be used", exc.errors, element_id="version-error"))
 
 
 @callback(Output("run-data", "data"), Output("run-alert", "children"), Output("recent-runs", "children"),
           Input("run-button", "n_clicks"),
-          State("model-picker", "value"), State({"type": forms.PARAM, "name": ALL}, "value"),
+          State("model-picker", "value"), State("version-picker", "value"),
+          State({"type": forms.PARAM, "name": ALL}, "value"),
           State({"type": forms.PARAM, "name": ALL}, "id"), State("author", "value"),
           background=True, prevent_initial_call=True,
           running=[(Output("run-button", "disabled"), True, False),
                    (Output("progress-wrap", "className"), "mt-2", "mt-2 invisible")],
           progress=[Output("run-progress", "value"), Output("run-progress", "label")])
-def run_model(set_progress, n_clicks, name, values, ids, author):
+def run_model(set_progress, n_clicks, name, version, values, ids, author):
     if not name:
         return no_update, _error_alert("Nothing to run", [("model", "pick a particle model")]), no_update
     set_progress((0, "validating"))
     try:
-        spec, errors = forms.spec_from_form(name, registry.get(name).describe(), ids, values)
+        spec, errors = forms.spec_from_form(name, forms.describe_version(name, version), ids, values)
+    except ParameterError as exc:
+        spec, errors = None, exc.errors
     except Exception as exc:  # noqa: BLE001 - e.g. a pydantic error from the spec
         spec, errors = None, [("spec", str(exc))]
     if errors:

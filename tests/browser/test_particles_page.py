@@ -130,3 +130,88 @@ def test_out_of_bounds_input_names_the_parameter(page):
     assert "pressure" in text and "2000" in text
     assert duo.find_elements("#kpi-z_average_nm") == []          # nothing was run
     assert duo.find_element("#recent-runs").text.startswith("No saved runs")
+
+
+# -- calibrated versions ----------------------------------------------------------------------------------------
+CODE = "1.0.0"
+CALIBRATED = f"{CODE}+cal.1"
+CALIBRATED_VALUES = {"C1": 0.05, "Cc": 0.5}      # code defaults 0.2 and 0.3: larger droplets
+
+
+@pytest.fixture
+def calibrated_root(tmp_path, monkeypatch):
+    """A models root with one calibrated emulsion set, in the form `bioprocess-twin calibrate` saves."""
+    import yaml
+
+    folder = tmp_path / "models" / MODEL
+    folder.mkdir(parents=True)
+    (folder / f"{CALIBRATED}.yaml").write_text(yaml.safe_dump({
+        "kind": "calibrated parameter set", "model": MODEL, "base_version": CODE, "version": CALIBRATED,
+        "parameters": CALIBRATED_VALUES, "estimates": {}, "per_batch": {}, "provenance": {}}))
+    monkeypatch.setenv("BIOPROCESS_TWIN_MODELS", str(tmp_path / "models"))
+    return tmp_path / "models"
+
+
+def test_form_of_a_calibrated_version_sends_only_the_users_changes(calibrated_root, reference_run):
+    from bioprocess_twin.core.parameters import ParameterError
+    from dashboards.components import forms
+
+    description = forms.describe_version(MODEL, CALIBRATED)
+    shown = {p["name"]: p["default"] for p in description["parameters"]}
+    assert shown["C1"] == 0.05 and shown["Cc"] == 0.5 and shown["C2"] == 1.0          # C2 keeps the code default
+    declared = [p for _, params in forms.fields(description) for p in params]
+    ids = [forms.param_id(p["name"]) for p in declared]
+    values = [800 if p["name"] == "pressure" else p["default"] for p in declared]      # the form as shown
+    spec, errors = forms.spec_from_form(MODEL, description, ids, values)
+    assert errors == [] and spec.version == CALIBRATED
+    assert spec.parameters == {} and spec.inputs == {"pressure": 800.0}   # the calibrated values are not re-sent
+    code_spec, _ = forms.spec_from_form(MODEL, forms.describe_version(MODEL, CODE), ids, values)
+    assert code_spec.version is None and code_spec.parameters == CALIBRATED_VALUES   # changes from the code's
+    (calibrated_root / MODEL / "1.0.0+cal.2.yaml").write_text(
+        (calibrated_root / MODEL / f"{CALIBRATED}.yaml").read_text().replace("C1: 0.05", "C1: 50.0"))
+    with pytest.raises(ParameterError) as info:                   # outside the bounds [1e-5, 10]
+        forms.describe_version(MODEL, "1.0.0+cal.2")
+    assert info.value.errors[0][0] == "version" and "C1" in info.value.errors[0][1]
+
+
+def test_a_calibrated_version_fills_the_form_and_runs(calibrated_root, page):
+    from bioprocess_twin.core.spec import SimulationSpec
+
+    duo = page
+    assert MODEL in duo.find_element("#model-picker").text
+    assert CODE in duo.find_element("#version-picker").text
+    assert float(field(duo, "C1").get_attribute("value")) == 0.2
+
+    set_field(duo, "pressure", 800)
+    run_and_wait(duo, 1)                                         # the code's version
+    z_code = number(duo.find_element("#kpi-z_average_nm").text)
+    assert f"{MODEL} {CODE} " in duo.find_element("#run-status").text
+
+    duo.select_dcc_dropdown("#version-picker", value=CALIBRATED)
+    WebDriverWait(duo.driver, 20).until(lambda d: field(duo, "C1").get_attribute("value") == "0.05")
+    assert float(field(duo, "Cc").get_attribute("value")) == 0.5
+    assert float(field(duo, "C2").get_attribute("value")) == 1.0
+    assert float(field(duo, "pressure").get_attribute("value")) == 800     # the conditions set are kept
+    assert "calibrated 0.05 (code 0.2)" in duo.find_element("#param-form").get_attribute("textContent")
+
+    run_and_wait(duo, 2)
+    duo.wait_for_contains_text("#run-status", f"{MODEL} {CALIBRATED} ", timeout=10)
+    z_cal = number(duo.find_element("#kpi-z_average_nm").text)
+    expected = SimulationSpec(model=MODEL, version=CALIBRATED, inputs={"pressure": 800}).run()
+    assert z_cal == pytest.approx(expected.kpis["z_average_nm"], rel=1e-3)
+    assert z_cal > 1.05 * z_code, f"calibrated Z-average {z_cal} nm not above the code's {z_code} nm"
+    spec_text = duo.find_element("#spec-json").get_attribute("textContent")
+    assert f'"version": "{CALIBRATED}"' in spec_text and '"C1"' not in spec_text
+    rows = duo.find_elements("#recent-runs-table tbody tr")
+    assert CALIBRATED in rows[0].text and CALIBRATED not in rows[1].text
+    duo.driver.execute_script("window.scrollTo(0, 0);")
+    duo.driver.save_screenshot("/tmp/particles_versions.png")
+
+    # another model has no calibrated set; coming back starts again from the code's version
+    duo.select_dcc_dropdown("#model-picker", value="liposome_microfluidic")
+    WebDriverWait(duo.driver, 20).until(lambda d: not d.find_elements(By.XPATH, "//input[contains(@id, '\"C1\"')]"))
+    assert duo.find_element("#version-picker").text.strip() == f"{CODE} (code)"
+    duo.select_dcc_dropdown("#model-picker", value=MODEL)
+    WebDriverWait(duo.driver, 20).until(lambda d: field(duo, "C1").get_attribute("value") == "0.2")
+    assert duo.find_element("#version-picker").text.strip() == f"{CODE} (code)"
+    assert duo.get_logs() == [], "console errors after the runs"
