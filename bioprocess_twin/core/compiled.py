@@ -6,6 +6,14 @@ compile is paid once per model version per machine, and never again while the so
 same. The cache directory is ``$BIOPROCESS_TWIN_CACHE`` or ``~/.cache/bioprocess-twin``; the
 compiler is ``$CC`` or ``gcc``. Without a working compiler :func:`compile_functions` returns
 None, and callers fall back to CasADi's virtual machine.
+
+Element-wise ``exp`` over long vectors (a population balance's pair kernels: 5050 per evaluation
+for 100 classes) dominates such functions. With GCC on x86-64 the library is first built for the
+machine's own CPU with glibc's vector maths (libmvec): ``exp`` is declared SIMD-callable, so its
+loops call the 4- or 8-wide ``exp`` (accuracy within 4 ulp). Only ``-fno-math-errno`` is added to
+the plain flags; there is no ``-ffast-math``, so IEEE semantics (NaN, infinities, the order of
+sums) are kept. The CPU the build targets is part of the cache key. If that build fails, the
+plain portable build is used.
 """
 from __future__ import annotations
 
@@ -23,6 +31,14 @@ from typing import Sequence
 import casadi as ca
 
 FLAGS = ("-O2", "-fPIC", "-shared")
+VECTOR_FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared")
+VECTOR_LIBS = ("-lmvec",)
+#: declares exp SIMD-callable (glibc provides the vector variants in libmvec), inserted after <math.h>
+VECTOR_PRELUDE = """
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(BIOPROCESS_TWIN_VECTOR_MATH)
+extern double exp(double) __attribute__((__simd__("notinbranch")));
+#endif
+"""
 COMPILE_TIMEOUT_S = 300
 
 
@@ -38,10 +54,14 @@ def compiler() -> str | None:
 
 @lru_cache(maxsize=8)
 def _compiler_id(path: str) -> str:
+    """The compiler's version line and the CPU that -march=native resolves to."""
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
-        return out.stdout.splitlines()[0] if out.stdout else path
-    except (OSError, subprocess.SubprocessError):
+        target = subprocess.run([path, "-march=native", "-Q", "--help=target"], capture_output=True, text=True,
+                                timeout=30, stdin=subprocess.DEVNULL)
+        march = [line.split()[-1] for line in target.stdout.splitlines() if line.strip().startswith("-march=")]
+        return (out.stdout.splitlines()[0] if out.stdout else path) + " " + " ".join(march[:1])
+    except (OSError, subprocess.SubprocessError, IndexError):
         return path
 
 
@@ -50,12 +70,15 @@ def source(name: str, functions: Sequence[ca.Function]) -> str:
     gen = ca.CodeGenerator(f"{name}.c", {"with_header": False})
     for f in functions:
         gen.add(f)
-    return gen.dump()
+    text = gen.dump()
+    at = text.index("#include <math.h>") + len("#include <math.h>")
+    return text[:at] + VECTOR_PRELUDE + text[at:]
 
 
 def library_path(name: str, text: str, cc: str) -> Path:
-    """Where the library of this source, compiled by ``cc`` with :data:`FLAGS`, is cached."""
-    key = "\n".join([text, " ".join(FLAGS), _compiler_id(cc), ca.__version__, platform.machine()])
+    """Where the library of this source, compiled by ``cc`` (vector build, else :data:`FLAGS`), is cached."""
+    key = "\n".join([text, " ".join(FLAGS + VECTOR_FLAGS + VECTOR_LIBS), _compiler_id(cc), ca.__version__,
+                     platform.machine()])
     return cache_dir() / f"{name}_{hashlib.sha256(key.encode()).hexdigest()[:24]}.so"
 
 
@@ -88,6 +111,8 @@ def _build(cc: str, text: str, lib: Path):
     with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
         src, out = Path(tmp) / (lib.stem + ".c"), Path(tmp) / lib.name
         src.write_text(text)
-        subprocess.run([cc, *FLAGS, "-o", str(out), str(src), "-lm"], check=True, capture_output=True,
-                       text=True, timeout=COMPILE_TIMEOUT_S)
+        vector = [cc, *VECTOR_FLAGS, "-DBIOPROCESS_TWIN_VECTOR_MATH", "-o", str(out), str(src), *VECTOR_LIBS, "-lm"]
+        if subprocess.run(vector, capture_output=True, timeout=COMPILE_TIMEOUT_S).returncode != 0:
+            subprocess.run([cc, *FLAGS, "-o", str(out), str(src), "-lm"], check=True, capture_output=True,
+                           text=True, timeout=COMPILE_TIMEOUT_S)
         os.replace(out, lib)

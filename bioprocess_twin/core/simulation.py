@@ -41,7 +41,8 @@ class SolverOptions(BaseModel):
         "CasADi's AD Jacobian; 'structured' = the model's structured ODE (ModelBuilder.structured) in CasADi's "
         "virtual machine; 'compiled' = the same compiled to C (cached on disk); 'auto' = compiled if the model "
         "has a structured ODE and a C compiler is found, else structured, else symbolic (and symbolic with the "
-        "'jit' CasADi option)"))
+        "'jit' CasADi option). Forward sensitivities use the compiled form when 'auto' or 'compiled' finds it, "
+        "else symbolic"))
 
     def plugin(self, model: Model) -> str:
         if self.method == "auto":

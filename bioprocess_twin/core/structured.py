@@ -16,8 +16,11 @@ The Jacobian of a structured ODE is typically dense (a population balance couple
 so CVODES factorises it with dense LAPACK LU (``lapacklu``), with CasADi's OpenBLAS kept to one
 thread: for matrices of this size its threads only add overhead on a shared machine.
 
-Only the nominal integration uses these functions: the structured Jacobian has no parameter
-columns, so forward sensitivities use the declared (SX) equations.
+Forward sensitivities (``core.trajectory``) use the compiled form too: its library also holds
+``fwd1_daeF``, the forward derivative of the right-hand side in any direction of (x, p), by
+CasADi's AD of the structured MX graph. CasADi's sensitivity integrator calls it once per
+direction and reuses ``jacF`` for the Newton matrix. The virtual-machine form is for nominal runs
+only: its custom Jacobian has no parameter columns, so its parameter derivatives would be zero.
 """
 from __future__ import annotations
 
@@ -77,9 +80,13 @@ def _compiled(model: Model) -> ca.Function | None:
     nx1 = model.nx + 1
     names = ["t", "x", "z", "p", "u"]
     dae_name = f"{model.name}_dae"
+    dae_f = ca.Function("daeF", list(sym), [ode, _EMPTY], names, ["ode", "alg"])
+    forward = dae_f.forward(1)          # CasADi's External finds it by name: fwd<n>_<function>
     functions = [
         ca.Function(dae_name, list(sym), [ode, _EMPTY, _EMPTY, _EMPTY], ca.dyn_in(), ca.dyn_out()),
-        ca.Function("daeF", list(sym), [ode, _EMPTY], names, ["ode", "alg"]),
+        dae_f,
+        ca.Function("fwd1_daeF", forward.mx_in(), forward.call(forward.mx_in()), forward.name_in(),
+                    forward.name_out()),
         ca.Function("quadF", list(sym), [_EMPTY], names, ["quad"]),
         ca.Function("jacF", list(sym), [jac, ca.MX(0, nx1), ca.MX(nx1, 0), ca.MX(0, 0)], names,
                     ["jac_ode_x", "jac_alg_x", "jac_ode_z", "jac_alg_z"]),

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 import casadi as ca
 import numpy as np
 
+from . import structured
 from .model import Model
 from .parameters import ParameterError
 from .recipe import Recipe
@@ -75,11 +76,11 @@ def trajectory(model: Model, times: Sequence[float], *, parameters: Mapping[str,
     the ``free_parameters`` and the initial values of the ``free_states``. Other parameters and
     initial states keep the values given (or their defaults). Inputs and recipe as in ``simulate``."""
     options = options or SolverOptions()
-    # parameter columns need the SX equations. CasADi's second-order correction of the augmented Newton matrix
-    # only changes how fast the corrector converges, not the error control: off, the sensitivities agree
-    # within the integration tolerance and cost about half (docs/benchmarks_calibration.md).
-    options = options.model_copy(update={"rhs": "symbolic", "casadi_options": {"second_order_correction": False}
-                                         | options.casadi_options})
+    # CasADi's second-order correction of the augmented Newton matrix only changes how fast the corrector
+    # converges, not the error control: off, the sensitivities agree within the integration tolerance and
+    # cost about half (docs/benchmarks_calibration.md).
+    options = options.model_copy(update={"rhs": _sensitivity_form(model, options),
+                                         "casadi_options": {"second_order_correction": False} | options.casadi_options})
     errors = [(f"free_parameters.{n}", "unknown parameter") for n in free_parameters if n not in model.parameters]
     errors += [(f"free_states.{n}", "unknown state") for n in free_states if n not in [v.name for v in model.states]]
     if errors:
@@ -139,6 +140,19 @@ def trajectory(model: Model, times: Sequence[float], *, parameters: Mapping[str,
     f = ca.Function("trajectory", [theta], [values])
     return Trajectory(model, np.asarray(times, dtype=float), wanted,
                       list(free_parameters) + _expand(model, free_states), np.asarray(theta0, dtype=float), f)
+
+
+def _sensitivity_form(model: Model, options: SolverOptions) -> str:
+    """The compiled structured form when there is one (its library has forward derivatives), else the SX equations.
+
+    Never the structured form in the virtual machine: its custom Jacobian has no parameter columns.
+    """
+    if options.rhs in ("auto", "compiled") and model.structured is not None and "jit" not in options.casadi_options:
+        if structured.oracle(model, compiled=True) is not None:
+            return "compiled"
+        if options.rhs == "compiled":
+            raise ParameterError([("solver.rhs", "no C compiler could build the model (set CC, or use 'symbolic')")])
+    return "symbolic"
 
 
 def _labels(model: Model, kind: str) -> list[str]:
