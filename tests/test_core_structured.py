@@ -1,4 +1,6 @@
 """Structured ODEs (ModelBuilder.structured): compiled and VM forms against analytic solutions, cache, fallback."""
+import platform
+
 import casadi as ca
 import numpy as np
 import pytest
@@ -101,7 +103,7 @@ def _libraries(tmp_path):
     return sorted((tmp_path / "compiled").glob("*.so"))
 
 
-@pytest.mark.skipif(not compiled.compiler() or __import__("platform").machine() != "x86_64",
+@pytest.mark.skipif(not compiled.compiler() or platform.machine() != "x86_64",
                     reason="vector maths is built with GCC on x86-64")
 def test_element_wise_exp_is_compiled_with_vector_maths_and_stays_accurate(tmp_path, monkeypatch):
     monkeypatch.setenv("BIOPROCESS_TWIN_CACHE", str(tmp_path))

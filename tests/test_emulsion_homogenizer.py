@@ -6,6 +6,7 @@ import casadi as ca
 from scipy.integrate import solve_ivp
 
 from bioprocess_twin.core import ParameterError, SolverOptions, simulate
+from bioprocess_twin.core.compiled import compiler
 from bioprocess_twin.pbe import size_stats
 from bioprocess_twin.units.emulsion_homogenizer import EmulsionHomogenizer, _rhs, initial_state, rhs_numpy
 
@@ -211,3 +212,6 @@ def test_compiled_sensitivities_agree_with_the_declared_equations(proc):
                               for r in ("auto", "symbolic"))
         assert np.all(np.abs(symbolic[-1, :2]) > 1.0)              # not trivially zero: nm per unit of C1, Cc
         np.testing.assert_allclose(compiled, symbolic, rtol=1e-6, atol=1e-9)
+    if compiler():                                                  # the default really ran on the library
+        assert any(key[-1] == "compiled" and "second_order" in key[-2] for key in model._integrators
+                   if isinstance(key, tuple))
