@@ -14,12 +14,11 @@ from typing import Any, Mapping, Sequence
 import casadi as ca
 import numpy as np
 
-from . import structured
 from .model import Model
 from .parameters import ParameterError
 from .recipe import Recipe
-from .simulation import (SolverOptions, _apply_jumps, _call, _check_event_states, _chunk, _consistent_z_sym, _plan,
-                         integrator)
+from .simulation import (SolverOptions, _apply_jumps, _call, _check_event_states, _chunk, _consistent_z_sym, _dae,
+                         _form, _plan, integrator)
 
 
 class TrajectoryError(RuntimeError):
@@ -147,12 +146,10 @@ def _sensitivity_form(model: Model, options: SolverOptions) -> str:
 
     Never the structured form in the virtual machine: its custom Jacobian has no parameter columns.
     """
-    if options.rhs in ("auto", "compiled") and model.structured is not None and "jit" not in options.casadi_options:
-        if structured.oracle(model, compiled=True) is not None:
-            return "compiled"
-        if options.rhs == "compiled":
-            raise ParameterError([("solver.rhs", "no C compiler could build the model (set CC, or use 'symbolic')")])
-    return "symbolic"
+    if _form(model, options) != "compiled":
+        return "symbolic"
+    _, form = _dae(model, "compiled", strict=options.rhs == "compiled")     # falls back to the VM form
+    return "compiled" if form == "compiled" else "symbolic"
 
 
 def _labels(model: Model, kind: str) -> list[str]:
