@@ -14,8 +14,9 @@ Cases
   3. Forward sensitivities of the final Z-average and d32 to C1, Cc, feed_d50: core
      ``simulate(sensitivities=...)`` vs central finite differences (7 solve_ivp runs).
   4. Pure PBE with kernels fixed per run (constant aggregation + linear power-law breakage, binary
-     uniform daughters, 100 classes): core Model (built once) and ``PopulationBalance.solve`` vs
-     solve_ivp on ``PopulationBalance.rhs`` with NumPy arrays.
+     uniform daughters, 100 classes): core Model (built once) and ``PopulationBalance.solve``
+     (compiled, the default, and rhs="symbolic") vs solve_ivp on ``PopulationBalance.rhs`` with
+     NumPy arrays.
 
 Usage:  python bench/emulsion_vs_scipy.py [--reps 5] [--compiled] [--flags=-O1] [--markdown docs/benchmarks.md]
 """
@@ -444,10 +445,27 @@ def case_fixed_kernels(reps: int, rows: list, notes: list):
     def bpt():
         return simulate(model, times, options=OPTS).state("n")[-1]
 
-    def pbsolve():                                       # builds its CVODES integrator on every call
-        return pb.solve(n0 * n_ref, times, rtol=RTOL, atol=ATOL * n_ref,
-                        aggregation=kernels.constant(k_agg / n_ref),
-                        selection=kernels.power_law(k_brk / v_ref, 1.0), daughter="binary_uniform").N[-1] / n_ref
+    pbs = {form: PopulationBalance(grid, aggregation_method="fixed_pivot") for form in ("compiled", "symbolic")}
+
+    def pbsolve(form, k=k_agg):                          # the integrator is built on the first call, then reused
+        return pbs[form].solve(n0 * n_ref, times, rtol=RTOL, atol=ATOL * n_ref, rhs=form,
+                               aggregation=kernels.constant(k / n_ref),
+                               selection=kernels.power_law(k_brk / v_ref, 1.0), daughter="binary_uniform").N[-1] / n_ref
+    first = {}
+    with empty_compile_cache():
+        for form in pbs:
+            t0 = time.perf_counter()
+            pbsolve(form)
+            first[form] = time.perf_counter() - t0
+        t0 = time.perf_counter()                         # a new object: C source generated again, library cached
+        PopulationBalance(grid).solve(n0 * n_ref, times, rtol=RTOL, atol=ATOL * n_ref, rhs="compiled",
+                                      aggregation=k_agg / n_ref, selection=k_brk * grid.pivots / v_ref)
+        first["cached"] = time.perf_counter() - t0
+    other_k = {}
+    for form in pbs:                                     # another kernel value: compiled reuses, symbolic rebuilds
+        t0 = time.perf_counter()
+        pbsolve(form, 1.1 * k_agg)
+        other_k[form] = time.perf_counter() - t0
     beta = np.full((n, n), k_agg)
     S = k_brk * grid.pivots / v_ref
     cnt = {}
@@ -466,20 +484,35 @@ def case_fixed_kernels(reps: int, rows: list, notes: list):
     with CountCalls() as cc:
         y_b = bpt()
     y_s = sp(cnt)
-    tm, last = alternate({"bpt": bpt, "pbsolve": pbsolve, "scipy": sp}, reps, "fixed-kernel PBE")
-    st_b, st_s, st_p = (size_stats(v * n_ref, grid) for v in (y_b, y_s, last["pbsolve"]))
+    tm, last = alternate({"bpt": bpt, "compiled": lambda: pbsolve("compiled"), "symbolic": lambda: pbsolve("symbolic"),
+                          "scipy": sp}, reps, "fixed-kernel PBE")
+    st_b, st_s = (size_stats(v * n_ref, grid) for v in (y_b, y_s))
     acc = (f"number rel {rel(st_s['number'], st_b['number']):.1e}, d32 rel {rel(st_s['d32'], st_b['d32']):.1e} "
            f"(d32 {st_b['d32'] * 1e6:.3f} um)")
     ev_b = (f"{cc.total('nsteps')} steps, {cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac, "
             f"{cc.total('nlinsetups')} LU")
     ev_s = (f"{cnt['nfev']} RHS + {cnt['calls'] - cnt['nfev']} in FD Jac, {cnt['njev']} Jac, {cnt['nlu']} LU")
+    F = next(f for key, f in pbs["compiled"]._integrators.items() if key[0] == "compiled")
+    pbsolve("compiled")
+    st = F.stats()
+    ev_c = f"{st['nsteps']} steps, {st['nfevals']} RHS, {st['n_call_jacF']} Jac, {st['nlinsetups']} LU"
     rows.append(("fixed-kernel PBE, build (once)", t_decl + t_integ, None, None,
-                 f"declare {fmt_t(t_decl)} + CVODES/Jacobian {fmt_t(t_integ)}", "", ""))
-    rows.append(("fixed-kernel PBE, per simulation (core Model)", med(tm["bpt"]), med(tm["scipy"]),
+                 f"core Model: declare {fmt_t(t_decl)} + CVODES/Jacobian {fmt_t(t_integ)}; PopulationBalance.solve "
+                 f"first call: compiled {fmt_t(first['compiled'])} (empty cache; {fmt_t(first['cached'])} with the "
+                 f"cached library), symbolic {fmt_t(first['symbolic'])}", "", ""))
+    rows.append(("fixed-kernel PBE, per simulation (core Model, SX equations)", med(tm["bpt"]), med(tm["scipy"]),
                  med(tm["scipy"]) / med(tm["bpt"]), acc, ev_b, ev_s))
-    rows.append(("fixed-kernel PBE, PopulationBalance.solve (rebuilds the symbolic RHS, reuses the integrator)", med(tm["pbsolve"]),
-                 med(tm["scipy"]), med(tm["scipy"]) / med(tm["pbsolve"]),
-                 f"d32 rel {rel(st_s['d32'], st_p['d32']):.1e}", "", ""))
+    for form, label in (("compiled", "PopulationBalance.solve (default: compiled, analytic Jacobian)"),
+                        ("symbolic", "PopulationBalance.solve(rhs='symbolic') (rebuilds the SX RHS, reuses the "
+                                     "integrator)")):
+        st_p = size_stats(last[form] * n_ref, grid)
+        rows.append((f"fixed-kernel PBE, {label}", med(tm[form]), med(tm["scipy"]), med(tm["scipy"]) / med(tm[form]),
+                     f"d32 rel {rel(st_s['d32'], st_p['d32']):.1e}", ev_c if form == "compiled" else "", ""))
+    notes.append(f"Fixed-kernel PBE, PopulationBalance.solve with another aggregation constant (one call): compiled "
+                 f"{fmt_t(other_k['compiled'])} (same integrator, new parameter values), symbolic "
+                 f"{fmt_t(other_k['symbolic'])} (new SX equations, new integrator); compiled RHS "
+                 f"{st['t_wall_daeF'] / max(st['n_call_daeF'], 1) * 1e3:.3f} ms, Jacobian "
+                 f"{st['t_wall_jacF'] / max(st['n_call_jacF'], 1) * 1e3:.3f} ms per call.")
     x = n0.copy()
     t_np = _per_call(lambda: pb.rhs(x, aggregation=beta, selection=S, daughter="binary_uniform"))
     notes.append(f"Fixed-kernel PBE per-evaluation cost: CasADi VM RHS "

@@ -121,8 +121,8 @@ def test_solve_mx_matches_sx():
     pb = PopulationBalance(grid, aggregation_method="cell_average")
     N0 = np.exp(-grid.edges[:-1]) - np.exp(-grid.edges[1:])
     terms = dict(aggregation=kernels.constant(1.0), selection=kernels.power_law(0.1, 1.0))
-    a = pb.solve(N0, [0.0, 1.0, 5.0], **terms)
-    b = pb.solve(N0, [0.0, 1.0, 5.0], symbolic="MX", **terms)
+    a = pb.solve(N0, [0.0, 1.0, 5.0], rhs="symbolic", **terms)
+    b = pb.solve(N0, [0.0, 1.0, 5.0], rhs="symbolic", symbolic="MX", **terms)
     assert np.allclose(a.N, b.N, rtol=1e-6, atol=1e-12)
     G = casadi.MX.sym("G")
     c = pb.solve(N0, [0.0, 1.0, 5.0], symbolic="MX", parameters={G: 1.0},
@@ -143,5 +143,5 @@ def test_solve_reuses_its_integrator_for_the_same_equations():
     b = pb.solve(N0, [0.0, 1.0], aggregation=kernels.shear(G, 0.5), parameters={G: 2.0})
     assert len(pb._integrators) == 1
     assert not np.allclose(a.N[-1], b.N[-1])               # the parameter value still reaches the solve
-    pb.solve(N0, [0.0, 1.0], aggregation=kernels.constant(1.0))
+    pb.solve(N0, [0.0, 1.0], aggregation=kernels.constant(1.0), rhs="symbolic")
     assert len(pb._integrators) == 2                        # other equations, other integrator

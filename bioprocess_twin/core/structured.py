@@ -77,22 +77,31 @@ def oracle(model: Model, compiled: bool) -> ca.Function | None:
 
 def _compiled(model: Model) -> ca.Function | None:
     sym, ode, jac = _normalised(model)
-    nx1 = model.nx + 1
+    version = "".join(c if c.isalnum() else "_" for c in model.version)
+    return compile_ode(f"{model.name}_v{version}", f"{model.name}_dae", sym, ode, jac, forward=True)
+
+
+def compile_ode(library: str, dae_name: str, sym, ode: ca.MX, jac: ca.MX, forward: bool = False) -> ca.Function | None:
+    """An external DAE ``dae_name`` for ``ca.integrator``, compiled with its ``daeF`` and ``jacF``.
+
+    ``sym`` are the MX symbols (t, x, z, p, u) of the ODE ``ode`` (no algebraic states) and ``jac`` is
+    d ode / dx. ``forward`` adds ``fwd1_daeF`` for forward sensitivities. None if no compiler works.
+    """
+    nx = sym[1].numel()
     names = ["t", "x", "z", "p", "u"]
-    dae_name = f"{model.name}_dae"
     dae_f = ca.Function("daeF", list(sym), [ode, _EMPTY], names, ["ode", "alg"])
-    forward = dae_f.forward(1)          # CasADi's External finds it by name: fwd<n>_<function>
     functions = [
         ca.Function(dae_name, list(sym), [ode, _EMPTY, _EMPTY, _EMPTY], ca.dyn_in(), ca.dyn_out()),
         dae_f,
-        ca.Function("fwd1_daeF", forward.mx_in(), forward.call(forward.mx_in()), forward.name_in(),
-                    forward.name_out()),
         ca.Function("quadF", list(sym), [_EMPTY], names, ["quad"]),
-        ca.Function("jacF", list(sym), [jac, ca.MX(0, nx1), ca.MX(nx1, 0), ca.MX(0, 0)], names,
+        ca.Function("jacF", list(sym), [jac, ca.MX(0, nx), ca.MX(nx, 0), ca.MX(0, 0)], names,
                     ["jac_ode_x", "jac_alg_x", "jac_ode_z", "jac_alg_z"]),
     ]
-    version = "".join(c if c.isalnum() else "_" for c in model.version)
-    lib = compile_functions(f"{model.name}_v{version}", functions)
+    if forward:
+        fwd = dae_f.forward(1)          # CasADi's External finds it by name: fwd<n>_<function>
+        functions.append(ca.Function("fwd1_daeF", fwd.mx_in(), fwd.call(fwd.mx_in()), fwd.name_in(),
+                                     fwd.name_out()))
+    lib = compile_functions(library, functions)
     return None if lib is None else lib[dae_name]
 
 

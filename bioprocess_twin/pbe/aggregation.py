@@ -109,7 +109,11 @@ class FixedPivotAggregation(_PairOperators):
 
     def rhs(self, N, beta):
         """dN/dt from aggregation = (birth_op - death_op) @ r(N)."""
-        return ops.matvec(self.operator, self.pair_rates(N, beta))
+        return self.rhs_from_rates(self.pair_rates(N, beta))
+
+    def rhs_from_rates(self, r):
+        """dN/dt from the pair rates r."""
+        return ops.matvec(self.operator, r)
 
 
 class CellAverageAggregation(_PairOperators):
@@ -183,7 +187,10 @@ class CellAverageAggregation(_PairOperators):
 
     def rhs(self, N, beta):
         """dN/dt from aggregation (cell average)."""
-        r = self.pair_rates(N, beta)
+        return self.rhs_from_rates(self.pair_rates(N, beta))
+
+    def rhs_from_rates(self, r):
+        """dN/dt from the pair rates r."""
         return self._birth_from_rates(r) - ops.matvec(self.death_op, r)
 
 

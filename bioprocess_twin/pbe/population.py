@@ -6,7 +6,8 @@ for the class numbers N_i (#/m^3) on a :class:`~bioprocess_twin.pbe.grid.Grid`.
 Each term is described in its module: :mod:`.growth` (Gunawan et al. 2004),
 :mod:`.aggregation` (Kumar & Ramkrishna 1996; Kumar et al. 2006) and
 :mod:`.breakage` (Kumar & Ramkrishna 1996).  The same code evaluates the RHS
-on NumPy arrays and on CasADi SX/MX symbols.
+on NumPy arrays and on CasADi SX/MX symbols; :mod:`.compiled` turns it into a
+compiled ODE with an analytic Jacobian for ``solve`` with numeric rate terms.
 """
 from __future__ import annotations
 
@@ -18,13 +19,19 @@ import casadi
 import numpy as np
 import pandas as pd
 
+from bioprocess_twin.core.structured import compile_ode, solver_options
+
 from . import ops
 from .aggregation import make_aggregation
 from .breakage import FixedPivotBreakage
+from .compiled import CompiledPBE, NotNumeric, Terms
 from .grid import Grid
 from .growth import FiniteVolumeGrowth, nucleation_rhs
 from .kernels import kernel_matrix, selection_vector
 from .statistics import STAT_UNITS, diameter_moment, moments, size_stats
+
+
+RATE_TERMS = frozenset({"nucleation", "nucleation_size", "growth", "aggregation", "selection", "daughter"})
 
 
 class PBESolveError(RuntimeError):
@@ -59,6 +66,7 @@ class PopulationBalance:
         self.growth_operator = FiniteVolumeGrowth(grid, limiter)
         self._breakage = {}
         self._integrators = {}
+        self._compiled = {}         # Terms -> compiled external DAE (None: no working compiler)
 
     @cached_property
     def aggregation_operators(self):
@@ -120,18 +128,9 @@ class PopulationBalance:
         return self.growth_operator.outflow(ops.column(N), growth)
 
     # -- integration ---------------------------------------------------------
-    def _integrator(self, dae, times, opts):
-        """CVODES integrator for this ODE, built once (construction costs far more than a solve)."""
-        key = _fingerprint(dae, times, opts)
-        if key not in self._integrators:
-            if len(self._integrators) >= 8:
-                self._integrators.pop(next(iter(self._integrators)))
-            self._integrators[key] = casadi.integrator("pbe", "cvodes", dae, float(times[0]), list(times[1:]), opts)
-        return self._integrators[key]
-
     def solve(self, N0, times, *, rtol: float = 1e-8, atol: float | None = None,
               parameters: dict | None = None, options: dict | None = None,
-              symbolic: str = "SX", **rate_terms) -> "PBESolution":
+              symbolic: str = "SX", rhs: str = "auto", **rate_terms) -> "PBESolution":
         """Integrate with CasADi CVODES and return a :class:`PBESolution`.
 
         ``rate_terms`` are the keywords of :meth:`rhs`.  If they contain CasADi
@@ -139,10 +138,26 @@ class PopulationBalance:
         ``atol`` (#/m^3) defaults to ``rtol * 1e-6 * scale`` with scale the
         larger of sum(N0) and B0 * (t_end - t0) for a numeric nucleation rate
         (1 if both are zero: then give ``atol`` yourself).
-        ``options`` are passed to the CasADi integrator.  ``symbolic="MX"``
-        builds the integrator much faster for large grids (n > ~150: the SX
-        Jacobian is built entry by entry); symbolic parameters must then be MX.
+        ``options`` are passed to the CasADi integrator.
+
+        ``rhs`` chooses the form of the equations CVODES integrates:
+
+        * ``"compiled"``: numeric rate terms only. Their values are the parameters of one ODE per
+          grid and choice of terms, compiled to C with an analytic Jacobian (:mod:`.compiled`) and
+          cached on disk; later solves with any kernel values reuse its integrator.
+        * ``"symbolic"``: the rhs built on CasADi symbols for these rate terms, with CasADi's AD
+          Jacobian. ``symbolic="MX"`` builds it much faster for large grids (n > ~150: the SX
+          Jacobian is built entry by entry); symbolic parameters must then be MX.
+        * ``"auto"`` (default): compiled when there is aggregation or breakage (a dense Jacobian,
+          which CasADi builds slowly), the rate terms are numeric, ``parameters`` is empty and a C
+          compiler works; symbolic otherwise. Growth and nucleation alone give a banded Jacobian
+          that CasADi builds in milliseconds, less than a compile costs.
         """
+        unknown = set(rate_terms) - RATE_TERMS
+        if unknown:
+            raise ValueError(f"rate terms: unknown {sorted(unknown)}; expected some of {sorted(RATE_TERMS)}")
+        if rhs not in ("auto", "compiled", "symbolic"):
+            raise ValueError(f"rhs: expected 'auto', 'compiled' or 'symbolic', got {rhs!r}")
         N0 = np.asarray(N0, dtype=float).reshape(-1)
         if N0.size != self.grid.n:
             raise ValueError(f"N0: expected {self.grid.n} class values, got {N0.size}")
@@ -153,6 +168,49 @@ class PopulationBalance:
             raise ValueError(f"symbolic: expected 'SX' or 'MX', got {symbolic!r}")
         if atol is None:
             atol = rtol * 1e-6 * _number_scale(N0, times, rate_terms.get("nucleation"))
+        opts = {"reltol": rtol, "abstol": atol, "max_num_steps": 100000}
+        opts.update(options or {})
+        F, p_val = None, None
+        coupled = rate_terms.get("aggregation") is not None or rate_terms.get("selection") is not None
+        if rhs == "compiled" or (rhs == "auto" and coupled):
+            F, p_val, why_not = self._compiled_integrator(times, opts, rate_terms, parameters)
+            if F is None and rhs == "compiled":
+                raise ValueError(f"rhs: 'compiled' is not possible here: {why_not}")
+        if F is None:
+            F, p_val = self._symbolic_integrator(times, opts, rate_terms, parameters, symbolic)
+        try:
+            res = F(x0=N0, p=p_val) if p_val is not None else F(x0=N0)
+        except RuntimeError as err:
+            raise PBESolveError(f"CVODES failed on the population balance: {err}") from err
+        xf = np.asarray(res["xf"], dtype=float)
+        N = np.vstack([N0, xf.T])
+        return PBESolution(t=times, N=N, grid=self.grid)
+
+    def _compiled_integrator(self, times, opts, rate_terms, parameters):
+        """(integrator, p, None) of the compiled form, or (None, None, reason) when it does not apply."""
+        if parameters:
+            return None, None, "parameters are given (symbolic rate terms)"
+        daughter = rate_terms.get("daughter", "binary_uniform")
+        breakage = rate_terms.get("selection") is not None
+        if breakage:
+            self.breakage_operator(daughter)                  # keeps the daughter referenced: its id stays unique
+        try:
+            terms = Terms.of(rate_terms, (daughter if isinstance(daughter, str) else id(daughter)) if breakage else None)
+            ode = CompiledPBE(self, terms, daughter)
+            p = ode.parameters(rate_terms)
+        except NotNumeric as err:
+            return None, None, f"rate term '{err}' holds CasADi symbols"
+        dae = _cached(self._compiled, terms, lambda: compile_ode(f"pbe_n{self.grid.n}", "pbe_dae", *ode.functions()))
+        if dae is None:
+            return None, None, "no working C compiler ($CC or gcc)"
+        solver = solver_options() if terms.aggregation or terms.selection else {}   # dense Jacobian: LAPACK LU
+        F = _cached(self._integrators, ("compiled", terms, tuple(times), repr(sorted(opts.items()))),
+                    lambda: casadi.integrator("pbe", "cvodes", dae, float(times[0]), list(times[1:]),
+                                              {**solver, **opts}))
+        return F, p, None
+
+    def _symbolic_integrator(self, times, opts, rate_terms, parameters, symbolic):
+        """(integrator, p) of the rhs built on CasADi symbols, cached by a fingerprint of the ODE."""
         x = getattr(casadi, symbolic).sym("N", self.grid.n)
         try:
             ode = ops.to_casadi(self.rhs(x, **rate_terms))
@@ -170,16 +228,22 @@ class PopulationBalance:
             used = sorted(given)
             dae["p"] = casadi.vertcat(*[given[k][0] for k in used])
             p_val = casadi.vertcat(*[casadi.DM(given[k][1]) for k in used])
-        opts = {"reltol": rtol, "abstol": atol, "max_num_steps": 100000}
-        opts.update(options or {})
         try:
-            F = self._integrator(dae, times, opts)
-            res = F(x0=N0, p=p_val) if p_val is not None else F(x0=N0)
+            F = _cached(self._integrators, ("symbolic", _fingerprint(dae, times, opts)),
+                        lambda: casadi.integrator("pbe", "cvodes", dae, float(times[0]), list(times[1:]), opts))
         except RuntimeError as err:
             raise PBESolveError(f"CVODES failed on the population balance: {err}") from err
-        xf = np.asarray(res["xf"], dtype=float)
-        N = np.vstack([N0, xf.T])
-        return PBESolution(t=times, N=N, grid=self.grid)
+        return F, p_val
+
+
+def _cached(store: dict, key, make, size: int = 8):
+    """``store[key]``, made on first use; the oldest entry goes when ``size`` are kept (builds cost far more
+    than solves, and a sweep over many kernels or daughters must not hold every one)."""
+    if key not in store:
+        if len(store) >= size:
+            store.pop(next(iter(store)))
+        store[key] = make()
+    return store[key]
 
 
 def _fingerprint(dae, times, opts) -> str:

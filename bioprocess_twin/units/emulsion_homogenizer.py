@@ -57,6 +57,7 @@ from bioprocess_twin.core.parameters import Parameter, ParameterTable
 from bioprocess_twin.core.process import Distribution, Process
 from bioprocess_twin.core.registry import register
 from bioprocess_twin.pbe import Grid, PopulationBalance, daughter, size_stats
+from bioprocess_twin.pbe.compiled import pair_jacobian_entries
 
 R_GAS = 8.314462618      # J/(mol K)
 T_REF = 293.15           # K, reference temperature of viscosity and isotherm
@@ -259,12 +260,10 @@ def jacobian_scatter(op: EmulsionOperators) -> sp.csc_matrix:
     entry of B per entry of the Jacobian (third block). Row n is w . (rows 0..n-1) with w = 1 um / d,
     since d(1/d32)/dtau = w . dy/dtau; row n+1 (temperature) is zero.
     """
-    n, A, B = op.grid.n, op.coalescence.tocoo(), sp.coo_matrix(op.breakage)
+    n, B = op.grid.n, sp.coo_matrix(op.breakage)
     m, rows_per_col = len(op.pair_j), n + 2
-    row = np.concatenate([A.row, A.row, B.row])
-    col = np.concatenate([op.pair_j[A.col], op.pair_k[A.col], B.col])
-    src = np.concatenate([A.col, A.col + m, 2 * m + B.col])
-    val = np.concatenate([A.data, A.data, B.data])
+    row, col, src, val = (np.concatenate(a) for a in zip(pair_jacobian_entries(op.coalescence, op.pair_j, op.pair_k),
+                                                          (B.row, B.col, 2 * m + B.col, B.data)))
     w = 1e-6 / op.d
     rows = np.concatenate([row + rows_per_col * col, n + rows_per_col * col])       # dy rows, then the 1/d32 row
     return sp.csc_matrix((np.concatenate([val, w[row] * val]), (rows, np.concatenate([src, src]))),
