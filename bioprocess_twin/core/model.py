@@ -212,6 +212,7 @@ class Model:
         z0 = ca.vertcat(*[_initial(a) for a in b._algs]) if b._algs else ca.SX(0, 1)
         self.initial_function = ca.Function(f"{self.name}_x0", [p], [x0, z0], ["p"], ["x0", "z0"])
         self._integrators: dict[Any, ca.Function] = {}
+        self._output_maps: dict[int, ca.Function] = {}      # number of output times -> mapped output_function
         self._structured_oracles: dict[bool, ca.Function | None] = {}
         self.structured = b._structured
         if self.structured is not None:

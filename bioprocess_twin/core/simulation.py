@@ -388,7 +388,9 @@ def _outputs(model: Model, t, X, Z, p, U) -> np.ndarray:
     n = len(t)
     if n == 0 or model.ny == 0:
         return np.zeros((n, model.ny))
-    f = model.output_function.map(n)
+    if n not in model._output_maps:           # building the map costs more than evaluating it
+        model._output_maps[n] = model.output_function.map(n)
+    f = model._output_maps[n]
     y = f(np.atleast_2d(t), X.T, Z.T if model.nz else ca.DM(0, n), np.tile(p[:, None], (1, n)), U.T if model.nu else ca.DM(0, n))
     return np.array(y).reshape(model.ny, n).T
 
