@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 
 from .app import app
-from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, progress_printer, run_and_report
+from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, progress_printer, run_and_report
 
 
 @app.command(help="Calibrate the model named in SPEC (YAML or JSON calibration spec) against its batch records: "
@@ -16,8 +16,8 @@ from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, progress_printer, run
                   "the file, row and column.\n\n" + EXIT_CODES_HELP)
 def calibrate(
     spec: Path = typer.Argument(..., metavar="SPEC", help="calibration spec file (YAML or JSON)", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout and nothing else"),
-    out: Optional[Path] = typer.Option(None, "--out", help="also write the JSON result to this file (atomically)"),
+    as_json: bool = JSON_OPTION,
+    out: Optional[Path] = OUT_OPTION,
 ):
     raise typer.Exit(run_calibration(spec, as_json, out))
 

@@ -7,16 +7,16 @@ from typing import Any, Optional
 import typer
 
 from .app import app
-from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_SOLVER, dumps, field_name,
-                     progress_printer, run_and_report, stdout_to_stderr, version)
+from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION,
+                     dumps, field_name, progress_printer, run_and_report, stdout_to_stderr, version)
 
 
 # -- simulate ----------------------------------------------------------------------------------
 @app.command(help="Run the simulation described by SPEC (YAML or JSON).\n\n" + EXIT_CODES_HELP)
 def simulate(
     spec: Path = typer.Argument(..., metavar="SPEC", help="spec file (YAML or JSON)", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout and nothing else"),
-    out: Optional[Path] = typer.Option(None, "--out", help="also write the JSON result to this file (atomically)"),
+    as_json: bool = JSON_OPTION,
+    out: Optional[Path] = OUT_OPTION,
 ):
     raise typer.Exit(run_spec(spec, as_json, out))
 

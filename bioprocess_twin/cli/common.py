@@ -23,6 +23,11 @@ EXIT_CODES_HELP = ("Exit codes: 0 ok; 1 unexpected internal error;\n"
                    "3 solver failure (JSON still printed, with status \"failed\" and the solver message).")
 
 
+#: the --json and --out options of every command that runs a spec
+JSON_OPTION = typer.Option(False, "--json", help="print one JSON object on stdout and nothing else")
+OUT_OPTION = typer.Option(None, "--out", help="also write the JSON result to this file (atomically)")
+
+
 def version() -> str:
     try:
         return metadata.version("bioprocess-twin")

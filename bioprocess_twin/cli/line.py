@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 
 from .app import app
-from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, progress_printer, run_and_report
+from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, progress_printer, run_and_report
 
 line_app = typer.Typer(help="Production lines: run a line model, plan module counts and campaigns.",
                        no_args_is_help=True)
@@ -19,8 +19,8 @@ app.add_typer(line_app, name="line")
                               + EXIT_CODES_HELP)
 def run(
     model: str = typer.Argument(..., metavar="MODEL", help="line name, NAME@VERSION or a YAML file"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout and nothing else"),
-    out: Optional[Path] = typer.Option(None, "--out", help="also write the JSON result to this file (atomically)"),
+    as_json: bool = JSON_OPTION,
+    out: Optional[Path] = OUT_OPTION,
     series: bool = typer.Option(True, "--series/--no-series", help="include each unit's time series"),
 ):
     raise typer.Exit(run_line_command(model, as_json, out, series))

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import EXIT_OK, EXIT_SOLVER, run_and_report
+from .common import EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, run_and_report
 from .line import line_app
 
 EXIT_INFEASIBLE = 4
@@ -26,8 +26,8 @@ PLAN_EXIT_HELP = ("Exit codes: 0 plan found (optimal, or best within the time li
                                + PLAN_EXIT_HELP)
 def plan_command(
     spec: Path = typer.Argument(..., metavar="SPEC", help="plan spec file (YAML or JSON)", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout and nothing else"),
-    out: Optional[Path] = typer.Option(None, "--out", help="also write the JSON result to this file (atomically)"),
+    as_json: bool = JSON_OPTION,
+    out: Optional[Path] = OUT_OPTION,
 ):
     raise typer.Exit(run_plan(spec, as_json, out))
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import typer
 
 from .app import app
-from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, run_and_report
+from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, run_and_report
 
 
 @app.command(help="Translate the lab-scale scenario in SPEC (YAML or JSON scale-up spec) to the target scale: "
@@ -15,8 +15,8 @@ from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, run_and_report
                   "NLP-sized agitation and gas flow.\n\n" + EXIT_CODES_HELP)
 def scaleup(
     spec: Path = typer.Argument(..., metavar="SPEC", help="scale-up spec file (YAML or JSON)", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout and nothing else"),
-    out: Optional[Path] = typer.Option(None, "--out", help="also write the JSON result to this file (atomically)"),
+    as_json: bool = JSON_OPTION,
+    out: Optional[Path] = OUT_OPTION,
 ):
     raise typer.Exit(run_scaleup(spec, as_json, out))
 

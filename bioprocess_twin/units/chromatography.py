@@ -59,6 +59,7 @@ from ..core.parameters import Parameter, ParameterError, ParameterTable
 from ..core.phased import Transition, UnitPhase, run_phases
 from ..core.registry import register_unit
 from ..core.streams import Stream, UnitOperation, UnitResult
+from ..pbe.growth import koren
 
 BINDERS = ("antigen", "hcp", "dna")
 SOURCES = ("load", "wash", "elution")
@@ -121,19 +122,10 @@ PARAMETERS = ParameterTable((
 
 
 def _koren_faces(y, y_in):
-    """Face values y_{k+1/2} (k = 0..n-1) with the Koren limiter; inlet ghost y_in, first-order last face."""
-    n = y.numel()
+    """Face values y_{k+1/2} (k = 0..n-1) with the Koren limiter (``pbe.growth.koren``); inlet ghost y_in,
+    first-order last face."""
     prev = ca.vertcat(y_in, y[:-1])
-    faces = []
-    for k in range(n):
-        if k == n - 1:
-            faces.append(y[k])
-            continue
-        d_minus, d_plus = y[k] - prev[k], y[k + 1] - y[k]
-        pos = ca.fmax(0, ca.fmin(ca.fmin(2 * d_plus, (d_minus + 2 * d_plus) / 3), 2 * d_minus))
-        neg = ca.fmin(0, ca.fmax(ca.fmax(2 * d_plus, (d_minus + 2 * d_plus) / 3), 2 * d_minus))
-        faces.append(y[k] + 0.5 * ca.if_else(d_minus >= 0, pos, neg))
-    return ca.vertcat(*faces)
+    return ca.vertcat(y[:-1] + 0.5 * koren(y[:-1] - prev[:-1], y[1:] - y[:-1]), y[-1])
 
 
 @functools.lru_cache(maxsize=8)
