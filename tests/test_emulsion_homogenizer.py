@@ -8,7 +8,7 @@ from scipy.integrate import solve_ivp
 from bioprocess_twin.core import ParameterError, SolverOptions, simulate
 from bioprocess_twin.core.compiled import compiler
 from bioprocess_twin.pbe import size_stats
-from bioprocess_twin.units.emulsion_homogenizer import EmulsionHomogenizer, _rhs, initial_state, rhs_numpy
+from bioprocess_twin.units.emulsion_homogenizer import EmulsionHomogenizer, _rhs, area_rates, initial_state, rhs_numpy
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_less_surfactant_means_more_coalescence(proc):
     for c in (0.5, 1.0, 2.0, 5.0):
         P = proc.model_parameters({"tween80": c, "span85": c})
         ph = _rhs(P, 1000.0, 293.15, y, s, op)[3]
-        rates.append(ph["coalescence_rate"])
+        rates.append(area_rates(P, ph, y, s, op)[1])
         cover.append(ph["theta"])
     assert np.all(np.diff(cover) > 0), cover
     assert np.all(np.diff(rates) < 0), rates
@@ -65,6 +65,23 @@ def test_less_surfactant_means_more_coalescence(proc):
     rich = proc.run()
     assert lean.kpis["z_average_nm"] > 1.5 * rich.kpis["z_average_nm"]
     assert lean.kpis["coverage"] < rich.kpis["coverage"]
+
+
+def test_area_rates_split_the_d32_rate(proc):
+    # the two area rates are the breakage and coalescence terms of d(1/d32)/dtau, from O(n) weights
+    op = proc.operators
+    y = np.exp(-0.5 * (np.log(op.d / 400e-9) / 0.5) ** 2)
+    y /= y.sum()
+    s = y @ (1e-6 / op.d)
+    w = 1e-6 / op.d
+    for pressure in (300.0, 1500.0):
+        P = proc.model_parameters()
+        dy, ds, _, ph = _rhs(P, pressure, 300.0, y, s, op)
+        made, lost = area_rates(P, ph, y, s, op)
+        brk = ph["t_res"] * op.breakage @ (ph["g"] * y)
+        assert made == pytest.approx(w @ brk / s, rel=1e-12)
+        assert made > 0 and lost > 0                    # area lost is counted positive
+        assert (made - lost) * s == pytest.approx(ds, rel=1e-10)
 
 
 def test_oil_volume_is_conserved_across_passes(proc):

@@ -140,6 +140,12 @@ class EmulsionOperators:
     def dlnd(self) -> np.ndarray:
         return np.diff(np.log(self.grid.edge_diameters))
 
+    @cached_property
+    def area_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(B' w, A' w) with w = 1 um / d: d(1/d32) from breakage is w . B (g y) = (B' w) . (g y), O(n)."""
+        w = 1e-6 / self.d
+        return self.breakage.T @ w, self.coalescence.T @ w
+
 
 def build_operators(n_classes: int = 100, d_min: float = 20e-9, d_max: float = 20e-6,
                     daughter_q: float = 2.0) -> EmulsionOperators:
@@ -238,18 +244,35 @@ def _rhs(P, pressure, T, y, inv_d32, op: EmulsionOperators):
     """Time derivatives per pass of (y, inv_d32, T) and the physics dict; NumPy or CasADi."""
     ph = _physics(P, pressure, T, y, inv_d32, op)
     L = _lib(pressure, T, y, inv_d32, *P.values())
+    pair = _collision_pairs(L, ph["b_drain"], y, op)
     if L is ca:
         brk = ca.mtimes(ca.DM(op.breakage), ph["g"] * y)
-        pair = _drainage_efficiency(L, ph["b_drain"], op.drain) * y[op.pair_j.tolist()] * y[op.pair_k.tolist()]
         coal = ca.mtimes(ca.DM(op.coalescence), pair)
     else:
         brk = op.breakage @ (ph["g"] * y)
-        coal = op.coalescence @ (_drainage_efficiency(L, ph["b_drain"], op.drain) * y[op.pair_j] * y[op.pair_k])
-    brk = ph["t_res"] * brk
-    coal = ph["t_res"] * P["oil_fraction"] * ph["kc"] * coal
-    s_brk, s_coal = _dot(L, 1e-6 / op.d, brk), _dot(L, 1e-6 / op.d, coal)
-    ph["breakage_rate"], ph["coalescence_rate"] = s_brk / inv_d32, -s_coal / inv_d32
-    return brk + coal, s_brk + s_coal, ph["dT"], ph
+        coal = op.coalescence @ pair
+    dy = ph["t_res"] * (brk + P["oil_fraction"] * ph["kc"] * coal)
+    return dy, _dot(L, 1e-6 / op.d, dy), ph["dT"], ph
+
+
+def area_rates(P, ph: dict, y, inv_d32, op: EmulsionOperators):
+    """Interfacial area made by breakage and lost to coalescence per pass, relative to the area.
+
+    The 1/d32 rate split into its two terms, w . brk / (1/d32) and -w . coal / (1/d32), through the
+    precomputed weights ``op.area_weights`` (O(n) and O(pairs) instead of the operator products).
+    """
+    L = _lib(y, inv_d32, ph["t_res"])
+    w_brk, w_coal = op.area_weights
+    pair = _collision_pairs(L, ph["b_drain"], y, op)
+    s_brk = ph["t_res"] * _dot(L, w_brk, ph["g"] * y)
+    s_coal = ph["t_res"] * P["oil_fraction"] * ph["kc"] * _dot(L, w_coal, pair)
+    return s_brk / inv_d32, -s_coal / inv_d32
+
+
+def _collision_pairs(L, b_drain, y, op: EmulsionOperators):
+    """exp(-b G) y_j y_k for every pair j <= k: what the coalescence operator acts on."""
+    j, k = (op.pair_j.tolist(), op.pair_k.tolist()) if L is ca else (op.pair_j, op.pair_k)
+    return _drainage_efficiency(L, b_drain, op.drain) * y[j] * y[k]
 
 
 def jacobian_scatter(op: EmulsionOperators) -> sp.csc_matrix:
@@ -389,9 +412,9 @@ class EmulsionHomogenizer(Process):
         m.output("flow", ph["Q"] * 6e7, "mL/min", "flow rate")
         m.output("sigma", ph["sigma"] * 1e3, "mN/m", "interfacial tension")
         m.output("coverage", ph["theta"], "1", "surfactant coverage of the interface")
-        m.output("breakage_rate", ph["breakage_rate"], "1", "interfacial area made by breakage, per pass, / area")
-        m.output("coalescence_rate", ph["coalescence_rate"], "1",
-                 "interfacial area lost to coalescence, per pass, / area")
+        made, lost = area_rates(P, ph, y, inv_d32, op)
+        m.output("breakage_rate", made, "1", "interfacial area made by breakage, per pass, / area")
+        m.output("coalescence_rate", lost, "1", "interfacial area lost to coalescence, per pass, / area")
         m.output("T_rise", ph["dT"], "K", "temperature rise over one pass, dp / (rho_e c_p)")
         m.output("kolmogorov", ph["eta_K"] * 1e9, "nm", "Kolmogorov length")
         m.output("d_hinze", ph["d_hinze"] * 1e9, "nm", "Hinze-Kolmogorov d_max (inertial)")
