@@ -34,7 +34,7 @@ from bioprocess_twin.line.definition import load_line                           
 from bioprocess_twin.line.flowsheet import build_line, run_line                    # noqa: E402
 from bioprocess_twin.pbe import size_stats                                         # noqa: E402
 from bioprocess_twin.units.emulsion_homogenizer import initial_state, rhs_numpy    # noqa: E402
-from emulsion_vs_scipy import alternate, fmt_t, machine, med, rel, write_markdown  # noqa: E402
+from emulsion_vs_scipy import alternate, fmt_t, machine, med, rel, publish  # noqa: E402
 
 OPTS = SolverOptions()
 LINE = "adjuvant_only"
@@ -136,10 +136,7 @@ def main(argv=None):
         "- Repetitions (s): line " + ", ".join(f"{x:.3f}" for x in times_["bpt"]) + "; scipy PBE "
         + ", ".join(f"{x:.3f}" for x in times_["scipy_pbe"]) + ".",
     ])
-    print(text)
-    if args.markdown:
-        write_markdown(args.markdown, text)
-        print(f"wrote {args.markdown}")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":

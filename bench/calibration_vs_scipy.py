@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bioprocess_twin.calibration.estimation import estimate                           # noqa: E402
 from bioprocess_twin.calibration.problem import Problem                               # noqa: E402
 from bioprocess_twin.calibration.settings import ErrorModel, FitParameter, FitSettings  # noqa: E402
-from emulsion_vs_scipy import alternate, fmt_t, machine, med, write_markdown          # noqa: E402
+from emulsion_vs_scipy import alternate, fmt_t, machine, med, publish          # noqa: E402
 from test_calibration_estimation import (PINENE_T, PINENE_Y, batch, monod_batches,    # noqa: E402
                                          monod_model, pinene_model)
 
@@ -132,9 +132,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     rows = [run_case(c(), args.reps) for c in (pinene_case, monod_case)]
     text = table(rows, args.reps)
-    print(text)
-    if args.markdown:
-        write_markdown(args.markdown, text, START, END)
+    publish(text, args.markdown, START, END)
 
 
 if __name__ == "__main__":

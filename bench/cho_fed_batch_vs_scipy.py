@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bioprocess_twin.core import SolverOptions, simulate                        # noqa: E402
 from bioprocess_twin.core import simulation as core_sim                         # noqa: E402
 from bioprocess_twin.units.bioreactor import ChoFedBatch, cho_rhs_numpy          # noqa: E402
-from emulsion_vs_scipy import alternate, fmt_t, machine, rel, write_markdown    # noqa: E402
+from emulsion_vs_scipy import alternate, fmt_t, machine, rel, publish    # noqa: E402
 
 OPTS = SolverOptions()
 RTOL, ATOL = OPTS.rtol, OPTS.atol
@@ -111,10 +111,7 @@ def main(argv=None):
         f"- Repetitions (s): bioprocess-twin {', '.join(f'{x:.3f}' for x in tm['bpt'])}; "
         f"scipy {', '.join(f'{x:.3f}' for x in tm['scipy'])}.\n"
         f"- Build total {fmt_t(t_build)} is paid once per process and interpreter.")
-    print(text)
-    if args.markdown:
-        write_markdown(args.markdown, text)
-        print(f"\nwrote {args.markdown}")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":

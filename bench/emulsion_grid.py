@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from emulsion_vs_scipy import (OPTS, CountCalls, alternate, emulsion_scipy, empty_compile_cache,  # noqa: E402
-                               fmt_t, machine, med, rel, sizes, write_markdown)
+                               fmt_t, machine, med, rel, sizes, publish)
 
 from bioprocess_twin.core import simulate                                              # noqa: E402
 from bioprocess_twin.units.emulsion_homogenizer import EmulsionHomogenizer            # noqa: E402
@@ -78,13 +78,10 @@ def main(argv=None):
     text = (f"Machine: {mach}. Median wall clock of {args.reps} alternating repetitions per grid; "
             f"bench run took {time.perf_counter() - t_all:.0f} s.\n\n"
             "| classes | build + first simulation (empty cache) | bioprocess-twin | scipy BDF | scipy / bpt | "
-            "bpt split: RHS / Jacobian / rest | RHS per call: compiled / NumPy | evaluations (bpt) | evaluations (scipy) | agreement |\n"
+            "bpt split: RHS / Jacobian / rest | RHS per call: compiled / NumPy | evaluations (bpt) | "
+            "evaluations (scipy) | agreement |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows))
-    print()
-    print(text)
-    if args.markdown:
-        write_markdown(args.markdown, text, START, END)
-        print(f"\nwrote {args.markdown}")
+    publish(text, args.markdown, START, END)
 
 
 if __name__ == "__main__":

@@ -557,6 +557,15 @@ def write_markdown(path: Path, text: str, start: str = START, end: str = END):
     path.write_text(new)
 
 
+def publish(text: str, path: Path | None, start: str = START, end: str = END):
+    """Print the results and, with ``path``, write them between the markers of that Markdown file."""
+    print()
+    print(text)
+    if path:
+        write_markdown(path, text, start, end)
+        print(f"\nwrote {path}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=5, help="repetitions per timed case (median reported)")
@@ -583,11 +592,7 @@ def main(argv=None):
             f"of {args.reps} alternating repetitions; ratio = scipy time / bioprocess-twin time (> 1: "
             f"bioprocess-twin faster). Bench run took {total:.0f} s.\n\n" + table(rows, args.reps) + "\n\n"
             + "\n".join(f"- {n}" for n in notes))
-    print()
-    print(text)
-    if args.markdown:
-        write_markdown(args.markdown, text)
-        print(f"\nwrote {args.markdown}")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":

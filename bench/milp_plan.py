@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bioprocess_twin.line.plan_spec import load_plan_spec   # noqa: E402
 from bioprocess_twin.line.planning import plan               # noqa: E402
-from emulsion_vs_scipy import write_markdown                  # noqa: E402
+from emulsion_vs_scipy import publish                  # noqa: E402
 
 START, END = "<!-- bench:milp:start -->", "<!-- bench:milp:end -->"
 
@@ -86,10 +86,7 @@ def main(argv=None):
             run_case("26-week horizon, demand halved", scaled(demo, 26)),
             run_case("104-week horizon, demand doubled", scaled(demo, 104))]
     text = markdown(rows, args.time_limit)
-    print(text)
-    if args.markdown:
-        write_markdown(args.markdown, text, START, END)
-        print(f"wrote {args.markdown}")
+    publish(text, args.markdown, START, END)
 
 
 if __name__ == "__main__":
