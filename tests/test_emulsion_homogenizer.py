@@ -76,7 +76,7 @@ def test_area_rates_split_the_d32_rate(proc):
     w = 1e-6 / op.d
     for pressure in (300.0, 1500.0):
         P = proc.model_parameters()
-        dy, ds, _, ph = _rhs(P, pressure, 300.0, y, s, op)
+        _, ds, _, ph = _rhs(P, pressure, 300.0, y, s, op)
         made, lost = area_rates(P, ph, y, s, op)
         brk = ph["t_res"] * op.breakage @ (ph["g"] * y)
         assert made == pytest.approx(w @ brk / s, rel=1e-12)
