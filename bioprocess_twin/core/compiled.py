@@ -15,6 +15,7 @@ the plain flags; there is no ``-ffast-math``, so IEEE semantics (NaN, infinities
 sums) are kept. The CPU the build targets is part of the cache key. If that build fails, the
 plain portable build is used.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,9 +25,9 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import casadi as ca
 
@@ -57,8 +58,13 @@ def _compiler_id(path: str) -> str:
     """The compiler's version line and the CPU that -march=native resolves to."""
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
-        target = subprocess.run([path, "-march=native", "-Q", "--help=target"], capture_output=True, text=True,
-                                timeout=30, stdin=subprocess.DEVNULL)
+        target = subprocess.run(
+            [path, "-march=native", "-Q", "--help=target"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
         march = [line.split()[-1] for line in target.stdout.splitlines() if line.strip().startswith("-march=")]
         return (out.stdout.splitlines()[0] if out.stdout else path) + " " + " ".join(march[:1])
     except (OSError, subprocess.SubprocessError, IndexError):
@@ -77,8 +83,15 @@ def source(name: str, functions: Sequence[ca.Function]) -> str:
 
 def library_path(name: str, text: str, cc: str) -> Path:
     """Where the library of this source, compiled by ``cc`` (vector build, else :data:`FLAGS`), is cached."""
-    key = "\n".join([text, " ".join(FLAGS + VECTOR_FLAGS + VECTOR_LIBS), _compiler_id(cc), ca.__version__,
-                     platform.machine()])
+    key = "\n".join(
+        [
+            text,
+            " ".join(FLAGS + VECTOR_FLAGS + VECTOR_LIBS),
+            _compiler_id(cc),
+            ca.__version__,  # type: ignore[attr-defined]
+            platform.machine(),
+        ]
+    )
     return cache_dir() / f"{name}_{hashlib.sha256(key.encode()).hexdigest()[:24]}.so"
 
 
@@ -89,8 +102,11 @@ def compile_functions(name: str, functions: Sequence[ca.Function]) -> dict[str, 
     """
     cc = compiler()
     if cc is None:
-        warnings.warn(f"no C compiler found ({os.environ.get('CC') or 'gcc'}): '{name}' runs in CasADi's "
-                      "virtual machine", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"no C compiler found ({os.environ.get('CC') or 'gcc'}): '{name}' runs in CasADi's virtual machine",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return None
     text = source(name, functions)
     lib = library_path(name, text, cc)
@@ -99,8 +115,11 @@ def compile_functions(name: str, functions: Sequence[ca.Function]) -> dict[str, 
             _build(cc, text, lib)
         except (OSError, subprocess.SubprocessError) as exc:
             detail = getattr(exc, "stderr", None) or str(exc)
-            warnings.warn(f"compiling '{name}' failed, it runs in CasADi's virtual machine: {detail[-500:]}",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"compiling '{name}' failed, it runs in CasADi's virtual machine: {detail[-500:]}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return None
     return {f.name(): ca.external(f.name(), str(lib)) for f in functions}
 
@@ -113,6 +132,11 @@ def _build(cc: str, text: str, lib: Path):
         src.write_text(text)
         vector = [cc, *VECTOR_FLAGS, "-DBIOPROCESS_TWIN_VECTOR_MATH", "-o", str(out), str(src), *VECTOR_LIBS, "-lm"]
         if subprocess.run(vector, capture_output=True, timeout=COMPILE_TIMEOUT_S).returncode != 0:
-            subprocess.run([cc, *FLAGS, "-o", str(out), str(src), "-lm"], check=True, capture_output=True,
-                           text=True, timeout=COMPILE_TIMEOUT_S)
+            subprocess.run(
+                [cc, *FLAGS, "-o", str(out), str(src), "-lm"],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=COMPILE_TIMEOUT_S,
+            )
         os.replace(out, lib)

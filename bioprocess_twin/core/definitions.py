@@ -1,4 +1,4 @@
-"""Versioned model definitions in ``models/<name>/<version>.yaml``.
+"""Versioned model definitions in ``<models>/<name>/<version>.yaml`` (shipped: ``bioprocess_twin/models``).
 
 A definition is the declared interface of a process at one model version: parameters and
 operating parameters (units, bounds, defaults, sources), inputs, states and outputs. The files
@@ -8,14 +8,14 @@ without a new model version is caught before a run record can cite the wrong ver
 Calibrated parameter sets (``bioprocess-twin calibrate``) are further versions of a model:
 ``<root>/<name>/<code version>+cal.<n>.yaml`` with ``kind: calibrated parameter set``, the
 ``base_version`` of the code they were fitted with and the fitted ``parameters`` in model units.
-The root is ``$BIOPROCESS_TWIN_MODELS`` when set, else the project's ``models/``
-(:func:`models_root`). :func:`model_versions` lists what can run; :func:`calibrated_parameters`
-checks a set against the code and returns its values, which a spec's ``version`` makes the
-parameter defaults of a run.
+They are read from the user models folder, then the shipped models, and written to the user
+models folder (:mod:`~bioprocess_twin.core.resources`). :func:`model_versions` lists what can run;
+:func:`calibrated_parameters` checks a set against the code and returns its values, which a spec's
+``version`` makes the parameter defaults of a run.
 """
+
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,23 +24,29 @@ import yaml
 
 from .parameters import ParameterError
 from .process import Process
+from .resources import model_roots, shipped_models
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-MODELS_ENV = "BIOPROCESS_TWIN_MODELS"
 CALIBRATED_KIND = "calibrated parameter set"
 
 
 def definition(process: Process) -> dict[str, Any]:
-    return {"kind": "model definition", "provenance": {"origin": "literature defaults declared in code",
-                                                       "generated_by": "bioprocess-twin models --write-definitions"},
-            **process.describe()}
+    return {
+        "kind": "model definition",
+        "provenance": {
+            "origin": "literature defaults declared in code",
+            "generated_by": "bioprocess-twin models --write-definitions",
+        },
+        **process.describe(),
+    }
 
 
-def definition_path(process: Process, root: Path = MODELS_DIR) -> Path:
-    return root / process.name / f"{process.version}.yaml"
+def definition_path(process: Process, root: str | Path | None = None) -> Path:
+    """``<root>/<name>/<version>.yaml``; the root defaults to the shipped models."""
+    return (shipped_models() if root is None else Path(root)) / process.name / f"{process.version}.yaml"
 
 
-def write_definition(process: Process, root: Path = MODELS_DIR) -> Path:
+def write_definition(process: Process, root: str | Path) -> Path:
+    """Write the definition under ``root`` (developers pass ``bioprocess_twin/models``)."""
     path = definition_path(process, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".yaml.tmp")
@@ -53,23 +59,23 @@ def read_definition(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def definition_drift(process: Process, root: Path = MODELS_DIR) -> str | None:
+def definition_drift(process: Process, root: str | Path | None = None) -> str | None:
     """Why the shipped definition of ``process`` does not match the code, or None when it does."""
     path = definition_path(process, root)
     if not path.exists():
-        return f"{path} missing: run `bioprocess-twin models --write-definitions {root}`"
+        return f"{path} missing: run `bioprocess-twin models --write-definitions {path.parent.parent}`"
     current = yaml.safe_load(yaml.safe_dump(definition(process), sort_keys=False))
     if read_definition(path) != current:
-        return (f"{process.name} {process.version}: the declared interface differs from {path}; "
-                "bump the model version and write a new definition")
+        return (
+            f"{process.name} {process.version}: the declared interface differs from {path}; "
+            "bump the model version and write a new definition"
+        )
     return None
 
 
 # -- calibrated versions ------------------------------------------------------------------------------
-def models_root() -> Path:
-    """Where calibrated sets are read and written: ``$BIOPROCESS_TWIN_MODELS``, else the project's models/."""
-    env = os.environ.get(MODELS_ENV)
-    return Path(env).expanduser() if env else MODELS_DIR
+def _roots(root: str | Path | None) -> list[Path]:
+    return model_roots() if root is None else [Path(root)]
 
 
 def read_parameter_set(path: str | Path, field: str = "kind") -> dict[str, Any]:
@@ -81,8 +87,15 @@ def read_parameter_set(path: str | Path, field: str = "kind") -> dict[str, Any]:
         raise ParameterError([(field, f"{path} cannot be read: {exc}")]) from None
     if not isinstance(doc, dict) or doc.get("kind") != CALIBRATED_KIND:
         what = doc.get("kind") if isinstance(doc, dict) else None
-        raise ParameterError([(field, f"{path} is not a calibrated parameter set"
-                                      + (f" (it is a {what})" if isinstance(what, str) else ""))])
+        raise ParameterError(
+            [
+                (
+                    field,
+                    f"{path} is not a calibrated parameter set"
+                    + (f" (it is a {what})" if isinstance(what, str) else ""),
+                )
+            ]
+        )
     return doc
 
 
@@ -91,17 +104,18 @@ def _natural(text: str) -> list:
 
 
 def model_versions(process: Process, root: str | Path | None = None) -> list[str]:
-    """The code's version first, then the calibrated sets of ``process`` in ``root`` made for that code
-    version, in natural order (+cal.2 before +cal.10). Unreadable files are not listed."""
-    root = models_root() if root is None else Path(root)
-    calibrated = []
-    for path in (root / process.name).glob("*.yaml"):
-        try:
-            doc = read_parameter_set(path)
-        except ParameterError:
-            continue
-        if doc.get("model") == process.name and str(doc.get("base_version")) == process.version:
-            calibrated.append(path.stem)
+    """The code's version first, then the calibrated sets of ``process`` made for that code version, in
+    natural order (+cal.2 before +cal.10), from ``root`` or else the user and shipped models. Unreadable
+    files are not listed."""
+    calibrated = set()
+    for folder in _roots(root):
+        for path in (folder / process.name).glob("*.yaml"):
+            try:
+                doc = read_parameter_set(path)
+            except ParameterError:
+                continue
+            if doc.get("model") == process.name and str(doc.get("base_version")) == process.version:
+                calibrated.add(path.stem)
     return [process.version] + sorted(calibrated, key=_natural)
 
 
@@ -113,26 +127,38 @@ def calibrated_parameters(process: Process, version: str, root: str | Path | Non
     """
     if version == process.version:
         return {}
-    root = models_root() if root is None else Path(root)
-    path = root / process.name / f"{version}.yaml"
+    roots = _roots(root)
 
     def problem(message: str) -> ParameterError:
         return ParameterError([("version", message)])
-    if not version or Path(version).name != version or not path.is_file():
-        raise problem(f"unknown version '{version}' of model '{process.name}'; available: "
-                      + ", ".join(model_versions(process, root)) + f" (calibrated sets are read from {root})")
+
+    found = [folder / process.name / f"{version}.yaml" for folder in roots]
+    found = [path for path in found if path.is_file()]
+    if not version or Path(version).name != version or not found:
+        raise problem(
+            f"unknown version '{version}' of model '{process.name}'; available: "
+            + ", ".join(model_versions(process, root))
+            + " (calibrated sets are read from "
+            + ", ".join(str(folder) for folder in roots)
+            + ")"
+        )
+    path = found[0]
     doc = read_parameter_set(path, field="version")
     if doc.get("model") != process.name:
         raise problem(f"{path} was calibrated for model '{doc.get('model')}', not '{process.name}'")
     if str(doc.get("base_version")) != process.version:
-        raise problem(f"{version} was calibrated on model version {doc.get('base_version')}, but the code is "
-                      f"at version {process.version}: recalibrate, or run version {process.version}")
+        raise problem(
+            f"{version} was calibrated on model version {doc.get('base_version')}, but the code is "
+            f"at version {process.version}: recalibrate, or run version {process.version}"
+        )
     values = doc.get("parameters") or {}
     if not isinstance(values, dict):
         raise problem(f"{path}: 'parameters' must map parameter names to values")
     try:
         resolved = process.model.parameters.resolve(values)
     except ParameterError as exc:
-        raise problem(f"{version} does not fit model {process.name} {process.version}: "
-                      + "; ".join(f"{name}: {message}" for name, message in exc.errors)) from None
+        raise problem(
+            f"{version} does not fit model {process.name} {process.version}: "
+            + "; ".join(f"{name}: {message}" for name, message in exc.errors)
+        ) from None
     return {name: resolved[name] for name in values}

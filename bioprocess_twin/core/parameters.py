@@ -1,12 +1,14 @@
 """Declarative parameters: name, units, bounds, default, source and description, validated on entry."""
+
 from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from .units import UnitsError, parse_units, to_magnitude
+from .units import UnitsError, parse_units, to_magnitude, to_si
 
 
 class ParameterError(ValueError):
@@ -18,11 +20,16 @@ class ParameterError(ValueError):
         super().__init__(head + "; ".join(f"{name}: {msg}" for name, msg in self.errors))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Parameter:
-    """A named scalar with units and bounds. Used for model parameters and for inputs.
+    """A named scalar with units and bounds: the one way to declare a model parameter, an input, an
+    operating parameter or a unit parameter, always by keyword::
 
-    ``bounds`` are inclusive and in ``units``. ``integer`` marks counts such as passes.
+        Parameter(name="mu_max", units="1/h", default=0.5, bounds=(0, 3), source="Monod 1949",
+                  description="maximum specific growth rate")
+
+    ``bounds`` are inclusive and in ``units``. ``integer`` marks counts such as passes. Users give
+    values in any compatible units; equations receive them in SI (:meth:`si`).
     """
 
     name: str
@@ -52,16 +59,28 @@ class Parameter:
         if not math.isfinite(x):
             raise ParameterError([(self.name, f"must be finite, got {x}")])
         if not lo <= x <= hi:
-            raise ParameterError([(self.name, f"{x:g} {self.units} is outside the bounds [{lo:g}, {hi:g}] {self.units}")])
+            raise ParameterError(
+                [(self.name, f"{x:g} {self.units} is outside the bounds [{lo:g}, {hi:g}] {self.units}")]
+            )
         if self.integer and x != int(x):
             raise ParameterError([(self.name, f"must be a whole number, got {x:g}")])
         return x
 
+    def si(self, value: Any) -> float:
+        """``value`` checked (:meth:`check`) and converted to SI base units."""
+        return float(to_si(self.check(value), self.units))
+
     def describe(self) -> dict[str, Any]:
         lo, hi = self.bounds
-        return {"name": self.name, "units": self.units, "default": self.default,
-                "bounds": [None if math.isinf(lo) else lo, None if math.isinf(hi) else hi],
-                "source": self.source, "description": self.description, "integer": self.integer}
+        return {
+            "name": self.name,
+            "units": self.units,
+            "default": self.default,
+            "bounds": [None if math.isinf(lo) else lo, None if math.isinf(hi) else hi],
+            "source": self.source,
+            "description": self.description,
+            "integer": self.integer,
+        }
 
 
 @dataclass(frozen=True)
@@ -105,8 +124,14 @@ class ParameterTable:
         for name, value in (given or {}).items():
             if name not in self:
                 hint = difflib.get_close_matches(name, self.names, n=1)
-                errors.append((name, "unknown name" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                               + f"; known: {', '.join(self.names) or 'none'}"))
+                errors.append(
+                    (
+                        name,
+                        "unknown name"
+                        + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                        + f"; known: {', '.join(self.names) or 'none'}",
+                    )
+                )
                 continue
             try:
                 values[name] = self[name].check(value)
@@ -115,6 +140,10 @@ class ParameterTable:
         if errors:
             raise ParameterError(errors, context)
         return values
+
+    def resolve_si(self, given: Mapping[str, Any] | None, context: str = "parameters") -> dict[str, float]:
+        """As :meth:`resolve`, in SI base units: what equations receive."""
+        return {name: float(to_si(value, self[name].units)) for name, value in self.resolve(given, context).items()}
 
     def describe(self) -> list[dict[str, Any]]:
         return [p.describe() for p in self.items]

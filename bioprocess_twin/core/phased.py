@@ -1,66 +1,35 @@
-"""Phases with timed or conditional transitions (ISA-88 phase level, run one after another).
+"""Run phases with timed or conditional transitions one after another (``core.recipe.Phase``).
 
-A :class:`UnitPhase` sets inputs (and may set or add to states) when it starts, and ends after
-its ``duration`` or, earlier, when its ``until`` condition on a scalar state or output becomes
-true ("UF ends when the retentate volume falls to 20 L", "harvest when viability < 70 %").
+A phase sets inputs (and may set or add to states) when it starts, and ends after its
+``duration`` or, earlier, when its ``until`` transition on a scalar state or output becomes true.
 :func:`run_phases` integrates phase by phase; where a condition becomes true between two output
 points, the crossing time is found by Brent's method on re-integrations from the last point
 before it, so the phase ends at the crossing to within ``time_tol``, not at the next grid point.
 """
+
 from __future__ import annotations
 
 import math
-import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 from scipy.optimize import brentq
 
 from .model import Model
 from .parameters import ParameterError
-from .recipe import StateValue
+from .recipe import Phase, PhaseRecord
 from .results import SimulationResult
 from .simulation import SolverOptions, simulate
-from .streams import PhaseRecord
 
-_OPS: dict[str, Callable[[Any, Any], Any]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-
-
-class Transition(BaseModel):
-    """End the phase when ``variable op value`` holds, e.g. ``{variable: V, op: "<=", value: 0.02}``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    variable: str = Field(description="a scalar state or output of the model")
-    op: Literal["<", "<=", ">", ">="]
-    value: float
-    then: Literal["next", "stop"] = Field("next", description="when it holds: go on with the next phase, or "
-                                          "end the whole recipe (a harvest trigger, say)")
-
-    def holds(self, values: np.ndarray) -> np.ndarray:
-        return _OPS[self.op](values, self.value)
-
-    def __str__(self):
-        return f"{self.variable} {self.op} {self.value:g}"
-
-
-class UnitPhase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    duration: PositiveFloat = Field(description="longest duration, in the model's time units")
-    until: Transition | None = Field(None, description="ends the phase earlier when it becomes true")
-    inputs: dict[str, Any] = Field(default_factory=dict, description="input values from the phase start on")
-    set_states: dict[str, StateValue] = Field(default_factory=dict)
-    add_states: dict[str, StateValue] = Field(default_factory=dict)
-    points: int = Field(20, ge=1, le=10_000, description="output intervals in the phase")
+#: default ``time_tol``: a relative time tolerance, this fraction of max(1, |end of the phase's grid|)
+TIME_RTOL = 1e-9
 
 
 @dataclass
 class PhasedResult:
-    result: SimulationResult              # stitched over all phases; right-continuous at phase starts
+    result: SimulationResult  # stitched over all phases; right-continuous at phase starts
     phases: list[PhaseRecord] = field(default_factory=list)
 
     @property
@@ -77,10 +46,18 @@ class PhasedResult:
         return {v.name: (float(x[v.offset]) if v.size == 1 else x[v.slice].copy()) for v in m.states}
 
 
-def run_phases(model: Model, phases: Sequence[UnitPhase], *, parameters: Mapping[str, Any] | None = None,
-               inputs: Mapping[str, Any] | None = None, initial: Mapping[str, Any] | None = None,
-               start: float = 0.0, options: SolverOptions | None = None, time_tol: float | None = None,
-               progress: Callable[[float, str], None] | None = None) -> PhasedResult:
+def run_phases(
+    model: Model,
+    phases: Sequence[Phase],
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    initial: Mapping[str, Any] | None = None,
+    start: float = 0.0,
+    options: SolverOptions | None = None,
+    time_tol: float | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> PhasedResult:
     """Run ``phases`` back to back from ``start``. Inputs carry over from phase to phase unless a
     phase sets them; ``inputs`` gives their values before the first phase."""
     if not phases:
@@ -96,12 +73,12 @@ def run_phases(model: Model, phases: Sequence[UnitPhase], *, parameters: Mapping
     for phase in phases:
         current_inputs.update(phase.inputs)
         state = _apply(model, parameters, state, phase)
-        times = t + np.linspace(0.0, phase.duration, phase.points + 1)
+        times = (t + np.linspace(0.0, phase.duration, phase.points + 1)).tolist()
         res = simulate(model, times, parameters=parameters, inputs=current_inputs, initial=state, options=options)
         ended_by = "duration"
         if res.ok and phase.until is not None:
-            res, ended_by = _stop_at_condition(model, res, phase, parameters, current_inputs, options,
-                                               time_tol if time_tol is not None else 1e-9 * max(1.0, abs(times[-1])))
+            tol = time_tol if time_tol is not None else TIME_RTOL * max(1.0, abs(times[-1]))
+            res, ended_by = _stop_at_condition(model, res, phase, parameters, current_inputs, options, tol)
         res.phases = [phase.name] * len(res.t)
         pieces.append(res)
         end = float(res.t[-1]) if len(res.t) else t
@@ -113,25 +90,32 @@ def run_phases(model: Model, phases: Sequence[UnitPhase], *, parameters: Mapping
         done += phase.duration
         if progress is not None:
             progress(done / total, f"phase {phase.name} ended at {end:g} {model.time_units} ({ended_by})")
-        if ended_by in ("condition", "instant") and phase.until.then == "stop":
+        if ended_by in ("condition", "instant") and phase.until is not None and phase.until.then == "stop":
             break
     return PhasedResult(_stitch(pieces), records)
 
 
-def _check_phases(model: Model, phases: Sequence[UnitPhase]):
+def _check_phases(model: Model, phases: Sequence[Phase]):
     errors = []
     names = [p.name for p in phases]
     errors += [("phases", f"phase name '{n}' is repeated") for n in sorted({n for n in names if names.count(n) > 1})]
     scalar = {v.name for v in model.states if v.size == 1} | {v.name for v in model.outputs}
     for p in phases:
         if p.until is not None and p.until.variable not in scalar:
-            errors.append((f"phases.{p.name}.until.variable",
-                           f"'{p.until.variable}' is not a scalar state or output of '{model.name}'; "
-                           f"choose from {', '.join(sorted(scalar))}"))
+            errors.append(
+                (
+                    f"phases.{p.name}.until.variable",
+                    f"'{p.until.variable}' is not a scalar state or output of '{model.name}'; "
+                    f"choose from {', '.join(sorted(scalar))}",
+                )
+            )
         for key in ("inputs", "set_states", "add_states"):
             known = model.inputs.names if key == "inputs" else [v.name for v in model.states]
-            errors += [(f"phases.{p.name}.{key}.{k}", f"unknown name; known: {', '.join(known)}")
-                       for k in getattr(p, key) if k not in known]
+            errors += [
+                (f"phases.{p.name}.{key}.{k}", f"unknown name; known: {', '.join(known)}")
+                for k in getattr(p, key)
+                if k not in known
+            ]
     if errors:
         raise ParameterError(errors, f"model '{model.name}' phases")
 
@@ -140,14 +124,15 @@ def _state_dict(model: Model, x: np.ndarray) -> dict[str, Any]:
     return {v.name: (float(x[v.offset]) if v.size == 1 else x[v.slice].copy()) for v in model.states}
 
 
-def _apply(model: Model, parameters, state: dict[str, Any], phase: UnitPhase) -> dict[str, Any]:
+def _apply(model: Model, parameters, state: dict[str, Any], phase: Phase) -> dict[str, Any]:
     if not (phase.set_states or phase.add_states):
         return state
-    if set(state) != {v.name for v in model.states}:      # fill in the model's own initial values
+    if set(state) != {v.name for v in model.states}:  # fill in the model's own initial values
         x0, _ = model.initial_state(model.parameter_vector(parameters), state)
         state = _state_dict(model, x0)
-    new = dict(state) | {k: np.asarray(v, dtype=float) if isinstance(v, list) else float(v)
-                         for k, v in phase.set_states.items()}
+    new = dict(state) | {
+        k: np.asarray(v, dtype=float) if isinstance(v, list) else float(v) for k, v in phase.set_states.items()
+    }
     for k, v in phase.add_states.items():
         new[k] = new[k] + (np.asarray(v, dtype=float) if isinstance(v, list) else float(v))
     return new
@@ -158,8 +143,9 @@ def _values(res: SimulationResult, variable: str) -> np.ndarray:
     return res.output(variable) if variable in names else res.state(variable)
 
 
-def _stop_at_condition(model, res: SimulationResult, phase: UnitPhase, parameters, inputs, options, tol):
+def _stop_at_condition(model, res: SimulationResult, phase: Phase, parameters, inputs, options, tol):
     cond = phase.until
+    assert cond is not None
     hits = np.flatnonzero(cond.holds(_values(res, cond.variable)))
     if hits.size == 0:
         return res, "duration"
@@ -190,10 +176,21 @@ def _stop_at_condition(model, res: SimulationResult, phase: UnitPhase, parameter
 
 
 def _rows(res: SimulationResult, idx: list[int]) -> SimulationResult:
-    return SimulationResult(model=res.model, status=res.status, message=res.message, t=res.t[idx], x=res.x[idx],
-                            z=res.z[idx], y=res.y[idx], u=res.u[idx], parameters=res.parameters,
-                            phases=None if res.phases is None else [res.phases[i] for i in idx],
-                            stats=res.stats, warnings=res.warnings, options=res.options)
+    return SimulationResult(
+        model=res.model,
+        status=res.status,
+        message=res.message,
+        t=res.t[idx],
+        x=res.x[idx],
+        z=res.z[idx],
+        y=res.y[idx],
+        u=res.u[idx],
+        parameters=res.parameters,
+        phases=None if res.phases is None else [res.phases[i] for i in idx],
+        stats=res.stats,
+        warnings=res.warnings,
+        options=res.options,
+    )
 
 
 def _stitch(pieces: list[SimulationResult], join: Literal["right", "append"] = "right") -> SimulationResult:
@@ -207,20 +204,36 @@ def _stitch(pieces: list[SimulationResult], join: Literal["right", "append"] = "
             n -= 1
         keep.append(_rows(r, list(range(n))))
     last = pieces[-1]
-    cat = (lambda a: np.concatenate([getattr(r, a) for r in keep], axis=0))
-    phases = None if any(r.phases is None for r in keep) else sum((r.phases for r in keep), [])
+
+    def cat(a):
+        return np.concatenate([getattr(r, a) for r in keep], axis=0)
+
+    phases = None if any(r.phases is None for r in keep) else [name for r in keep for name in (r.phases or [])]
     stats = {"phases": [r.stats for r in pieces]}
     warnings = sorted({w for r in pieces for w in r.warnings})
-    return SimulationResult(model=last.model, status=last.status, message=last.message, t=cat("t"), x=cat("x"),
-                            z=cat("z"), y=cat("y"), u=cat("u"), parameters=last.parameters, phases=phases,
-                            stats=stats, warnings=warnings, options=last.options)
+    return SimulationResult(
+        model=last.model,
+        status=last.status,
+        message=last.message,
+        t=cat("t"),
+        x=cat("x"),
+        z=cat("z"),
+        y=cat("y"),
+        u=cat("u"),
+        parameters=last.parameters,
+        phases=phases,
+        stats=stats,
+        warnings=warnings,
+        options=last.options,
+    )
 
 
-def schedule_phases(unit: str, planned: Sequence[tuple[str, float, bool]],
-                    phases: Sequence[Any] | None) -> tuple[list[PhaseRecord], list[str]]:
+def schedule_phases(
+    unit: str, planned: Sequence[tuple[str, float, bool]], phases: Sequence[Any] | None
+) -> tuple[list[PhaseRecord], list[str]]:
     """Phase records back to back from 0 h, and the problems found.
 
-    ``planned`` holds (name, duration h, computed). ``phases`` (UnitPhase objects or dicts with
+    ``planned`` holds (name, duration h, computed). ``phases`` (Phase objects or dicts with
     ``name`` and ``duration`` in h) override: a timed phase takes the given duration; a computed
     phase (mixing, filtration, filling) keeps its computed length and the given duration is its
     maximum, so a longer computed phase is a problem that fails the batch.

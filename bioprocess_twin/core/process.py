@@ -1,41 +1,45 @@
 """Processes: a model plus the defaults and KPIs that make it runnable from a spec.
 
-A :class:`Process` is what the CLI, the dashboard and the HTTP API call. It owns a built
+A :class:`Process` is what the CLI and the dashboard run (through ``catalogue.run_spec``). It owns a built
 :class:`~.model.Model`, may declare *operating* parameters that shape its recipe (number of
 passes, say), and turns a result into KPIs and, for particle processes, size distributions.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .model import Model
 from .parameters import ParameterError, ParameterTable
+from .phased import run_phases
 from .recipe import Recipe
 from .results import SimulationResult
 from .simulation import SolverOptions, simulate
+from .units import from_si
 
 
 @dataclass
 class Distribution:
     """Size distributions over time for plotting: one row of ``density`` per labelled time."""
 
-    diameter: np.ndarray          # class diameters, nm
-    density: np.ndarray           # (n_times, n_classes) volume-weighted density q3 in 1/ln(d) (sums to 1 over ln d)
-    labels: list[str]             # e.g. "pass 3" or "t = 12 s"
+    diameter: np.ndarray  # class diameters, nm
+    density: np.ndarray  # (n_times, n_classes) volume-weighted density q3 in 1/ln(d) (sums to 1 over ln d)
+    labels: list[str]  # e.g. "pass 3" or "t = 12 s"
     kind: str = "volume density q3(ln d)"
 
 
 @dataclass
 class ProcessRun:
-    process: "Process"
+    process: Process
     result: SimulationResult
     kpis: dict[str, float] = field(default_factory=dict)
     distribution: Distribution | None = None
-    series: Any = None            # pandas DataFrame of KPI-like quantities over time (no class columns)
+    series: Any = None  # pandas DataFrame of KPI-like quantities over time (no class columns)
 
     @property
     def ok(self) -> bool:
@@ -45,14 +49,21 @@ class ProcessRun:
         out = self.result.summary() | {"kpis": self.kpis}
         if include_series and self.series is not None:
             df = self.series
-            out["series"] = {"time": df.index.to_list(), "time_units": self.result.model.time_units,
-                             "time_label": self.result.model.time_label,
-                             "units": df.attrs.get("units", {}),
-                             "columns": {c: df[c].tolist() for c in df.columns}}
+            out["series"] = {
+                "time": df.index.to_list(),
+                "time_units": self.result.model.time_units,
+                "time_label": self.result.model.time_label,
+                "units": df.attrs.get("units", {}),
+                "columns": {c: df[c].tolist() for c in df.columns},
+            }
         if self.distribution is not None:
             d = self.distribution
-            out["distribution"] = {"diameter_nm": d.diameter.tolist(), "labels": d.labels, "kind": d.kind,
-                                   "density": d.density.tolist()}
+            out["distribution"] = {
+                "diameter_nm": d.diameter.tolist(),
+                "labels": d.labels,
+                "kind": d.kind,
+                "density": d.density.tolist(),
+            }
         return out
 
 
@@ -64,6 +75,22 @@ class Process(ABC):
 
     def __init__(self):
         self._model: Model | None = None
+
+    @classmethod
+    def shared(cls) -> Process:
+        """The one shared instance of this process model (its CasADi model is built once per interpreter)."""
+        if cls not in _SHARED:
+            _SHARED[cls] = cls()
+        return _SHARED[cls]
+
+    @classmethod
+    def forget_shared(cls) -> None:
+        _SHARED.pop(cls, None)
+
+    @classmethod
+    def reports_distribution(cls) -> bool:
+        """True for a particle process: one that reports size distributions (it overrides ``distribution``)."""
+        return cls.distribution is not Process.distribution
 
     @abstractmethod
     def build(self) -> Model:
@@ -97,43 +124,115 @@ class Process(ABC):
         return result.frame(include_vectors=False)
 
     def split_parameters(self, given: Mapping[str, Any] | None) -> tuple[dict[str, float], dict[str, float]]:
-        """Model and operating parameter values, resolved and validated; every bad name or value of either
-        is reported at once."""
+        """Model parameter values (declared units, as the integrator takes them) and operating values (SI,
+        as ``default_recipe``, ``kpis`` etc. take them), resolved and validated; every bad name or value
+        of either is reported at once."""
         given = dict(given or {})
         op_given = {k: given.pop(k) for k in list(given) if k in self.operating}
         errors: list[tuple[str, str]] = []
 
-        def resolve(table: ParameterTable, values: dict[str, Any]) -> dict[str, float]:
+        def resolve(table: ParameterTable, values: dict[str, Any], si: bool = False) -> dict[str, float]:
             try:
-                return table.resolve(values)
+                return table.resolve_si(values) if si else table.resolve(values)
             except ParameterError as exc:
                 errors.extend(exc.errors)
                 return {}
-        operating, model_values = resolve(self.operating, op_given), resolve(self.model.parameters, given)
+
+        operating = resolve(self.operating, op_given, si=True)
+        model_values = resolve(self.model.parameters, given)
         if errors:
             known = self.operating.names + self.model.parameters.names
             errors = [(f, _unknown_hint(f, m, known, self.model.inputs.names)) for f, m in errors]
             raise ParameterError(errors, f"process '{self.name}' parameters")
         return model_values, operating
 
-    def describe(self) -> dict[str, Any]:
-        return self.model.describe() | {"name": self.name, "description": self.description or self.model.description,
-                                        "operating": self.operating.describe()}
+    def from_si(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Model and operating parameter values in SI, by name, in their declared units: what :meth:`run`
+        takes from code that computes in SI (a production unit, say)."""
+        out = {}
+        for name, value in values.items():
+            units = self.operating[name].units if name in self.operating else self.model.units_of(name)
+            out[name] = from_si(value, units)
+        return out
 
-    def run(self, parameters: Mapping[str, Any] | None = None, inputs: Mapping[str, Any] | None = None,
-            recipe: Recipe | None = None, initial: Mapping[str, Any] | None = None, times=None,
-            options: SolverOptions | None = None, sensitivities=False,
-            progress: Callable[[float, str], None] | None = None) -> ProcessRun:
+    def describe(self) -> dict[str, Any]:
+        return self.model.describe() | {
+            "name": self.name,
+            "description": self.description or self.model.description,
+            "operating": self.operating.describe(),
+        }
+
+    def run(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        recipe: Recipe | None = None,
+        initial: Mapping[str, Any] | None = None,
+        times=None,
+        options: SolverOptions | None = None,
+        sensitivities=False,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> ProcessRun:
         model_params, operating = self.split_parameters(parameters)
         recipe = recipe if recipe is not None else self.default_recipe(operating)
-        times = np.asarray(times, dtype=float) if times is not None else self.default_times(operating, recipe)
-        result = simulate(self.model, times, parameters=model_params, inputs=inputs, recipe=recipe,
-                          initial=initial, options=options, sensitivities=sensitivities, progress=progress)
+        if times is not None:
+            times = np.asarray(times, dtype=float)
+        elif recipe is None or not recipe.conditional:
+            times = self.default_times(operating, recipe)
+        if recipe is not None and recipe.conditional:
+            result = self._run_conditional(
+                recipe, times, model_params, inputs, initial, options, sensitivities, progress
+            )
+        else:
+            result = simulate(
+                self.model,
+                times,
+                parameters=model_params,
+                inputs=inputs,
+                recipe=recipe,
+                initial=initial,
+                options=options,
+                sensitivities=sensitivities,
+                progress=progress,
+            )
         if not result.ok or len(result.t) == 0:
             return ProcessRun(self, result)
-        return ProcessRun(self, result, kpis=self.kpis(result, operating),
-                          distribution=self.distribution(result, operating),
-                          series=self.series(result, operating))
+        return ProcessRun(
+            self,
+            result,
+            kpis=self.kpis(result, operating),
+            distribution=self.distribution(result, operating),
+            series=self.series(result, operating),
+        )
+
+    def _run_conditional(
+        self, recipe, times, parameters, inputs, initial, options, sensitivities, progress
+    ) -> SimulationResult:
+        """A recipe whose phases have transitions: run phase by phase, each on its own ``points`` grid."""
+        errors = [
+            (field, "a recipe with phase transitions " + why)
+            for field, why, bad in (
+                ("recipe.events", "takes no events: give their changes to the phases", recipe.events),
+                ("times", "takes no output times: each phase has 'points'", times is not None),
+                ("sensitivities", "has no sensitivities", sensitivities),
+            )
+            if bad
+        ]
+        if errors:
+            raise ParameterError(errors, f"process '{self.name}' recipe")
+        return run_phases(
+            self.model,
+            recipe.phases,
+            parameters=parameters,
+            inputs=inputs,
+            initial=initial,
+            start=recipe.start,
+            options=options,
+            progress=progress,
+        ).result
+
+
+_SHARED: dict[type[Process], Process] = {}
 
 
 def _unknown_hint(field: str, message: str, known: list[str], inputs: list[str]) -> str:

@@ -1,4 +1,5 @@
 """Simulation results: arrays, a pandas DataFrame with units, sensitivities and a JSON summary."""
+
 from __future__ import annotations
 
 import math
@@ -33,18 +34,18 @@ class SolverFailure(RuntimeError):
 
 @dataclass
 class SimulationResult:
-    model: "Model"
-    status: str                 # "ok" or "failed"
+    model: Model
+    status: str  # "ok" or "failed"
     message: str
     t: np.ndarray
-    x: np.ndarray               # (nt, nx)
-    z: np.ndarray               # (nt, nz)
-    y: np.ndarray               # (nt, ny)
-    u: np.ndarray               # (nt, nu) inputs in effect at each time
+    x: np.ndarray  # (nt, nx)
+    z: np.ndarray  # (nt, nz)
+    y: np.ndarray  # (nt, ny)
+    u: np.ndarray  # (nt, nu) inputs in effect at each time
     parameters: dict[str, float]
     phases: list[str] | None = None
     stats: dict[str, Any] = field(default_factory=dict)
-    sensitivities: dict[str, np.ndarray] = field(default_factory=dict)   # name -> (nt, nx+ny)
+    sensitivities: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (nt, nx+ny)
     warnings: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     #: the model version that ran when it is not the code's: a calibrated set such as "1.0.0+cal.1"
@@ -59,7 +60,7 @@ class SimulationResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def raise_for_status(self) -> "SimulationResult":
+    def raise_for_status(self) -> SimulationResult:
         if not self.ok:
             raise SolverFailure(f"{self.model.name}: {self.message}")
         return self
@@ -122,8 +123,15 @@ class SimulationResult:
     def summary(self) -> dict[str, Any]:
         """Plain data for JSON: status, model identity (the version that ran and the code's version),
         solver settings and statistics."""
-        return {"status": self.status, "message": self.message, "model": self.model.name,
-                "model_version": self.model_version, "code_version": self.model.version,
-                "parameters": self.parameters,
-                "solver": self.options | {"stats": self.stats}, "warnings": self.warnings,
-                "n_times": int(len(self.t)), "t_end": float(self.t[-1]) if len(self.t) else None}
+        return {
+            "status": self.status,
+            "message": self.message,
+            "model": self.model.name,
+            "model_version": self.model_version,
+            "code_version": self.model.version,
+            "parameters": self.parameters,
+            "solver": self.options | {"stats": self.stats},
+            "warnings": self.warnings,
+            "n_times": int(len(self.t)),
+            "t_end": float(self.t[-1]) if len(self.t) else None,
+        }

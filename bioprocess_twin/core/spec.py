@@ -1,4 +1,5 @@
-"""The simulation spec shared by the CLI, the dashboard and the HTTP API."""
+"""The simulation spec shared by the CLI and the dashboard (``catalogue.run_spec`` runs it)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,13 @@ from .recipe import Recipe
 from .simulation import SolverOptions
 
 
-class TimeGrid(BaseModel):
+class StrictModel(BaseModel):
+    """Base of every spec section: an unknown or misspelt field is an error that names it."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+class TimeGrid(StrictModel):
     start: float = 0.0
     stop: float
     points: int = Field(101, ge=2, le=100_000)
@@ -40,8 +46,11 @@ class SimulationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str
-    version: str | None = Field(None, description="model version: the code's version (default) or a calibrated "
-                                "set saved in models/<model>/, e.g. 1.0.0+cal.1")
+    version: str | None = Field(
+        None,
+        description="model version: the code's version (default) or a calibrated "
+        "set saved in <models>/<model>/, e.g. 1.0.0+cal.1",
+    )
     parameters: dict[str, Any] = Field(default_factory=dict)
     inputs: dict[str, Any] = Field(default_factory=dict)
     initial: dict[str, Any] = Field(default_factory=dict)
@@ -54,23 +63,6 @@ class SimulationSpec(BaseModel):
         if self.times is None:
             return None
         return self.times.values() if isinstance(self.times, TimeGrid) else np.asarray(self.times, dtype=float)
-
-    def run(self, progress=None):
-        """Validate against the named process and run it. Raises KeyError / ParameterError on bad specs
-        (an unknown or unusable ``version`` on the field ``version``)."""
-        from . import registry
-        from .definitions import calibrated_parameters
-        process = registry.get(self.model)
-        calibrated = self.version is not None and self.version != process.version
-        parameters = calibrated_parameters(process, self.version) | self.parameters if calibrated else self.parameters
-        run = process.run(parameters=parameters, inputs=self.inputs, recipe=self.recipe,
-                          initial=self.initial or None, times=self.time_values(), options=self.solver,
-                          sensitivities=self.sensitivities, progress=progress)
-        if calibrated:
-            run.result.version_label = self.version
-            if run.series is not None and "model" in run.series.attrs:
-                run.series.attrs["model"] = f"{process.name} {self.version}"
-        return run
 
 
 class SpecError(ValueError):
@@ -138,7 +130,7 @@ def simulation_spec_files(directory: str | Path) -> list[Path]:
         try:
             data = yaml.safe_load(path.read_text())
         except yaml.YAMLError:
-            data = {"model": None}            # broken: keep it, so loading it reports the problem
+            data = {"model": None}  # broken: keep it, so loading it reports the problem
         if isinstance(data, dict) and "model" in data:
             out.append(path)
     return out

@@ -9,18 +9,26 @@ reports in :attr:`UnitResult.generated`. That is what makes mass balances checka
 
 Time in production units is in hours from the start of the unit's batch.
 """
+
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from .parameters import ParameterError, ParameterTable
+from .process import Process
+from .recipe import PhaseRecord
+from .units import from_si
+
+#: round-off allowance: a component mass down to -NEGATIVE_MASS_RTOL x the stream's total mass counts as zero
+NEGATIVE_MASS_RTOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -56,23 +64,32 @@ class ParticleSize:
     def statistics(self) -> dict[str, float]:
         w, d = self.volume_fraction, self.diameter_nm
         d10, d50, d90 = (self.percentile(q) for q in (0.1, 0.5, 0.9))
-        return {"d10_nm": d10, "d50_nm": d50, "d90_nm": d90, "span": (d90 - d10) / d50,
-                "d43_nm": float(np.sum(w * d)), "d32_nm": float(1.0 / np.sum(w / d))}
+        return {
+            "d10_nm": d10,
+            "d50_nm": d50,
+            "d90_nm": d90,
+            "span": (d90 - d10) / d50,
+            "d43_nm": float(np.sum(w * d)),
+            "d32_nm": float(1.0 / np.sum(w / d)),
+        }
 
     @staticmethod
-    def blend(parts: Sequence[tuple["ParticleSize", float]]) -> "ParticleSize | None":
+    def blend(parts: Sequence[tuple[ParticleSize | None, float]]) -> ParticleSize | None:
         """The distribution of several dispersions mixed, each weighted by its dispersed volume."""
-        parts = [(ps, w) for ps, w in parts if ps is not None and w > 0]
-        if not parts:
+        present = [(ps, w) for ps, w in parts if ps is not None and w > 0]
+        if not present:
             return None
-        grid = parts[0][0].diameter_nm
-        if any(ps.diameter_nm.shape != grid.shape or not np.allclose(ps.diameter_nm, grid) for ps, _ in parts):
+        grid = present[0][0].diameter_nm
+        if any(ps.diameter_nm.shape != grid.shape or not np.allclose(ps.diameter_nm, grid) for ps, _ in present):
             raise ValueError("particles: cannot blend distributions on different size grids")
-        return ParticleSize(grid, sum(ps.volume_fraction * w for ps, w in parts))
+        return ParticleSize(grid, np.sum([ps.volume_fraction * w for ps, w in present], axis=0))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"diameter_nm": self.diameter_nm.tolist(), "volume_fraction": self.volume_fraction.tolist(),
-                "statistics": self.statistics()}
+        return {
+            "diameter_nm": self.diameter_nm.tolist(),
+            "volume_fraction": self.volume_fraction.tolist(),
+            "statistics": self.statistics(),
+        }
 
 
 @dataclass(frozen=True)
@@ -89,14 +106,16 @@ class Stream:
 
     def __post_init__(self):
         errors = []
-        scale = max(1.0, sum(abs(float(v)) for v in self.mass.values()))   # round-off allowance for "negative"
+        scale = max(1.0, sum(abs(float(v)) for v in self.mass.values()))  # round-off allowance for "negative"
         if not (math.isfinite(self.volume) and self.volume >= 0):
             errors.append((f"{self.name}.volume", f"must be finite and >= 0 m3, got {self.volume}"))
         for comp, m in self.mass.items():
-            if not (math.isfinite(m) and m >= -1e-12 * scale):
+            if not (math.isfinite(m) and m >= -NEGATIVE_MASS_RTOL * scale):
                 errors.append((f"{self.name}.mass.{comp}", f"must be finite and >= 0 kg, got {m}"))
         if not (math.isfinite(self.temperature) and self.temperature > 0):
-            errors.append((f"{self.name}.temperature", f"must be a positive absolute temperature in K, got {self.temperature}"))
+            errors.append(
+                (f"{self.name}.temperature", f"must be a positive absolute temperature in K, got {self.temperature}")
+            )
         if self.particles is not None and self.dispersed is None:
             errors.append((f"{self.name}.dispersed", "a stream with particles must name its dispersed component"))
         if errors:
@@ -111,13 +130,17 @@ class Stream:
         """kg/m3 (= g/L); 0 for a component the stream does not carry."""
         return self.mass.get(component, 0.0) / self.volume if self.volume > 0 else 0.0
 
-    def scaled(self, factor: float, name: str | None = None) -> "Stream":
+    def scaled(self, factor: float, name: str | None = None) -> Stream:
         """The same composition and size distribution, ``factor`` times the amount."""
-        return replace(self, name=name or self.name, volume=self.volume * factor,
-                       mass={k: v * factor for k, v in self.mass.items()})
+        return replace(
+            self,
+            name=name or self.name,
+            volume=self.volume * factor,
+            mass={k: v * factor for k, v in self.mass.items()},
+        )
 
     @staticmethod
-    def mix(name: str, streams: Sequence["Stream"]) -> "Stream":
+    def mix(name: str, streams: Sequence[Stream]) -> Stream:
         """Streams combined: volumes and masses add, temperature is volume-weighted, particle
         distributions are blended by the mass of their dispersed component."""
         if not streams:
@@ -127,9 +150,8 @@ class Stream:
             for k, v in s.mass.items():
                 mass[k] = mass.get(k, 0.0) + v
         volume = sum(s.volume for s in streams)
-        temperature = (sum(s.volume * s.temperature for s in streams) / volume if volume > 0
-                       else streams[0].temperature)
-        dispersed = {s.dispersed for s in streams if s.particles is not None}
+        temperature = sum(s.volume * s.temperature for s in streams) / volume if volume > 0 else streams[0].temperature
+        dispersed = {s.dispersed for s in streams if s.particles is not None and s.dispersed is not None}
         if len(dispersed) > 1:
             raise ValueError(f"mix '{name}': streams carry particles of different components: {sorted(dispersed)}")
         disp = dispersed.pop() if dispersed else None
@@ -137,36 +159,31 @@ class Stream:
         return Stream(name, volume, mass, temperature, particles, disp)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"name": self.name, "volume_m3": self.volume, "volume_L": self.volume * 1e3,
-               "temperature_K": self.temperature, "mass_kg": dict(self.mass),
-               "concentration_g_per_L": {k: self.concentration(k) for k in self.mass}}
+        out = {
+            "name": self.name,
+            "volume_m3": self.volume,
+            "volume_L": from_si(self.volume, "L"),
+            "temperature_K": self.temperature,
+            "mass_kg": dict(self.mass),
+            "concentration_g_per_L": {k: self.concentration(k) for k in self.mass},
+        }
         if self.particles is not None:
             out["particles"] = self.particles.to_dict() | {"component": self.dispersed}
         return out
 
 
 @dataclass
-class PhaseRecord:
-    """One phase as it ran: its name, start and end (h from the unit's start) and what ended it."""
-
-    name: str
-    start: float
-    end: float
-    ended_by: str = "duration"     # "duration", "condition", "instant" or "failed"
-
-
-@dataclass
 class UnitResult:
     unit: str
     kind: str
-    status: str                                  # "ok" or "failed"
+    status: str  # "ok" or "failed"
     message: str
     outlets: dict[str, Stream]
-    generated: dict[str, float] = field(default_factory=dict)   # kg formed (+) or consumed (-) inside
-    duration: float = 0.0                        # h
+    generated: dict[str, float] = field(default_factory=dict)  # kg formed (+) or consumed (-) inside
+    duration: float = 0.0  # h
     phases: list[PhaseRecord] = field(default_factory=list)
     kpis: dict[str, float] = field(default_factory=dict)
-    series: pd.DataFrame | None = None           # index: h from the unit's start; attrs["units"]
+    series: pd.DataFrame | None = None  # index: h from the unit's start; attrs["units"]
     warnings: list[str] = field(default_factory=list)
     #: streams the unit drew from plant utilities itself (e.g. a default buffer for an unconnected inlet)
     supplied: dict[str, Stream] = field(default_factory=dict)
@@ -187,23 +204,41 @@ class UnitResult:
         return {c: total_in[c] + self.generated.get(c, 0.0) - total_out[c] for c in sorted(comps)}
 
     def to_dict(self, include_series: bool = True) -> dict[str, Any]:
-        out = {"unit": self.unit, "kind": self.kind, "status": self.status, "message": self.message,
-               "duration_h": self.duration, "kpis": self.kpis, "warnings": self.warnings,
-               "phases": [vars(p) for p in self.phases], "generated_kg": self.generated,
-               "outlets": {k: s.to_dict() for k, s in self.outlets.items()},
-               "supplied": {k: s.to_dict() for k, s in self.supplied.items()}}
+        out = {
+            "unit": self.unit,
+            "kind": self.kind,
+            "status": self.status,
+            "message": self.message,
+            "duration_h": self.duration,
+            "kpis": self.kpis,
+            "warnings": self.warnings,
+            "phases": [vars(p) for p in self.phases],
+            "generated_kg": self.generated,
+            "outlets": {k: s.to_dict() for k, s in self.outlets.items()},
+            "supplied": {k: s.to_dict() for k, s in self.supplied.items()},
+        }
         if include_series and self.series is not None:
             df = self.series
-            out["series"] = {"time_h": df.index.to_list(), "units": df.attrs.get("units", {}),
-                             "columns": {c: df[c].tolist() for c in df.columns}}
+            out["series"] = {
+                "time_h": df.index.to_list(),
+                "units": df.attrs.get("units", {}),
+                "columns": {c: df[c].tolist() for c in df.columns},
+            }
         return out
 
 
 class UnitOperation(ABC):
-    """A production unit: declared parameters, named inlets and outlets, and a batch ``run``."""
+    """A production unit: declared parameters, named inlets and outlets, and a batch ``run``.
+
+    A unit that integrates kinetics *has* a process model: ``process`` names its class, and the unit
+    turns inlet streams into that model's parameters, inputs and initial states, runs it and turns
+    the result back into outlet streams. Units without kinetics (fill, a mixing tank) leave it None.
+    """
 
     kind: ClassVar[str]
     description: ClassVar[str] = ""
+    #: the kinetic process model the unit runs, if any
+    process: ClassVar[type[Process] | None] = None
     parameters: ClassVar[ParameterTable] = ParameterTable()
     inlets: ClassVar[tuple[str, ...]] = ("inlet",)
     outlets: ClassVar[tuple[str, ...]] = ("outlet",)
@@ -213,10 +248,10 @@ class UnitOperation(ABC):
     #: non-numeric settings (component roles, correlation choice, ...) as a pydantic model, if any
     Config: ClassVar[type[BaseModel] | None] = None
 
-    def __init__(self, name: str, parameters: Mapping[str, Any] | None = None,
-                 config: Mapping[str, Any] | None = None):
+    def __init__(self, name: str, parameters: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = None):
         self.name = name
-        self.values = self.parameters.resolve(parameters, f"unit '{name}' ({self.kind}) parameters")
+        #: the unit's parameter values in SI base units (pint-converted): its equations hold no unit factors
+        self.values = self.parameters.resolve_si(parameters, f"unit '{name}' ({self.kind}) parameters")
         if self.Config is None:
             if config:
                 raise ParameterError([(f"{name}.config", f"{self.kind} takes no config")])
@@ -225,22 +260,36 @@ class UnitOperation(ABC):
             try:
                 self.config = self.Config.model_validate(dict(config or {}))
             except ValidationError as exc:
-                raise ParameterError([(f"{name}.config." + ".".join(str(x) for x in e["loc"]), e["msg"])
-                                      for e in exc.errors()], f"unit '{name}' config") from None
+                raise ParameterError(
+                    [(f"{name}.config." + ".".join(str(x) for x in e["loc"]), e["msg"]) for e in exc.errors()],
+                    f"unit '{name}' config",
+                ) from None
 
     @abstractmethod
     def run(self, inlets: Mapping[str, Stream], phases: Sequence[Any] | None = None) -> UnitResult:
         """Run one batch on ``inlets``; ``phases`` override the unit's default recipe."""
 
     def check_inlets(self, inlets: Mapping[str, Stream]) -> None:
-        errors = [(f"{self.name}.{k}", f"unknown inlet; {self.kind} has {', '.join(self.inlets)}")
-                  for k in inlets if k not in self.inlets]
-        errors += [(f"{self.name}.{k}", "inlet is not connected") for k in self.inlets
-                   if k not in inlets and k not in self.optional_inlets]
+        errors = [
+            (f"{self.name}.{k}", f"unknown inlet; {self.kind} has {', '.join(self.inlets)}")
+            for k in inlets
+            if k not in self.inlets
+        ]
+        errors += [
+            (f"{self.name}.{k}", "inlet is not connected")
+            for k in self.inlets
+            if k not in inlets and k not in self.optional_inlets
+        ]
         if errors:
             raise ParameterError(errors, f"unit '{self.name}' inlets")
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "description": self.description, "inlets": list(self.inlets),
-                "outlets": list(self.outlets), "parameters": self.parameters.describe(),
-                "config": self.Config.model_json_schema() if self.Config is not None else None}
+        return {
+            "kind": self.kind,
+            "description": self.description,
+            "process": self.process.name if self.process is not None else None,
+            "inlets": list(self.inlets),
+            "outlets": list(self.outlets),
+            "parameters": self.parameters.describe(),
+            "config": self.Config.model_json_schema() if self.Config is not None else None,
+        }

@@ -22,6 +22,7 @@ CasADi's AD of the structured MX graph. CasADi's sensitivity integrator calls it
 direction and reuses ``jacF`` for the Newton matrix. The virtual-machine form is for nominal runs
 only: its custom Jacobian has no parameter columns, so its parameter derivatives would be zero.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -41,10 +42,11 @@ def _normalised(model: Model):
     nx, npar, nu = model.nx, model.np, model.nu
     t, x, z = ca.MX.sym("t"), ca.MX.sym("x", nx + 1), ca.MX.sym("z", 0)
     p, u = ca.MX.sym("p", npar + nu + 1), ca.MX.sym("u", 0)
-    args = (x[:nx], p[:npar], p[npar:npar + nu])
+    args = (x[:nx], p[:npar], p[npar : npar + nu])
+    assert model.structured is not None
     span = p[npar + nu]
     ode = ca.vertcat(span * model.structured.rhs(*args), span)
-    jac = ca.diagcat(span * model.structured.jacobian(*args), ca.MX(1, 1))   # clock: no dependence, zero row
+    jac = ca.diagcat(span * model.structured.jacobian(*args), ca.MX(1, 1))  # clock: no dependence, zero row
     return (t, x, z, p, u), ode, jac
 
 
@@ -69,7 +71,7 @@ def _single_threaded_openblas() -> bool:
 
 def oracle(model: Model, compiled: bool) -> ca.Function | None:
     """The DAE Function for ``ca.integrator``; None if ``compiled`` and no compiler is available."""
-    cache = model._structured_oracles
+    cache = model.structured_oracles
     if compiled not in cache:
         cache[compiled] = _compiled(model) if compiled else _virtual_machine(model)
     return cache[compiled]
@@ -94,13 +96,17 @@ def compile_ode(library: str, dae_name: str, sym, ode: ca.MX, jac: ca.MX, forwar
         ca.Function(dae_name, list(sym), [ode, _EMPTY, _EMPTY, _EMPTY], ca.dyn_in(), ca.dyn_out()),
         dae_f,
         ca.Function("quadF", list(sym), [_EMPTY], names, ["quad"]),
-        ca.Function("jacF", list(sym), [jac, ca.MX(0, nx), ca.MX(nx, 0), ca.MX(0, 0)], names,
-                    ["jac_ode_x", "jac_alg_x", "jac_ode_z", "jac_alg_z"]),
+        ca.Function(
+            "jacF",
+            list(sym),
+            [jac, ca.MX(0, nx), ca.MX(nx, 0), ca.MX(0, 0)],
+            names,
+            ["jac_ode_x", "jac_alg_x", "jac_ode_z", "jac_alg_z"],
+        ),
     ]
     if forward:
-        fwd = dae_f.forward(1)          # CasADi's External finds it by name: fwd<n>_<function>
-        functions.append(ca.Function("fwd1_daeF", fwd.mx_in(), fwd.call(fwd.mx_in()), fwd.name_in(),
-                                     fwd.name_out()))
+        fwd = dae_f.forward(1)  # CasADi's External finds it by name: fwd<n>_<function>
+        functions.append(ca.Function("fwd1_daeF", fwd.mx_in(), fwd.call(fwd.mx_in()), fwd.name_in(), fwd.name_out()))
     lib = compile_functions(library, functions)
     return None if lib is None else lib[dae_name]
 
@@ -109,10 +115,22 @@ def _virtual_machine(model: Model) -> ca.Function:
     (t, x, z, p, u), ode, jac = _normalised(model)
     name = f"{model.name}_ode"
     out = ca.MX.sym("out_ode", ca.Sparsity(x.numel(), 1))
-    jac_f = ca.Function(f"jac_{name}", [x, p, out], [jac, ca.MX(x.numel(), p.numel())],
-                        ["x", "p", "out_ode"], ["jac_ode_x", "jac_ode_p"])
-    f = ca.Function(name, [x, p], [ode], ["x", "p"], ["ode"],
-                    {"custom_jacobian": jac_f, "jac_penalty": 0, "max_num_dir": x.numel()})
-    xs, ps = ca.MX.sym("x", x.numel()), ca.MX.sym("p", p.numel())     # fresh symbols keep the call (not inlined)
-    return ca.Function(f"{model.name}_dae", [t, xs, z, ps, u], [f(xs, ps), _EMPTY, _EMPTY, _EMPTY],
-                       ca.dyn_in(), ca.dyn_out(), {"max_num_dir": x.numel()})   # one batch of AD directions
+    jac_f = ca.Function(
+        f"jac_{name}",
+        [x, p, out],
+        [jac, ca.MX(x.numel(), p.numel())],
+        ["x", "p", "out_ode"],
+        ["jac_ode_x", "jac_ode_p"],
+    )
+    f = ca.Function(
+        name, [x, p], [ode], ["x", "p"], ["ode"], {"custom_jacobian": jac_f, "jac_penalty": 0, "max_num_dir": x.numel()}
+    )
+    xs, ps = ca.MX.sym("x", x.numel()), ca.MX.sym("p", p.numel())  # fresh symbols keep the call (not inlined)
+    return ca.Function(
+        f"{model.name}_dae",
+        [t, xs, z, ps, u],
+        [f(xs, ps), _EMPTY, _EMPTY, _EMPTY],
+        ca.dyn_in(),
+        ca.dyn_out(),
+        {"max_num_dir": x.numel()},
+    )  # one batch of AD directions

@@ -6,19 +6,31 @@ or IDAS; :meth:`Trajectory.jacobian` returns the values together with their exac
 sensitivities (CasADi differentiates through the SUNDIALS integrators). Estimation builds one per
 batch and calls it every iteration, so the graph and the integrators are made only once.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import casadi as ca
 import numpy as np
 
+from .integration import (
+    SolverOptions,
+    apply_jumps,
+    call_chunk,
+    check_event_states,
+    chunk_shape,
+    consistent_z_symbolic,
+    integrator,
+    normalised_dae,
+    plan_run,
+    rhs_form,
+)
 from .model import Model
 from .parameters import ParameterError
 from .recipe import Recipe
-from .simulation import (SolverOptions, _apply_jumps, _call, _check_event_states, _chunk, _consistent_z_sym, _dae,
-                         _form, _plan, integrator)
 
 
 class TrajectoryError(RuntimeError):
@@ -28,31 +40,31 @@ class TrajectoryError(RuntimeError):
 @dataclass
 class Trajectory:
     model: Model
-    times: np.ndarray                 # output times
-    columns: list[str]                # state / output names, one column each (vector states: name[i])
-    names: list[str]                  # entries of theta: free parameters, then free initial states
-    theta0: np.ndarray                # theta at the values the trajectory was built with
+    times: np.ndarray  # output times
+    columns: list[str]  # state / output names, one column each (vector states: name[i])
+    names: list[str]  # entries of theta: free parameters, then free initial states
+    theta0: np.ndarray  # theta at the values the trajectory was built with
     _values: ca.Function = field(repr=False)
     _jacobian: ca.Function | None = field(default=None, repr=False)
 
     def __call__(self, theta: Sequence[float] | None = None) -> np.ndarray:
         """(n_times, n_columns) values at theta."""
-        theta = self.theta0 if theta is None else np.asarray(theta, dtype=float)
+        at = self.theta0 if theta is None else np.asarray(theta, dtype=float)
         try:
-            out = self._values(theta)
+            out = self._values(at)
         except RuntimeError as exc:
             raise TrajectoryError(_last_line(exc)) from None
         return np.array(out).reshape(len(self.columns), len(self.times)).T
 
     def jacobian(self, theta: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Values (n_times, n_columns) and their derivatives (n_times, n_columns, n_theta) at theta."""
-        theta = self.theta0 if theta is None else np.asarray(theta, dtype=float)
+        at = self.theta0 if theta is None else np.asarray(theta, dtype=float)
         if self._jacobian is None:
             th = ca.MX.sym("theta", len(self.names))
-            v = self._values(th)
-            self._jacobian = ca.Function("trajectory_jac", [th], [v, ca.jacobian(v, th)])
+            sym = self._values(th)
+            self._jacobian = ca.Function("trajectory_jac", [th], [sym, ca.jacobian(sym, th)])
         try:
-            v, J = self._jacobian(theta)
+            v, J = self._jacobian(at)
         except RuntimeError as exc:
             raise TrajectoryError(_last_line(exc)) from None
         nt, nc = len(self.times), len(self.columns)
@@ -66,11 +78,19 @@ def _last_line(exc: Exception) -> str:
     return lines[-1] if lines else "integrator failed"
 
 
-def trajectory(model: Model, times: Sequence[float], *, parameters: Mapping[str, Any] | None = None,
-               inputs: Mapping[str, Any] | None = None, recipe: Recipe | None = None,
-               initial: Mapping[str, Any] | None = None, options: SolverOptions | None = None,
-               free_parameters: Sequence[str] = (), free_states: Sequence[str] = (),
-               columns: Sequence[str] | None = None) -> Trajectory:
+def trajectory(
+    model: Model,
+    times: Sequence[float],
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    recipe: Recipe | None = None,
+    initial: Mapping[str, Any] | None = None,
+    options: SolverOptions | None = None,
+    free_parameters: Sequence[str] = (),
+    free_states: Sequence[str] = (),
+    columns: Sequence[str] | None = None,
+) -> Trajectory:
     """The states and outputs named in ``columns`` (default: all) at ``times`` as a CasADi function of
     the ``free_parameters`` and the initial values of the ``free_states``. Other parameters and
     initial states keep the values given (or their defaults). Inputs and recipe as in ``simulate``."""
@@ -78,15 +98,19 @@ def trajectory(model: Model, times: Sequence[float], *, parameters: Mapping[str,
     # CasADi's second-order correction of the augmented Newton matrix only changes how fast the corrector
     # converges, not the error control: off, the sensitivities agree within the integration tolerance and
     # cost about half (docs/benchmarks_calibration.md).
-    options = options.model_copy(update={"rhs": _sensitivity_form(model, options),
-                                         "casadi_options": {"second_order_correction": False} | options.casadi_options})
+    options = options.model_copy(
+        update={
+            "rhs": _sensitivity_form(model, options),
+            "casadi_options": {"second_order_correction": False} | options.casadi_options,
+        }
+    )
     errors = [(f"free_parameters.{n}", "unknown parameter") for n in free_parameters if n not in model.parameters]
     errors += [(f"free_states.{n}", "unknown state") for n in free_states if n not in [v.name for v in model.states]]
     if errors:
         raise ParameterError(errors, f"model '{model.name}'")
     p_num = model.parameter_vector(parameters)
-    plan = _plan(model, times, inputs, recipe)
-    _check_event_states(model, plan)
+    plan = plan_run(model, times, inputs, recipe)
+    check_event_states(model, plan)
     x0_num, z0 = model.initial_state(p_num, initial)
     n_states = [model.state(n).size for n in free_states]
     theta = ca.MX.sym("theta", len(free_parameters) + sum(n_states))
@@ -95,7 +119,7 @@ def trajectory(model: Model, times: Sequence[float], *, parameters: Mapping[str,
         P[model.parameters.names.index(name)] = theta[j]
     x0_sym, _ = model.initial_function(P)
     fixed = np.zeros(model.nx)
-    for name in (initial or {}):
+    for name in initial or {}:
         fixed[model.state(name).slice] = 1.0
     x = x0_sym * (1 - fixed) + x0_num * fixed
     k = len(free_parameters)
@@ -104,21 +128,21 @@ def trajectory(model: Model, times: Sequence[float], *, parameters: Mapping[str,
         sl = model.state(name).slice
         mask = np.zeros(model.nx)
         mask[sl] = 1.0
-        x = x * (1 - mask) + ca.vertcat(ca.MX(sl.start, 1), theta[k:k + size], ca.MX(model.nx - sl.stop, 1))
+        x = x * (1 - mask) + ca.vertcat(ca.MX(sl.start, 1), theta[k : k + size], ca.MX(model.nx - sl.stop, 1))
         theta0.extend(np.atleast_1d(x0_num[sl]))
         k += size
-    x = _apply_jumps(model, x, plan.jumps.get(0, []))
+    x = apply_jumps(model, x, plan.jumps.get(0, []))
     plugin = options.plugin(model)
-    zsolve = lambda t, xx, zz, i: _consistent_z_sym(model, t, xx, zz, P, plan.u_at[:, i])   # noqa: E731
+    zsolve = lambda t, xx, zz, i: consistent_z_symbolic(model, t, xx, zz, P, plan.u_at[:, i])  # noqa: E731
     cols, zcols = [x], [zsolve(plan.grid[0], x, z0, 0)]
     for a, b in plan.chunks:
-        shape, span = _chunk(plan.grid, a, b)
+        shape, span = chunk_shape(plan.grid, a, b)
         F = integrator(model, shape, plugin, options)
-        xf, zf = _call(F, cols[-1], plan.grid[a], zcols[-1], P, plan.U[:, a], span)
-        cols.extend(xf[:model.nx, i] for i in range(b - a))
+        xf, zf = call_chunk(F, cols[-1], plan.grid[a], zcols[-1], P, plan.U[:, a], span)
+        cols.extend(xf[: model.nx, i] for i in range(b - a))
         zcols.extend(zf[:, i] if model.nz else ca.MX(0, 1) for i in range(b - a))
         if b in plan.jumps:
-            cols[-1] = _apply_jumps(model, cols[-1], plan.jumps[b])
+            cols[-1] = apply_jumps(model, cols[-1], plan.jumps[b])
             zcols[-1] = zsolve(plan.grid[b], cols[-1], zcols[-1], b)
     n = len(plan.output_index)
     X = ca.horzcat(*[cols[i] for i in plan.output_index])
@@ -126,19 +150,27 @@ def trajectory(model: Model, times: Sequence[float], *, parameters: Mapping[str,
     if model.ny:
         t_out, U = plan.grid[plan.output_index], plan.u_at[:, plan.output_index]
         Zs = ca.horzcat(*[zcols[i] for i in plan.output_index]) if model.nz else ca.DM(0, n)
-        Y = model.output_function.map(n)(np.atleast_2d(t_out), X, Zs, ca.repmat(P, 1, n),
-                                         U if model.nu else ca.DM(0, n))
+        Y = model.output_function.map(n)(
+            np.atleast_2d(t_out), X, Zs, ca.repmat(P, 1, n), U if model.nu else ca.DM(0, n)
+        )
         stacked, labels = ca.vertcat(X, Y), labels + _labels(model, "outputs")
     wanted = list(labels) if columns is None else list(columns)
     missing = [c for c in wanted if c not in labels]
     if missing:
-        raise ParameterError([(f"columns.{c}", "not a state or output of the model") for c in missing],
-                             f"model '{model.name}'")
+        raise ParameterError(
+            [(f"columns.{c}", "not a state or output of the model") for c in missing], f"model '{model.name}'"
+        )
     rows = [labels.index(c) for c in wanted]
-    values = ca.vec(stacked[rows, :].T)                  # column-major: all times of column 0, then column 1...
+    values = ca.vec(stacked[rows, :].T)  # column-major: all times of column 0, then column 1...
     f = ca.Function("trajectory", [theta], [values])
-    return Trajectory(model, np.asarray(times, dtype=float), wanted,
-                      list(free_parameters) + _expand(model, free_states), np.asarray(theta0, dtype=float), f)
+    return Trajectory(
+        model,
+        np.asarray(times, dtype=float),
+        wanted,
+        list(free_parameters) + _expand(model, free_states),
+        np.asarray(theta0, dtype=float),
+        f,
+    )
 
 
 def _sensitivity_form(model: Model, options: SolverOptions) -> str:
@@ -146,9 +178,9 @@ def _sensitivity_form(model: Model, options: SolverOptions) -> str:
 
     Never the structured form in the virtual machine: its custom Jacobian has no parameter columns.
     """
-    if _form(model, options) != "compiled":
+    if rhs_form(model, options) != "compiled":
         return "symbolic"
-    _, form = _dae(model, "compiled", strict=options.rhs == "compiled")     # falls back to the VM form
+    _, form = normalised_dae(model, "compiled", strict=options.rhs == "compiled")  # falls back to the VM form
     return "compiled" if form == "compiled" else "symbolic"
 
 

@@ -26,6 +26,7 @@ last edge (cell average, via the top cell) go to the last class as
 ``v / x_{n-1}`` particles: total volume is conserved exactly on any grid,
 number is not (it is not an invariant of aggregation anyway).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,9 +50,10 @@ class _PairOperators:
         self.pair_volume = grid.pivots[self.pair_j] + grid.pivots[self.pair_k]
         p = np.arange(self.pair_j.size)
         # loss of one particle from each partner per event (2 x 1/2 for j == k)
-        death = sp.coo_matrix((np.r_[self.pair_weight, self.pair_weight],
-                               (np.r_[self.pair_j, self.pair_k], np.r_[p, p])),
-                              shape=(n, p.size))
+        death = sp.coo_matrix(
+            (np.r_[self.pair_weight, self.pair_weight], (np.r_[self.pair_j, self.pair_k], np.r_[p, p])),
+            shape=(n, p.size),
+        )
         #: death_op @ r = N_i sum_k beta_ik N_k
         self.death_op = death.tocsr()
 
@@ -147,8 +149,7 @@ class CellAverageAggregation(_PairOperators):
         #: count_op @ r = B, number of births per cell
         self.count_op = sp.coo_matrix((w, (cell, p)), shape=(n, v.size)).tocsr()
         #: excess_op @ r = V - x * B
-        self.excess_op = sp.coo_matrix((w * (v - x[cell]), (cell, p)),
-                                       shape=(n, v.size)).tocsr()
+        self.excess_op = sp.coo_matrix((w * (v - x[cell]), (cell, p)), shape=(n, v.size)).tocsr()
         up_rows, up_cols, up_vals = [], [], []
         dn_rows, dn_cols, dn_vals = [], [], []
         for i in range(n):
@@ -182,8 +183,7 @@ class CellAverageAggregation(_PairOperators):
     def _birth_from_rates(self, r):
         B = ops.matvec(self.count_op, r)
         D = ops.matvec(self.excess_op, r)
-        return (B + ops.matvec(self.up_op, ops.fmax(D, 0.0))
-                + ops.matvec(self.down_op, ops.fmax(-D, 0.0)))
+        return B + ops.matvec(self.up_op, ops.fmax(D, 0.0)) + ops.matvec(self.down_op, ops.fmax(-D, 0.0))
 
     def rhs(self, N, beta):
         """dN/dt from aggregation (cell average)."""
@@ -200,5 +200,4 @@ def make_aggregation(grid: Grid, method: str):
         return FixedPivotAggregation(grid)
     if method == "cell_average":
         return CellAverageAggregation(grid)
-    raise ValueError(
-        f"aggregation_method: expected 'fixed_pivot' or 'cell_average', got {method!r}")
+    raise ValueError(f"aggregation_method: expected 'fixed_pivot' or 'cell_average', got {method!r}")

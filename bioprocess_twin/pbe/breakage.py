@@ -21,6 +21,7 @@ Daughter distributions b(v|v') (number of fragments of volume v per unit v
 from a parent v'): uniform binary b = 2/v' (Ziff & McGrady 1985, J. Phys. A
 18:3027), equal halves b = 2 delta(v - v'/2), or any callable.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +57,7 @@ class BinaryUniform(Daughter):
         x = np.asarray(pivots, dtype=float)
         xl = _left_nodes(x)
         n = x.size
-        left = 0.5 * (xl[1:] - xl[:-1])          # area of rising half of h_i
+        left = 0.5 * (xl[1:] - xl[:-1])  # area of rising half of h_i
         right = np.r_[0.5 * (x[1:] - x[:-1]), 0.0]  # area of falling half of h_i
         m = np.zeros((n, n))
         for k in range(n):
@@ -89,25 +90,25 @@ class CustomDaughter(Daughter):
             raise ValueError("daughter: b must be callable b(v, v_parent)")
         self.b = b
         self.order = int(order)
-        self.name = name or getattr(b, "__name__", "custom")
+        self.name = str(name or getattr(b, "__name__", "custom"))
 
     def matrix(self, pivots):
         x = np.asarray(pivots, dtype=float)
         n = x.size
         xl = _left_nodes(x)
         g, gw = np.polynomial.legendre.leggauss(self.order)
-        a, h = xl[:-1], xl[1:] - xl[:-1]                 # interval m = [x_{m-1}, x_m]
-        v = a[:, None] + 0.5 * h[:, None] * (g + 1.0)    # (n, q)
-        wq = 0.5 * h[:, None] * gw                        # (n, q)
-        rise = (v - a[:, None]) / h[:, None]              # h_m on interval m
+        a, h = xl[:-1], xl[1:] - xl[:-1]  # interval m = [x_{m-1}, x_m]
+        v = a[:, None] + 0.5 * h[:, None] * (g + 1.0)  # (n, q)
+        wq = 0.5 * h[:, None] * gw  # (n, q)
+        rise = (v - a[:, None]) / h[:, None]  # h_m on interval m
         bv = np.asarray(self.b(v[None, :, :], x[:, None, None]), dtype=float)
-        bv = np.broadcast_to(bv, (n, n, self.order))     # [k, m, q]
-        up = np.einsum("kmq,mq->km", bv * rise, wq)      # -> class m
+        bv = np.broadcast_to(bv, (n, n, self.order))  # [k, m, q]
+        up = np.einsum("kmq,mq->km", bv * rise, wq)  # -> class m
         down = np.einsum("kmq,mq->km", bv * (1.0 - rise), wq)  # -> class m-1
         m = np.zeros((n, n))
         for k in range(n):
             m[: k + 1, k] += up[k, : k + 1]
-            m[: k, k] += down[k, 1 : k + 1]
+            m[:k, k] += down[k, 1 : k + 1]
         vol = x @ m
         with np.errstate(divide="ignore", invalid="ignore"):
             m *= np.where(vol > 0, x / vol, 1.0)

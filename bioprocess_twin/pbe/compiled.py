@@ -16,6 +16,7 @@ The Jacobian is analytic for the terms that couple all classes:
 * nucleation: no dependence on N;
 * growth: CasADi's AD of the limited fluxes (a banded Jacobian, a few directions).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,13 +43,12 @@ def pair_jacobian_entries(A, pair_j, pair_k):
     """
     A = sp.coo_matrix(A)
     m = len(pair_j)
-    return (np.r_[A.row, A.row], np.r_[pair_j[A.col], pair_k[A.col]],
-            np.r_[A.col, A.col + m], np.r_[A.data, A.data])
+    return (np.r_[A.row, A.row], np.r_[pair_j[A.col], pair_k[A.col]], np.r_[A.col, A.col + m], np.r_[A.data, A.data])
 
 
 def scatter_map(shape, row, col, src, val, n_src):
     """The sparsity of J and the constant map K with nonzeros(J) = K @ v, from entries (row, col, src, val)."""
-    linear = np.asarray(col) * shape[0] + np.asarray(row)          # column-major: CasADi's nonzero order
+    linear = np.asarray(col) * shape[0] + np.asarray(row)  # column-major: CasADi's nonzero order
     unique, where = np.unique(linear, return_inverse=True)
     K = sp.csc_matrix((val, (where, src)), shape=(unique.size, n_src))
     pattern = ca.Sparsity.triplet(shape[0], shape[1], (unique % shape[0]).tolist(), (unique // shape[0]).tolist())
@@ -71,13 +71,18 @@ class Terms:
     daughter: object
 
     @classmethod
-    def of(cls, rate_terms: dict, daughter_key) -> "Terms":
+    def of(cls, rate_terms: dict, daughter_key) -> Terms:
         size = rate_terms.get("nucleation_size")
         if ops.is_symbolic(size):
             raise NotNumeric("nucleation_size")
-        return cls(rate_terms.get("nucleation") is not None, None if size is None else float(size),
-                   rate_terms.get("growth") is not None, rate_terms.get("aggregation") is not None,
-                   rate_terms.get("selection") is not None, daughter_key)
+        return cls(
+            rate_terms.get("nucleation") is not None,
+            None if size is None else float(size),
+            rate_terms.get("growth") is not None,
+            rate_terms.get("aggregation") is not None,
+            rate_terms.get("selection") is not None,
+            daughter_key,
+        )
 
 
 class CompiledPBE:
@@ -106,9 +111,15 @@ class CompiledPBE:
     def functions(self):
         """MX symbols (t, N, z, p, u), f(N, p) and df/dN."""
         pb, t, n = self.pb, self.terms, self.pb.grid.n
-        N, sizes = ca.MX.sym("N", n), [1 if t.nucleation else 0, n + 1 if t.growth else 0,
-                                       pb.aggregation_operators.n_pairs if t.aggregation else 0,
-                                       n if t.selection else 0]
+        N, sizes = (
+            ca.MX.sym("N", n),
+            [
+                1 if t.nucleation else 0,
+                n + 1 if t.growth else 0,
+                pb.aggregation_operators.n_pairs if t.aggregation else 0,
+                n if t.selection else 0,
+            ],
+        )
         p = ca.MX.sym("p", sum(sizes))
         B0, G, beta, S = ca.vertsplit(p, np.cumsum([0, *sizes]).tolist())
         rhs, jac = ca.MX(n, 1), ca.MX(n, n)
@@ -136,17 +147,23 @@ def _aggregation(agg, N, beta):
     v = ca.vertcat(beta * N[k.tolist()], beta * N[j.tolist()])
 
     def jacobian(A):
-        return _scattered(*scatter_map((n, n), *pair_jacobian_entries(A, j, k), 2 * agg.n_pairs), v)
+        row, col, src, val = pair_jacobian_entries(A, j, k)
+        pattern, K = scatter_map((n, n), row, col, src, val, 2 * agg.n_pairs)
+        return _scattered(pattern, K, v)
+
     if not isinstance(agg, CellAverageAggregation):
         return agg.rhs_from_rates(r), jacobian(agg.operator)
     D = ca.mtimes(ca.DM(agg.excess_op), r)
     dD = jacobian(agg.excess_op)
-    J = (jacobian(agg.count_op - agg.death_op) + ca.mtimes(ca.DM(agg.up_op), ca.mtimes(ca.diag(D > 0), dD))
-         - ca.mtimes(ca.DM(agg.down_op), ca.mtimes(ca.diag(D < 0), dD)))
+    J = (
+        jacobian(agg.count_op - agg.death_op)
+        + ca.mtimes(ca.DM(agg.up_op), ca.mtimes(ca.diag(D > 0), dD))
+        - ca.mtimes(ca.DM(agg.down_op), ca.mtimes(ca.diag(D < 0), dD))
+    )
     return agg.rhs_from_rates(r), J
 
 
 def _numeric(value, name: str) -> np.ndarray:
     if ops.is_symbolic(value):
         raise NotNumeric(name)
-    return np.asarray(value, dtype=float)          # NumPy, numbers or a CasADi DM
+    return np.asarray(value, dtype=float)  # NumPy, numbers or a CasADi DM

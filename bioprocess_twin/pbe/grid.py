@@ -7,6 +7,7 @@ number density n(v) over ``[v_i, v_{i+1})``; the fixed-pivot and cell-average
 methods place all of it at ``x_i`` (Kumar & Ramkrishna 1996, Chem. Eng. Sci.
 51:1311).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ class Grid:
     """
 
     edges: np.ndarray
-    pivots: np.ndarray = field(default=None)
+    pivots: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: computed in __post_init__
 
     def __post_init__(self):
         edges = np.array(self.edges, dtype=float).reshape(-1)
@@ -52,8 +53,7 @@ class Grid:
         else:
             pivots = np.array(self.pivots, dtype=float).reshape(-1)
             if pivots.size != edges.size - 1:
-                raise ValueError(
-                    f"pivots: need {edges.size - 1} values (one per class), got {pivots.size}")
+                raise ValueError(f"pivots: need {edges.size - 1} values (one per class), got {pivots.size}")
             if np.any(pivots < edges[:-1]) or np.any(pivots > edges[1:]):
                 raise ValueError("pivots: each pivot must lie within its class edges")
             if np.any(np.diff(pivots) <= 0.0):
@@ -65,7 +65,7 @@ class Grid:
 
     # -- constructors -------------------------------------------------------
     @classmethod
-    def geometric(cls, v_min: float, v_max: float, n: int) -> "Grid":
+    def geometric(cls, v_min: float, v_max: float, n: int) -> Grid:
         """n classes with geometrically spaced edges from ``v_min`` to ``v_max`` (m^3)."""
         n = _check_n(n)
         if not v_min > 0.0:
@@ -75,23 +75,22 @@ class Grid:
         return cls(np.geomspace(v_min, v_max, n + 1))
 
     @classmethod
-    def from_diameters(cls, d_min: float, d_max: float, n: int) -> "Grid":
+    def from_diameters(cls, d_min: float, d_max: float, n: int) -> Grid:
         """Geometric volume grid between sphere diameters ``d_min`` and ``d_max`` (m)."""
         n = _check_n(n)
         if not d_min > 0.0:
             raise ValueError(f"d_min: must be > 0, got {d_min!r}")
         if not d_max > d_min:
             raise ValueError(f"d_max: must be > d_min, got {d_max!r}")
-        return cls.geometric(float(diameter_to_volume(d_min)),
-                             float(diameter_to_volume(d_max)), n)
+        return cls.geometric(float(diameter_to_volume(d_min)), float(diameter_to_volume(d_max)), n)
 
     @classmethod
-    def from_edges(cls, edges, pivots=None) -> "Grid":
+    def from_edges(cls, edges, pivots=None) -> Grid:
         """User-chosen edges (m^3) and optional pivots (m^3)."""
         return cls(edges, pivots)
 
     @classmethod
-    def from_ratio(cls, v_min: float, ratio: float, n: int) -> "Grid":
+    def from_ratio(cls, v_min: float, ratio: float, n: int) -> Grid:
         """Geometric grid with ``v_{i+1}/v_i = ratio`` (e.g. 2, 2**0.5)."""
         if not ratio > 1.0:
             raise ValueError(f"ratio: must be > 1, got {ratio!r}")
@@ -133,15 +132,20 @@ class Grid:
         return self.n
 
     def __eq__(self, other):
-        return (isinstance(other, Grid) and np.array_equal(self.edges, other.edges)
-                and np.array_equal(self.pivots, other.pivots))
+        return (
+            isinstance(other, Grid)
+            and np.array_equal(self.edges, other.edges)
+            and np.array_equal(self.pivots, other.pivots)
+        )
 
     def __hash__(self):
         return hash((self.edges.tobytes(), self.pivots.tobytes()))
 
     def __repr__(self):
-        return (f"Grid(n={self.n}, v=[{self.edges[0]:.3g}, {self.edges[-1]:.3g}] m^3, "
-                f"d=[{self.edge_diameters[0]:.3g}, {self.edge_diameters[-1]:.3g}] m)")
+        return (
+            f"Grid(n={self.n}, v=[{self.edges[0]:.3g}, {self.edges[-1]:.3g}] m^3, "
+            f"d=[{self.edge_diameters[0]:.3g}, {self.edge_diameters[-1]:.3g}] m)"
+        )
 
 
 def _check_n(n) -> int:

@@ -27,6 +27,7 @@ Nucleation into class 0 is the same as an inflow flux B0 through the lowest
 edge, i.e. nuclei are born at size v_0 = ``grid.edges[0]``; the moments of
 nucleation + growth then close with L0 = ``grid.edge_diameters[0]``.
 """
+
 from __future__ import annotations
 
 import casadi
@@ -70,8 +71,7 @@ def upwind(a, b):
     return 0.0 * a
 
 
-LIMITERS = {"koren": koren, "van_leer": van_leer, "minmod": minmod,
-            "superbee": superbee, "upwind": upwind}
+LIMITERS = {"koren": koren, "van_leer": van_leer, "minmod": minmod, "superbee": superbee, "upwind": upwind}
 
 
 def volume_growth_from_length(G_L, d):
@@ -94,12 +94,12 @@ class FiniteVolumeGrowth:
         self.limiter = limiter
         self._limit = LIMITERS[limiter]
         ue = np.log(grid.edges)
-        self.du = np.diff(ue)                       # cell sizes in ln v
-        c = 0.5 * (ue[:-1] + ue[1:])                # cell centres in ln v
+        self.du = np.diff(ue)  # cell sizes in ln v
+        c = 0.5 * (ue[:-1] + ue[1:])  # cell centres in ln v
         c_ext = np.r_[c[0] - self.du[0], c, c[-1] + self.du[-1]]
-        self.inv_back = 1.0 / (c_ext[1:-1] - c_ext[:-2])   # 1/(c_i - c_{i-1})
-        self.inv_fwd = 1.0 / (c_ext[2:] - c_ext[1:-1])     # 1/(c_{i+1} - c_i)
-        self.face_offset = ue[1:] - c                # u_{i+1} - c_i
+        self.inv_back = 1.0 / (c_ext[1:-1] - c_ext[:-2])  # 1/(c_i - c_{i-1})
+        self.inv_fwd = 1.0 / (c_ext[2:] - c_ext[1:-1])  # 1/(c_{i+1} - c_i)
+        self.face_offset = ue[1:] - c  # u_{i+1} - c_i
 
     def edge_rates(self, growth):
         """G_v at the n+1 edges from a callable, a scalar or n+1 values."""
@@ -133,8 +133,8 @@ class FiniteVolumeGrowth:
             zero = type(q).zeros(1, 1)
             q_ext = casadi.vertcat(q[0], q, q[-1])
             n = self.grid.n
-            a = (q_ext[1:n + 1] - q_ext[0:n]) * casadi.DM(self.inv_back)
-            b = (q_ext[2:n + 2] - q_ext[1:n + 1]) * casadi.DM(self.inv_fwd)
+            a = (q_ext[1 : n + 1] - q_ext[0:n]) * casadi.DM(self.inv_back)
+            b = (q_ext[2 : n + 2] - q_ext[1 : n + 1]) * casadi.DM(self.inv_fwd)
             face = q + casadi.DM(self.face_offset) * self._limit(a, b)
             return casadi.vertcat(zero, ops.to_casadi(gu)[1:] * face)
         q = np.asarray(N, dtype=float) / self.du
@@ -148,7 +148,7 @@ class FiniteVolumeGrowth:
         """dN_i/dt = F_i - F_{i+1}."""
         F = self.fluxes(N, growth)
         n = self.grid.n
-        return F[0:n] - F[1:n + 1]
+        return F[0:n] - F[1 : n + 1]
 
     def outflow(self, N, growth):
         """(number, volume) leaving through the top edge per unit time."""

@@ -15,6 +15,7 @@ given by Elimelech et al., *Particle Deposition and Aggregation* (1995);
 Coulaloglou & Tavlarides (1977), Chem. Eng. Sci. 32:1289 for the liquid-liquid
 breakage and coalescence rates.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,22 +41,28 @@ def _named(fn, text):
 # -- aggregation kernels ------------------------------------------------------
 def constant(beta0):
     """beta = beta0 (Smoluchowski constant kernel; Scott 1968 solution)."""
+
     def beta(vi, vj):
         return ops.scale(beta0, np.ones(np.broadcast(vi, vj).shape))
+
     return _named(beta, f"constant(beta0={beta0})")
 
 
 def sum_kernel(beta0):
     """beta = beta0 (v_i + v_j) (Golovin sum kernel)."""
+
     def beta(vi, vj):
         return ops.scale(beta0, np.add(vi, vj))
+
     return _named(beta, f"sum_kernel(beta0={beta0})")
 
 
 def product(beta0):
     """beta = beta0 v_i v_j (product kernel; gels in finite time)."""
+
     def beta(vi, vj):
         return ops.scale(beta0, np.multiply(vi, vj))
+
     return _named(beta, f"product(beta0={beta0})")
 
 
@@ -65,8 +72,10 @@ def shear(G, alpha=1.0):
     ``G`` is the shear rate (1/s), ``alpha`` the collision efficiency; radii
     from volumes r = (3 v / 4 pi)^(1/3) (Smoluchowski 1917).
     """
+
     def beta(vi, vj):
         return ops.scale(G * alpha, 4.0 / 3.0 * (_radius(vi) + _radius(vj)) ** 3)
+
     return _named(beta, f"shear(G={G}, alpha={alpha})")
 
 
@@ -75,10 +84,11 @@ def brownian(T, mu, alpha=1.0):
 
     ``T`` temperature (K), ``mu`` continuous-phase viscosity (Pa s).
     """
+
     def beta(vi, vj):
         ri, rj = _radius(vi), _radius(vj)
-        return ops.scale(2.0 * BOLTZMANN * T / (3.0 * mu) * alpha,
-                         (ri + rj) * (1.0 / ri + 1.0 / rj))
+        return ops.scale(2.0 * BOLTZMANN * T / (3.0 * mu) * alpha, (ri + rj) * (1.0 / ri + 1.0 / rj))
+
     return _named(beta, f"brownian(T={T}, mu={mu}, alpha={alpha})")
 
 
@@ -93,24 +103,29 @@ def ct_coalescence(eps, sigma, rho_c, mu_c, phi, C3, C4):
     with eps (W/kg), sigma (N/m), rho_c (kg/m^3), mu_c (Pa s), phi the
     dispersed-phase hold-up and d the sphere diameters (m).
     """
+
     def beta(vi, vj):
         di, dj = volume_to_diameter(vi), volume_to_diameter(vj)
         freq = (di + dj) ** 2 * np.sqrt(di ** (2.0 / 3.0) + dj ** (2.0 / 3.0))
         drain = (di * dj / (di + dj)) ** 4
         a = C3 * ops.power(eps, 1.0 / 3.0) / (1.0 + phi)
-        b = C4 * mu_c * rho_c * eps / (sigma ** 2 * (1.0 + phi) ** 3)
+        b = C4 * mu_c * rho_c * eps / (sigma**2 * (1.0 + phi) ** 3)
         if ops.is_casadi(a, b):
             return ops.scale(a, freq) * ops.exp(ops.scale(-b, drain))
         return a * freq * np.exp(-b * drain)
-    return _named(beta, f"ct_coalescence(eps={eps}, sigma={sigma}, rho_c={rho_c}, "
-                        f"mu_c={mu_c}, phi={phi}, C3={C3}, C4={C4})")
+
+    return _named(
+        beta, f"ct_coalescence(eps={eps}, sigma={sigma}, rho_c={rho_c}, mu_c={mu_c}, phi={phi}, C3={C3}, C4={C4})"
+    )
 
 
 # -- breakage selection functions ---------------------------------------------
 def power_law(S0, a=1.0):
     """Selection S(v) = S0 v^a (a = 1: linear, Ziff & McGrady 1985)."""
+
     def selection(v):
         return ops.scale(S0, np.asarray(v, dtype=float) ** a)
+
     return _named(selection, f"power_law(S0={S0}, a={a})")
 
 
@@ -122,6 +137,7 @@ def ct_breakage(eps, sigma, rho_d, phi, C1, C2):
 
     eps (W/kg), sigma (N/m), rho_d dispersed density (kg/m^3), d (m).
     """
+
     def selection(v):
         d = volume_to_diameter(v)
         a = C1 * ops.power(eps, 1.0 / 3.0) / (1.0 + phi)
@@ -129,8 +145,8 @@ def ct_breakage(eps, sigma, rho_d, phi, C1, C2):
         if ops.is_casadi(a, b):
             return ops.scale(a, d ** (-2.0 / 3.0)) * ops.exp(ops.scale(-b, d ** (-5.0 / 3.0)))
         return a * d ** (-2.0 / 3.0) * np.exp(-b * d ** (-5.0 / 3.0))
-    return _named(selection, f"ct_breakage(eps={eps}, sigma={sigma}, rho_d={rho_d}, "
-                             f"phi={phi}, C1={C1}, C2={C2})")
+
+    return _named(selection, f"ct_breakage(eps={eps}, sigma={sigma}, rho_d={rho_d}, phi={phi}, C1={C1}, C2={C2})")
 
 
 def kernel_matrix(kernel, pivots):

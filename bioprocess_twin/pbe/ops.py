@@ -4,6 +4,7 @@ Every PBE term is written once with these helpers.  When any argument is a
 CasADi ``SX``/``MX``/``DM`` the CasADi function is used (so the expression
 stays symbolic and can be integrated by CVODES); otherwise NumPy is used.
 """
+
 from __future__ import annotations
 
 import casadi

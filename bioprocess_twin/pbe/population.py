@@ -9,11 +9,13 @@ Each term is described in its module: :mod:`.growth` (Gunawan et al. 2004),
 on NumPy arrays and on CasADi SX/MX symbols; :mod:`.compiled` turns it into a
 compiled ODE with an analytic Jacobian for ``solve`` with numeric rate terms.
 """
+
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import casadi
 import numpy as np
@@ -30,8 +32,9 @@ from .growth import FiniteVolumeGrowth, nucleation_rhs
 from .kernels import kernel_matrix, selection_vector
 from .statistics import STAT_UNITS, diameter_moment, moments, size_stats
 
-
 RATE_TERMS = frozenset({"nucleation", "nucleation_size", "growth", "aggregation", "selection", "daughter"})
+#: default absolute tolerance, as a fraction of rtol times the number scale of the problem (``solve``)
+ATOL_PER_RTOL = 1e-6
 
 
 class PBESolveError(RuntimeError):
@@ -53,20 +56,20 @@ class PopulationBalance:
     ``growth_operator`` and ``breakage_operator(daughter)``.
     """
 
-    def __init__(self, grid: Grid, aggregation_method: str = "fixed_pivot",
-                 limiter: str = "koren"):
+    def __init__(self, grid: Grid, aggregation_method: str = "fixed_pivot", limiter: str = "koren"):
         if not isinstance(grid, Grid):
             raise ValueError(f"grid: expected a Grid, got {type(grid).__name__}")
         if aggregation_method not in ("fixed_pivot", "cell_average"):
-            raise ValueError("aggregation_method: expected 'fixed_pivot' or 'cell_average', "
-                             f"got {aggregation_method!r}")
+            raise ValueError(
+                f"aggregation_method: expected 'fixed_pivot' or 'cell_average', got {aggregation_method!r}"
+            )
         self.grid = grid
         self.aggregation_method = aggregation_method
         self.limiter = limiter
         self.growth_operator = FiniteVolumeGrowth(grid, limiter)
-        self._breakage = {}
-        self._integrators = {}
-        self._compiled = {}         # Terms -> compiled external DAE (None: no working compiler)
+        self._breakage: dict[Any, Any] = {}
+        self.integrator_cache: dict[Any, casadi.Function] = {}
+        self._compiled: dict[Any, Any] = {}  # Terms -> compiled external DAE (None: no working compiler)
 
     @cached_property
     def aggregation_operators(self):
@@ -82,8 +85,17 @@ class PopulationBalance:
         return self._breakage[key][1]
 
     # -- right-hand side -----------------------------------------------------
-    def rhs(self, N, *, nucleation=None, nucleation_size=None, growth=None,
-            aggregation=None, selection=None, daughter="binary_uniform"):
+    def rhs(
+        self,
+        N,
+        *,
+        nucleation=None,
+        nucleation_size=None,
+        growth=None,
+        aggregation=None,
+        selection=None,
+        daughter="binary_uniform",
+    ):
         """dN/dt (#/m^3/s) for NumPy or CasADi ``N``.
 
         nucleation : B0 (#/m^3/s), number or CasADi scalar; into class 0, or
@@ -119,7 +131,7 @@ class PopulationBalance:
             for t in terms[1:]:
                 out = out + ops.to_casadi(t)
             if ops.is_symbolic(N) and isinstance(out, casadi.DM):
-                out = type(N)(out)          # keep the caller's symbolic type
+                out = type(N)(out)  # keep the caller's symbolic type
             return out
         return np.sum(terms, axis=0)
 
@@ -128,14 +140,24 @@ class PopulationBalance:
         return self.growth_operator.outflow(ops.column(N), growth)
 
     # -- integration ---------------------------------------------------------
-    def solve(self, N0, times, *, rtol: float = 1e-8, atol: float | None = None,
-              parameters: dict | None = None, options: dict | None = None,
-              symbolic: str = "SX", rhs: str = "auto", **rate_terms) -> "PBESolution":
+    def solve(
+        self,
+        N0,
+        times,
+        *,
+        rtol: float = 1e-8,
+        atol: float | None = None,
+        parameters: dict | None = None,
+        options: dict | None = None,
+        symbolic: str = "SX",
+        rhs: str = "auto",
+        **rate_terms,
+    ) -> PBESolution:
         """Integrate with CasADi CVODES and return a :class:`PBESolution`.
 
         ``rate_terms`` are the keywords of :meth:`rhs`.  If they contain CasADi
         symbols other than N, give their values in ``parameters`` ({symbol: value}).
-        ``atol`` (#/m^3) defaults to ``rtol * 1e-6 * scale`` with scale the
+        ``atol`` (#/m^3) defaults to ``rtol * ATOL_PER_RTOL * scale`` (ATOL_PER_RTOL = 1e-6) with scale the
         larger of sum(N0) and B0 * (t_end - t0) for a numeric nucleation rate
         (1 if both are zero: then give ``atol`` yourself).
         ``options`` are passed to the CasADi integrator.
@@ -167,7 +189,7 @@ class PopulationBalance:
         if symbolic not in ("SX", "MX"):
             raise ValueError(f"symbolic: expected 'SX' or 'MX', got {symbolic!r}")
         if atol is None:
-            atol = rtol * 1e-6 * _number_scale(N0, times, rate_terms.get("nucleation"))
+            atol = rtol * ATOL_PER_RTOL * _number_scale(N0, times, rate_terms.get("nucleation"))
         opts = {"reltol": rtol, "abstol": atol, "max_num_steps": 100000}
         opts.update(options or {})
         F, p_val = None, None
@@ -193,9 +215,11 @@ class PopulationBalance:
         daughter = rate_terms.get("daughter", "binary_uniform")
         breakage = rate_terms.get("selection") is not None
         if breakage:
-            self.breakage_operator(daughter)                  # keeps the daughter referenced: its id stays unique
+            self.breakage_operator(daughter)  # keeps the daughter referenced: its id stays unique
         try:
-            terms = Terms.of(rate_terms, (daughter if isinstance(daughter, str) else id(daughter)) if breakage else None)
+            terms = Terms.of(
+                rate_terms, (daughter if isinstance(daughter, str) else id(daughter)) if breakage else None
+            )
             ode = CompiledPBE(self, terms, daughter)
             p = ode.parameters(rate_terms)
         except NotNumeric as err:
@@ -203,10 +227,12 @@ class PopulationBalance:
         dae = _cached(self._compiled, terms, lambda: compile_ode(f"pbe_n{self.grid.n}", "pbe_dae", *ode.functions()))
         if dae is None:
             return None, None, "no working C compiler ($CC or gcc)"
-        solver = solver_options() if terms.aggregation or terms.selection else {}   # dense Jacobian: LAPACK LU
-        F = _cached(self._integrators, ("compiled", terms, tuple(times), repr(sorted(opts.items()))),
-                    lambda: casadi.integrator("pbe", "cvodes", dae, float(times[0]), list(times[1:]),
-                                              {**solver, **opts}))
+        solver = solver_options() if terms.aggregation or terms.selection else {}  # dense Jacobian: LAPACK LU
+        F = _cached(
+            self.integrator_cache,
+            ("compiled", terms, tuple(times), repr(sorted(opts.items()))),
+            lambda: casadi.integrator("pbe", "cvodes", dae, float(times[0]), list(times[1:]), {**solver, **opts}),
+        )
         return F, p, None
 
     def _symbolic_integrator(self, times, opts, rate_terms, parameters, symbolic):
@@ -215,8 +241,7 @@ class PopulationBalance:
         try:
             ode = ops.to_casadi(self.rhs(x, **rate_terms))
         except (TypeError, NotImplementedError, RuntimeError) as err:
-            raise ValueError(f"symbolic: rate terms do not combine with {symbolic} "
-                             f"(mixing SX and MX?): {err}") from err
+            raise ValueError(f"symbolic: rate terms do not combine with {symbolic} (mixing SX and MX?): {err}") from err
         dae = {"x": x, "ode": ode}
         p_val = None
         free = {s.name() for s in casadi.symvar(ode) if not casadi.depends_on(x, s)}
@@ -229,8 +254,11 @@ class PopulationBalance:
             dae["p"] = casadi.vertcat(*[given[k][0] for k in used])
             p_val = casadi.vertcat(*[casadi.DM(given[k][1]) for k in used])
         try:
-            F = _cached(self._integrators, ("symbolic", _fingerprint(dae, times, opts)),
-                        lambda: casadi.integrator("pbe", "cvodes", dae, float(times[0]), list(times[1:]), opts))
+            F = _cached(
+                self.integrator_cache,
+                ("symbolic", _fingerprint(dae, times, opts)),
+                lambda: casadi.integrator("pbe", "cvodes", dae, float(times[0]), list(times[1:]), opts),
+            )
         except RuntimeError as err:
             raise PBESolveError(f"CVODES failed on the population balance: {err}") from err
         return F, p_val

@@ -4,6 +4,7 @@
 concentrations (#/m^3); every class is represented by its pivot volume x_i and
 pivot diameter d_i = (6 x_i / pi)^(1/3).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,14 +27,14 @@ def moments(N, grid: Grid, k: float = 0):
     mu_0 is the number concentration (#/m^3), mu_1 the volume fraction.
     """
     arr, single = _as_2d(N, grid)
-    out = arr @ grid.pivots ** k
+    out = arr @ grid.pivots**k
     return out[0] if single else out
 
 
 def diameter_moment(N, grid: Grid, k: float = 0):
     """Diameter moments m_k = sum_i N_i d_i^k (m^k / m^3)."""
     arr, single = _as_2d(N, grid)
-    out = arr @ grid.diameters ** k
+    out = arr @ grid.diameters**k
     return out[0] if single else out
 
 
@@ -63,7 +64,7 @@ def volume_quantiles(N, grid: Grid, q=(0.1, 0.5, 0.9)):
             continue
         c = cum[t]
         for j, p in enumerate(q):
-            i = int(np.searchsorted(c, p, side="left")) - 1   # class with c_i < p <= c_{i+1}
+            i = int(np.searchsorted(c, p, side="left")) - 1  # class with c_i < p <= c_{i+1}
             i = min(max(i, 0), grid.n - 1)
             frac = (p - c[i]) / (c[i + 1] - c[i]) if c[i + 1] > c[i] else 0.5
             out[t, j] = de[i] + frac * (de[i + 1] - de[i])
@@ -91,13 +92,13 @@ def size_stats(N, grid: Grid) -> dict:
     arr, single = _as_2d(N, grid)
     d = grid.diameters
     pos = np.clip(arr, 0.0, None)
-    m = {k: pos @ d ** k for k in (0, 1, 2, 3, 4)}
+    m = {k: pos @ d**k for k in (0, 1, 2, 3, 4)}
     q = volume_quantiles(pos, grid)
     q = np.atleast_2d(q)
-    dn = d / d.max()                                   # scaled to avoid d^6 underflow
-    intensity = pos * dn ** 6
+    dn = d / d.max()  # scaled to avoid d^6 underflow
+    intensity = pos * dn**6
     i_sum = intensity.sum(axis=1)
-    gamma_bar = _ratio(intensity @ (1.0 / dn), i_sum)   # intensity-weighted mean 1/d
+    gamma_bar = _ratio(intensity @ (1.0 / dn), i_sum)  # intensity-weighted mean 1/d
     spread = (1.0 / dn[None, :] - np.nan_to_num(gamma_bar)[:, None]) ** 2
     mu2 = _ratio((intensity * spread).sum(axis=1), i_sum)
     out = {
@@ -111,7 +112,7 @@ def size_stats(N, grid: Grid) -> dict:
         "d32": _ratio(m[3], m[2]),
         "d43": _ratio(m[4], m[3]),
         "z_average": _ratio(d.max(), gamma_bar),
-        "pdi": _ratio(mu2, gamma_bar ** 2),
+        "pdi": _ratio(mu2, gamma_bar**2),
     }
     if single:
         return {k: float(v[0]) for k, v in out.items()}
@@ -119,6 +120,16 @@ def size_stats(N, grid: Grid) -> dict:
 
 
 #: units of the keys returned by :func:`size_stats`
-STAT_UNITS = {"number": "1/m^3", "volume_fraction": "m^3/m^3", "d10": "m", "d50": "m",
-              "d90": "m", "span": "1", "d_mean": "m", "d32": "m", "d43": "m",
-              "z_average": "m", "pdi": "1"}
+STAT_UNITS = {
+    "number": "1/m^3",
+    "volume_fraction": "m^3/m^3",
+    "d10": "m",
+    "d50": "m",
+    "d90": "m",
+    "span": "1",
+    "d_mean": "m",
+    "d32": "m",
+    "d43": "m",
+    "z_average": "m",
+    "pdi": "1",
+}
