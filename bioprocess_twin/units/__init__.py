@@ -1,4 +1,5 @@
-"""Unit-operation models, one per file. Importing this package registers their processes."""
-from . import (alum_precipitation, bioreactor, bioreactor_unit, chromatography, emulsion_homogenizer,  # noqa: F401
-               fill, homogenizer, liposome_microfluidic, microbial_bioreactor, mixing_tank, sterile_filtration,
-               tff)
+"""Production units, one file each: stream in, streams out, over one batch (``core.streams.UnitOperation``).
+
+Each unit that integrates kinetics names its process model (``bioprocess_twin.processes``) in its
+``process`` attribute. The catalogue (``bioprocess_twin.catalogue``) finds every unit here by its ``kind``.
+"""

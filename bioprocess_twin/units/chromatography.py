@@ -1,35 +1,17 @@
-"""Packed-bed chromatography, bind-and-elute: lumped kinetic model with competitive Langmuir binding.
+"""Packed-bed chromatography, bind-and-elute, as a production unit: a load stream and buffer streams in,
+pool, flowthrough and what is left of the inlets out.
 
-Column of length L, total porosity eps_t (mobile phase in the interstitial and accessible pore
-volume), superficial velocity u (interstitial u/eps_t). Per binding component i (antigen, hcp,
-dna) the lumped kinetic model (LKM; Guiochon, Felinger, Shirazi & Katti 2006, Fundamentals of
-Preparative and Nonlinear Chromatography, ch. 2 and 6; Schmidt-Traub, Schulte & Seidel-Morgenstern
-2012, Preparative Chromatography, ch. 6):
-    eps_t dc_i/dt + (1 - eps_t) dq_i/dt = -u dc_i/dz + eps_t D_ax d2c_i/dz2
-    dq_i/dt = k_kin,i (q*_i - q_i)
-    q*_i = q_max,i K_i c_i / (1 + sum_j K_j c_j)            (competitive multi-component Langmuir)
-    K_i = K_i,0 exp(-s_i c_M)                                (modifier, e.g. salt, c_M in mol/L)
-q is per volume of solid (1 - eps_t) V_col. The exponential salt dependence is the empirical
-form of ion-exchange retention (Melander, Corradini & Horvath 1984; Carta & Jungbauer 2010,
-Protein Chromatography, ch. 5); it lowers K_i as the elution buffer replaces the wash buffer.
-Boundary conditions (Danckwerts): u c_in = u c - eps_t D_ax dc/dz at z = 0, dc/dz = 0 at z = L.
-
-Non-binding components (water, the salt modifier, glucose, ...) all move with the liquid. Instead
-of a field per component the model transports the volume fractions of liquid that came from the
-load (f_L) and from the elution buffer (f_E); the wash buffer is the rest. Any non-binding
-component j then has c_j = c_j,L f_L + c_j,E f_E + c_j,W (1 - f_L - f_E), the modifier included.
-The inlet is the load during loading, else a mix m(t) of elution and wash buffer (a step, or a
-linear gradient dm/dt = rate).
-
-Discretisation: finite volumes, n cells (default 50), Dz = L/n, conservative fluxes.
-  upwind  first-order upwind convection. Its truncation error acts as a numerical dispersion
-          D_num = u_int Dz/2 (u_int = u/eps_t), i.e. the grid has n theoretical plates (HETP = Dz;
-          Guiochon et al. 2006, ch. 10; the idea behind the Craig and Rouchon schemes). The physical
-          term then uses D_eff = max(D_ax - D_num, 0): when D_ax > D_num the total dispersion equals
-          D_ax; when it is smaller the band spreading is grid-limited (plates = n) and the unit says so.
-  koren   second-order upwind-biased reconstruction with the Koren flux limiter (high resolution,
-          TVD; Koren 1993); numerical dispersion is small and D_eff = D_ax.
-The column starts filled with wash (equilibration) buffer taken from the wash-buffer inlet.
+The unit has the process model ``chromatography_lkm`` (``processes/chromatography_column.py``; the
+equations and their sources are there and in docs/models/chromatography.md): the lumped kinetic model
+(LKM) with competitive Langmuir binding and salt (modifier) elution, on n finite volumes (default 50)
+with the upwind or the Koren scheme. The unit builds the variant its configuration names with
+``build_column_model(cells, config.scheme)`` and maps its values and streams onto its parameters: the
+binding components' concentrations and the modifier's molar concentration in the load, wash and
+elution buffers (an unconnected buffer is 1 L of 20 mM or 1 M NaCl). Non-binding components (water,
+the salt modifier, glucose, ...) all move with the liquid: c_j = c_j,L f_L + c_j,E f_E +
+c_j,W (1 - f_L - f_E) from the model's load and elution-buffer fractions. The column starts filled
+with wash (equilibration) buffer taken from the wash-buffer inlet. With the upwind scheme the band
+spreading is grid-limited (n plates) when D_ax < D_num = u_int Dz/2, and the unit says so.
 
 Recipe: load (until the product reaches ``load_stop_breakthrough`` % of its feed concentration at
 the outlet, a conditional transition, or until the load is used up), wash, elute (step or gradient),
@@ -41,33 +23,54 @@ Everything else that leaves the column goes to the flowthrough outlet, including
 contents at the end (the regeneration flush). KPIs: yield (product in pool / product loaded),
 purity (product / sum of binding components in the pool), DBC10 = c_F (V_10 - eps_t V_col)/V_col
 (dynamic binding capacity at 10 % breakthrough; Carta & Jungbauer 2010, ch. 8), pool volume, cycle time.
+
+Units: the unit's accounting (and the column model's equations) are written in SI: lengths in m,
+u in m/s, D_ax in m^2/s, c and q in kg/m^3, K in m^3/kg, k_kin in 1/s, c_M in mol/m^3 and s_i in
+m^3/mol, time in s. Pint converts the declared parameters (cm, cm/h, L/g, L/mol, %, ...) on entry. The column model integrates and reports in g/L, mol/L and h, so recipes (phase
+durations, the gradient rate) are in h; the KPIs are read in the units their names carry.
 """
+
 from __future__ import annotations
 
-import functools
 import math
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
-import casadi as ca
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.interpolate import CubicHermiteSpline
 
-from ..core import ModelBuilder, SolverOptions
 from ..core.parameters import Parameter, ParameterError, ParameterTable
-from ..core.phased import Transition, UnitPhase, run_phases
-from ..core.registry import register_unit
+from ..core.phased import run_phases
+from ..core.recipe import Phase, Transition
 from ..core.streams import Stream, UnitOperation, UnitResult
-from ..pbe.growth import koren
+from ..core.units import from_si, to_si
+from ..processes.chromatography_column import (
+    BINDERS,
+    CONCENTRATION_UNITS,
+    OPTIONS,
+    SOURCES,
+    TIME_UNITS,
+    ChromatographyLkm,
+    build_column_model,
+    column_phases,
+)
 
-BINDERS = ("antigen", "hcp", "dna")
-SOURCES = ("load", "wash", "elution")
 BUFFERS = {"wash_buffer": "wash", "elution_buffer": "elution"}
-OPTIONS = SolverOptions(rtol=1e-8, atol=1e-10)
-# default buffers (per litre) when an inlet is not connected: 20 mM and 1 M NaCl in water
-DEFAULT_BUFFERS = {"wash": {"water": 0.997, "salts": 0.02 * 58.44e-3},
-                   "elution": {"water": 0.985, "salts": 1.0 * 58.44e-3}}
+#: default buffers when an inlet is not connected: 1 L of 20 mM or 1 M NaCl in water (masses in kg)
+DEFAULT_BUFFER_VOLUME = to_si(1.0, "L")
+NACL_MOLAR_MASS = to_si(58.44, "g/mol")
+DEFAULT_BUFFERS = {
+    "wash": {"water": 0.997, "salts": to_si(20.0, "mmol") * NACL_MOLAR_MASS},
+    "elution": {"water": 0.985, "salts": to_si(1.0, "mol") * NACL_MOLAR_MASS},
+}
+#: DBC10: the dynamic binding capacity at 10 % breakthrough (outlet / feed concentration)
+DBC_BREAKTHROUGH = 0.1
+#: relative allowance when the outlet is tested against the breakthrough (the crossing is found to ~1e-9 h)
+BREAKTHROUGH_RTOL = 1e-6
+#: relative allowance for round-off when the volume a run draws is compared with the inlet's volume
+VOLUME_RTOL = 1e-8
 
 
 class ChromatographyConfig(BaseModel):
@@ -87,113 +90,172 @@ class ChromatographyConfig(BaseModel):
 
 def _binding_parameters(comp, qmax, K0, kkin, slope, source):
     return (
-        Parameter(f"{comp}_qmax", "g/L", qmax, (0.0, 1000.0), source, f"Langmuir capacity of {comp} per solid volume"),
-        Parameter(f"{comp}_K0", "L/g", K0, (0.0, 1e4), source, f"Langmuir affinity of {comp} without modifier"),
-        Parameter(f"{comp}_kkin", "1/h", kkin, (1e-3, 1e5), "LKM lumped rate: 15 D_e/R_p^2 scale (Carta & "
-                  "Jungbauer 2010)", f"binding rate constant of {comp}"),
-        Parameter(f"{comp}_salt_slope", "L/mol", slope, (0.0, 100.0), "ion exchange, exp(-s c_M) (Melander et al. 1984)",
-                  f"s in K = K0 exp(-s c_M) for {comp}"),
+        Parameter(
+            name=f"{comp}_qmax",
+            units="g/L",
+            default=qmax,
+            bounds=(0.0, 1000.0),
+            source=source,
+            description=f"Langmuir capacity of {comp} per solid volume",
+        ),
+        Parameter(
+            name=f"{comp}_K0",
+            units="L/g",
+            default=K0,
+            bounds=(0.0, 1e4),
+            source=source,
+            description=f"Langmuir affinity of {comp} without modifier",
+        ),
+        Parameter(
+            name=f"{comp}_kkin",
+            units="1/h",
+            default=kkin,
+            bounds=(1e-3, 1e5),
+            source="LKM lumped rate: 15 D_e/R_p^2 scale (Carta & Jungbauer 2010)",
+            description=f"binding rate constant of {comp}",
+        ),
+        Parameter(
+            name=f"{comp}_salt_slope",
+            units="L/mol",
+            default=slope,
+            bounds=(0.0, 100.0),
+            source="ion exchange, exp(-s c_M) (Melander et al. 1984)",
+            description=f"s in K = K0 exp(-s c_M) for {comp}",
+        ),
     )
 
 
-PARAMETERS = ParameterTable((
-    Parameter("column_diameter", "cm", 14.0, (0.5, 200.0), "pilot/production columns 5-100 cm", "column inner diameter"),
-    Parameter("bed_height", "cm", 20.0, (2.0, 50.0), "typical 15-30 cm (Carta & Jungbauer 2010)", "packed bed height L"),
-    Parameter("velocity", "cm/h", 150.0, (5.0, 2000.0), "agarose resins 100-300 cm/h", "superficial velocity u"),
-    Parameter("total_porosity", "1", 0.65, (0.3, 0.95), "eps_b 0.35 + accessible pores (Schmidt-Traub 2012)",
-              "eps_t: mobile-phase volume per bed volume"),
-    Parameter("axial_dispersion", "m^2/s", 1e-7, (0.0, 1e-4), "D_ax ~ u_int d_p (Guiochon et al. 2006)",
-              "axial dispersion coefficient D_ax"),
-    Parameter("cells", "1", 50, (5, 400), "", "finite volumes along the column", integer=True),
-    Parameter("modifier_molar_mass", "g/mol", 58.44, (1.0, 1000.0), "NaCl", "molar mass of the modifier"),
-    *_binding_parameters("antigen", 100.0, 50.0, 60.0, 8.0, "illustrative AEX capture of a protein antigen"),
-    *_binding_parameters("hcp", 80.0, 2.0, 60.0, 8.0, "illustrative: HCP binds weaker than the product"),
-    *_binding_parameters("dna", 20.0, 100.0, 60.0, 4.0, "illustrative: DNA binds AEX strongly, elutes late"),
-    Parameter("load_stop_breakthrough", "%", 10.0, (0.0, 99.0), "load to 10 % breakthrough (DBC10)",
-              "end the load when the product outlet reaches this % of its feed concentration; 0: load all"),
-    Parameter("wash_cv", "1", 5.0, (0.0, 100.0), "3-5 CV", "wash length in column volumes"),
-    Parameter("elution_gradient_cv", "1", 0.0, (0.0, 100.0), "", "linear gradient to 100 % elution buffer; 0: step"),
-    Parameter("elution_cv", "1", 5.0, (0.1, 100.0), "3-5 CV", "elution length after the gradient, in column volumes"),
-    Parameter("strip_cv", "1", 3.0, (0.0, 100.0), "2-3 CV", "strip (regeneration) length"),
-    Parameter("pool_start", "%", 10.0, (0.0, 100.0), "UV-based peak cutting", "start pooling above this % of the peak"),
-    Parameter("pool_end", "%", 10.0, (0.0, 100.0), "UV-based peak cutting", "stop pooling below this % after the peak"),
-    Parameter("points_per_cv", "1", 10, (2, 200), "", "output points per column volume", integer=True),
-))
+PARAMETERS = ParameterTable(
+    (
+        Parameter(
+            name="column_diameter",
+            units="cm",
+            default=14.0,
+            bounds=(0.5, 200.0),
+            source="pilot/production columns 5-100 cm",
+            description="column inner diameter",
+        ),
+        Parameter(
+            name="bed_height",
+            units="cm",
+            default=20.0,
+            bounds=(2.0, 50.0),
+            source="typical 15-30 cm (Carta & Jungbauer 2010)",
+            description="packed bed height L",
+        ),
+        Parameter(
+            name="velocity",
+            units="cm/h",
+            default=150.0,
+            bounds=(5.0, 2000.0),
+            source="agarose resins 100-300 cm/h",
+            description="superficial velocity u",
+        ),
+        Parameter(
+            name="total_porosity",
+            units="1",
+            default=0.65,
+            bounds=(0.3, 0.95),
+            source="eps_b 0.35 + accessible pores (Schmidt-Traub 2012)",
+            description="eps_t: mobile-phase volume per bed volume",
+        ),
+        Parameter(
+            name="axial_dispersion",
+            units="m^2/s",
+            default=1e-7,
+            bounds=(0.0, 1e-4),
+            source="D_ax ~ u_int d_p (Guiochon et al. 2006)",
+            description="axial dispersion coefficient D_ax",
+        ),
+        Parameter(
+            name="cells",
+            units="1",
+            default=50,
+            bounds=(5, 400),
+            source="",
+            description="finite volumes along the column",
+            integer=True,
+        ),
+        Parameter(
+            name="modifier_molar_mass",
+            units="g/mol",
+            default=58.44,
+            bounds=(1.0, 1000.0),
+            source="NaCl",
+            description="molar mass of the modifier",
+        ),
+        *_binding_parameters("antigen", 100.0, 50.0, 60.0, 8.0, "illustrative AEX capture of a protein antigen"),
+        *_binding_parameters("hcp", 80.0, 2.0, 60.0, 8.0, "illustrative: HCP binds weaker than the product"),
+        *_binding_parameters("dna", 20.0, 100.0, 60.0, 4.0, "illustrative: DNA binds AEX strongly, elutes late"),
+        Parameter(
+            name="load_stop_breakthrough",
+            units="%",
+            default=10.0,
+            bounds=(0.0, 99.0),
+            source="load to 10 % breakthrough (DBC10)",
+            description="end the load when the product outlet reaches this % of its feed concentration; 0: load all",
+        ),
+        Parameter(
+            name="wash_cv",
+            units="1",
+            default=5.0,
+            bounds=(0.0, 100.0),
+            source="3-5 CV",
+            description="wash length in column volumes",
+        ),
+        Parameter(
+            name="elution_gradient_cv",
+            units="1",
+            default=0.0,
+            bounds=(0.0, 100.0),
+            source="",
+            description="linear gradient to 100 % elution buffer; 0: step",
+        ),
+        Parameter(
+            name="elution_cv",
+            units="1",
+            default=5.0,
+            bounds=(0.1, 100.0),
+            source="3-5 CV",
+            description="elution length after the gradient, in column volumes",
+        ),
+        Parameter(
+            name="strip_cv",
+            units="1",
+            default=3.0,
+            bounds=(0.0, 100.0),
+            source="2-3 CV",
+            description="strip (regeneration) length",
+        ),
+        Parameter(
+            name="pool_start",
+            units="%",
+            default=10.0,
+            bounds=(0.0, 100.0),
+            source="UV-based peak cutting",
+            description="start pooling above this % of the peak",
+        ),
+        Parameter(
+            name="pool_end",
+            units="%",
+            default=10.0,
+            bounds=(0.0, 100.0),
+            source="UV-based peak cutting",
+            description="stop pooling below this % after the peak",
+        ),
+        Parameter(
+            name="points_per_cv",
+            units="1",
+            default=10,
+            bounds=(2, 200),
+            source="",
+            description="output points per column volume",
+            integer=True,
+        ),
+    )
+)
 
 
-def _koren_faces(y, y_in):
-    """Face values y_{k+1/2} (k = 0..n-1) with the Koren limiter (``pbe.growth.koren``); inlet ghost y_in,
-    first-order last face."""
-    prev = ca.vertcat(y_in, y[:-1])
-    return ca.vertcat(y[:-1] + 0.5 * koren(y[:-1] - prev[:-1], y[1:] - y[:-1]), y[-1])
-
-
-@functools.lru_cache(maxsize=8)
-def build_model(cells: int, scheme: str):
-    """LKM column model on ``cells`` finite volumes (cached: integrators are built once per model)."""
-    m = ModelBuilder(f"chromatography_{scheme}_{cells}", "1.0", "bind-and-elute LKM column", time_units="h")
-    L = m.parameter("length", "m", 0.2, (0, np.inf))
-    u = m.parameter("velocity", "m/h", 1.5, (0, np.inf))
-    eps = m.parameter("porosity", "1", 0.65, (0, 1))
-    d_ax = m.parameter("dispersion", "m^2/h", 0.0, (0, np.inf))
-    qmax = [m.parameter(f"{c}_qmax", "g/L", 0.0, (0, np.inf)) for c in BINDERS]
-    K0 = [m.parameter(f"{c}_K0", "L/g", 0.0, (0, np.inf)) for c in BINDERS]
-    kkin = [m.parameter(f"{c}_kkin", "1/h", 1.0, (0, np.inf)) for c in BINDERS]
-    slope = [m.parameter(f"{c}_salt_slope", "L/mol", 0.0, (0, np.inf)) for c in BINDERS]
-    feed = {(c, s): m.parameter(f"c_{c}_{s}", "g/L", 0.0, (0, np.inf)) for c in BINDERS for s in SOURCES}
-    salt = {s: m.parameter(f"modifier_{s}", "mol/L", 0.0, (0, np.inf)) for s in SOURCES}
-    loading = m.input("loading", "1", 0.0, (0, 1), "1 while the load is pumped in")
-    mix_rate = m.input("mix_rate", "1/h", 0.0, (0, np.inf), "gradient slope of the elution-buffer share")
-    c = {b: m.state(f"c_{b}", "g/L", feed[(b, "wash")], shape=cells) for b in BINDERS}
-    q = {b: m.state(f"q_{b}", "g/L", 0.0, shape=cells) for b in BINDERS}
-    f_load = m.state("f_load", "1", 0.0, shape=cells, description="share of the liquid that came from the load")
-    f_elu = m.state("f_elution", "1", 0.0, shape=cells, description="share that came from the elution buffer")
-    mix = m.state("mix", "1", 0.0, description="elution-buffer share of the buffer at the inlet")
-    out = {b: m.state(f"out_{b}", "kg/m^2", 0.0) for b in BINDERS}
-    out_load = m.state("out_load", "m", 0.0, description="load liquid out per column area")
-    out_elu = m.state("out_elution", "m", 0.0)
-    in_load = m.state("in_load", "m", 0.0, description="load pumped in per column area")
-    in_elu = m.state("in_elution", "m", 0.0)
-    dz = L / cells
-    share_load = loading
-    share_elu = (1 - loading) * ca.fmin(ca.fmax(mix, 0), 1)
-    share_wash = 1 - share_load - share_elu
-    if scheme == "upwind":
-        d_eff = ca.fmax(d_ax - u / eps * dz / 2, 0)
-    else:
-        d_eff = d_ax
-
-    def transport(y, y_in):
-        faces = ca.vertcat(y_in, y if scheme == "upwind" else _koren_faces(y, y_in))
-        conv = -u * (faces[1:] - faces[:-1]) / dz
-        grad = (y[1:] - y[:-1]) / dz
-        diff_flux = ca.vertcat(0, eps * d_eff * grad, 0)
-        return conv + (diff_flux[1:] - diff_flux[:-1]) / dz
-
-    c_mod = salt["load"] * f_load + salt["elution"] * f_elu + salt["wash"] * (1 - f_load - f_elu)
-    K = {b: K0[i] * ca.exp(-slope[i] * c_mod) for i, b in enumerate(BINDERS)}
-    denominator = 1 + sum(K[b] * ca.fmax(c[b], 0) for b in BINDERS)
-    for i, b in enumerate(BINDERS):
-        q_star = qmax[i] * K[b] * ca.fmax(c[b], 0) / denominator
-        dq = kkin[i] * (q_star - q[b])
-        m.ode(q[b], dq)
-        c_in = feed[(b, "load")] * share_load + feed[(b, "elution")] * share_elu + feed[(b, "wash")] * share_wash
-        m.ode(c[b], (transport(c[b], c_in) - (1 - eps) * dq) / eps)
-        m.ode(out[b], u * c[b][-1])
-        m.output(f"outlet_{b}", c[b][-1], "g/L")
-    m.ode(f_load, transport(f_load, share_load) / eps)
-    m.ode(f_elu, transport(f_elu, share_elu) / eps)
-    m.ode(mix, mix_rate * (mix < 1))
-    m.ode(out_load, u * f_load[-1])
-    m.ode(out_elu, u * f_elu[-1])
-    m.ode(in_load, u * share_load)
-    m.ode(in_elu, u * share_elu)
-    m.output("outlet_modifier", c_mod[-1], "mol/L")
-    m.output("inlet_elution_share", share_elu, "1")
-    return m.build()
-
-
-@register_unit
 class Chromatography(UnitOperation):
     """Load - wash - elute - strip on a packed column; see the module docstring for the equations."""
 
@@ -204,22 +266,23 @@ class Chromatography(UnitOperation):
     optional_inlets = ("wash_buffer", "elution_buffer")
     outlets = ("pool", "flowthrough", "load_remaining", "wash_buffer_remaining", "elution_buffer_remaining")
     Config = ChromatographyConfig
+    process = ChromatographyLkm
 
     # -- geometry ------------------------------------------------------------------------------
     @property
     def area(self) -> float:
         """Column cross-section, m^2."""
-        return math.pi * (self.values["column_diameter"] / 100.0) ** 2 / 4.0
+        return math.pi * self.values["column_diameter"] ** 2 / 4.0
 
     @property
     def column_volume(self) -> float:
         """Bed volume, m^3."""
-        return self.area * self.values["bed_height"] / 100.0
+        return self.area * self.values["bed_height"]
 
     @property
     def cv_time(self) -> float:
-        """Hours to pump one column volume."""
-        return self.values["bed_height"] / self.values["velocity"]
+        """Time to pump one column volume, in the column model's time units (h): recipes are written in them."""
+        return from_si(self.values["bed_height"] / self.values["velocity"], TIME_UNITS)
 
     def buffers(self, inlets: Mapping[str, Stream]) -> dict[str, Stream]:
         """The wash and elution buffers: the connected inlets, or 1 L of the default composition."""
@@ -228,40 +291,43 @@ class Chromatography(UnitOperation):
             if inlet in inlets:
                 out[source] = inlets[inlet]
             else:
-                out[source] = Stream(inlet, 1e-3, {k: v for k, v in DEFAULT_BUFFERS[source].items()})
+                out[source] = Stream(inlet, DEFAULT_BUFFER_VOLUME, {k: v for k, v in DEFAULT_BUFFERS[source].items()})
         return out
 
     # -- recipe --------------------------------------------------------------------------------
-    def default_phases(self, load: Stream) -> list[UnitPhase]:
+    def default_phases(self, load: Stream) -> list[Phase]:
+        """Load, wash, elute, strip (:func:`~bioprocess_twin.processes.chromatography_column.column_phases`), in
+        the column model's units (durations in h, the gradient in 1/h)."""
         v = self.values
-        cv, per_cv = self.cv_time, int(v["points_per_cv"])
         load_cv = load.volume / self.column_volume
         product = self.config.product
         until = None
         if v["load_stop_breakthrough"] > 0 and load.concentration(product) > 0:
-            until = Transition(variable=f"outlet_{product}", op=">=",
-                               value=v["load_stop_breakthrough"] / 100.0 * load.concentration(product))
-        phases = [UnitPhase(name="load", duration=load_cv * cv, inputs={"loading": 1.0, "mix_rate": 0.0},
-                            until=until, points=max(20, int(per_cv * load_cv)))]
-        if v["wash_cv"] > 0:
-            phases.append(UnitPhase(name="wash", duration=v["wash_cv"] * cv, inputs={"loading": 0.0},
-                                    points=max(10, int(per_cv * v["wash_cv"]))))
-        gradient = v["elution_gradient_cv"]
-        elute_cv = gradient + v["elution_cv"]
-        elute = UnitPhase(name="elute", duration=elute_cv * cv, inputs={"loading": 0.0,
-                          "mix_rate": 1.0 / (gradient * cv) if gradient > 0 else 0.0},
-                          set_states={} if gradient > 0 else {"mix": 1.0}, points=max(20, int(2 * per_cv * elute_cv)))
-        phases.append(elute)
-        if v["strip_cv"] > 0:
-            phases.append(UnitPhase(name="strip", duration=v["strip_cv"] * cv, inputs={"loading": 0.0, "mix_rate": 0.0},
-                                    set_states={"mix": 1.0}, points=max(10, int(per_cv * v["strip_cv"]))))
-        return phases
+            until = Transition(
+                variable=f"outlet_{product}",
+                op=">=",
+                value=from_si(v["load_stop_breakthrough"] * load.concentration(product), CONCENTRATION_UNITS),
+            )
+        return column_phases(
+            self.cv_time,
+            load_cv,
+            int(v["points_per_cv"]),
+            v["wash_cv"],
+            v["elution_gradient_cv"],
+            v["elution_cv"],
+            v["strip_cv"],
+            until,
+        )
 
-    def model_parameters(self, load: Stream, buffers: Mapping[str, Stream]) -> dict[str, float]:
+    def model_parameters(self, model, load: Stream, buffers: Mapping[str, Stream]) -> dict[str, float]:
+        """The values of ``model``'s parameters, worked out in SI and given in its declared units."""
         v = self.values
-        u = v["velocity"] / 100.0
-        p = {"length": v["bed_height"] / 100.0, "velocity": u, "porosity": v["total_porosity"],
-             "dispersion": v["axial_dispersion"] * 3600.0}
+        p = {
+            "length": v["bed_height"],
+            "velocity": v["velocity"],
+            "porosity": v["total_porosity"],
+            "dispersion": v["axial_dispersion"],
+        }
         for b in BINDERS:
             for key in ("qmax", "K0", "kkin", "salt_slope"):
                 p[f"{b}_{key}"] = v[f"{b}_{key}"]
@@ -270,7 +336,7 @@ class Chromatography(UnitOperation):
             for b in BINDERS:
                 p[f"c_{b}_{s}"] = stream.concentration(b)
             p[f"modifier_{s}"] = stream.concentration(self.config.modifier) / v["modifier_molar_mass"]
-        return p
+        return model.from_si(p)
 
     # -- run -------------------------------------------------------------------------------------
     def run(self, inlets: Mapping[str, Stream], phases: Sequence[Any] | None = None) -> UnitResult:
@@ -282,43 +348,55 @@ class Chromatography(UnitOperation):
         for inlet, source in BUFFERS.items():
             if buffers[source].volume <= 0:
                 raise ParameterError([(f"{self.name}.{inlet}.volume", "a connected buffer needs liquid")])
-        plan = [UnitPhase.model_validate(p) if isinstance(p, Mapping) else p for p in phases] if phases \
+        plan = (
+            [Phase.model_validate(p) if isinstance(p, Mapping) else p for p in phases]
+            if phases
             else self.default_phases(load)
-        model = build_model(int(self.values["cells"]), self.config.scheme)
-        out = run_phases(model, plan, parameters=self.model_parameters(load, buffers), options=OPTIONS)
+        )
+        model = build_column_model(int(self.values["cells"]), self.config.scheme)
+        out = run_phases(model, plan, parameters=self.model_parameters(model, load, buffers), options=OPTIONS)
         return Accounting(self, model, out, inlets, buffers, load, plan).result()
 
 
 class Accounting:
-    """Turns the column simulation into outlet streams, the pool and the KPIs."""
+    """Turns the column simulation into outlet streams, the pool and the KPIs (in SI; KPIs read as named)."""
 
     def __init__(self, unit: Chromatography, model, out, inlets, buffers, load, plan):
         self.unit, self.model, self.out, self.inlets, self.buffers, self.load = unit, model, out, inlets, buffers, load
         self.plan = plan
         v = unit.values
-        self.eps, self.u = v["total_porosity"], v["velocity"] / 100.0
+        self.eps, self.u = v["total_porosity"], v["velocity"]
         self.res = out.result
+        #: output times from the first phase's start, in the model's time units (h) and in s
         self.t = self.res.t - out.phases[0].start
+        self.t_si = to_si(self.t, model.time_units)
         self.sources = {"load": load, "wash": buffers["wash"], "elution": buffers["elution"]}
         self.components = sorted(set().union(*(s.mass for s in self.sources.values())) | set(BINDERS))
 
     def _state(self, name, row=-1):
-        return self.res.state(name)[row]
+        """A state of the column model at output ``row`` (all rows: None), in SI."""
+        values = self.res.state(name) if row is None else self.res.state(name)[row]
+        return to_si(values, self.model.units_of(name))
+
+    def _output(self, name):
+        """An output of the column model at every output time, in SI."""
+        return to_si(self.res.output(name), self.model.units_of(name))
 
     def cumulative(self, comp: str) -> np.ndarray:
         """kg of ``comp`` that left the column up to each output time."""
         A = self.unit.area
         if comp in BINDERS:
-            return A * self.res.state(f"out_{comp}")
-        total = self.u * self.t
-        W_L, W_E = self.res.state("out_load"), self.res.state("out_elution")
+            return A * self._state(f"out_{comp}", None)
+        total = self.u * self.t_si
+        W_L, W_E = self._state("out_load", None), self._state("out_elution", None)
         cL, cW, cE = (self.sources[s].concentration(comp) for s in SOURCES)
         return A * (cL * W_L + cE * W_E + cW * (total - W_L - W_E))
 
     def outlet_concentration(self, comp: str) -> np.ndarray:
+        """kg/m^3 of ``comp`` at the column outlet at each output time."""
         if comp in BINDERS:
-            return self.res.output(f"outlet_{comp}")
-        fL, fE = self.res.state("f_load")[:, -1], self.res.state("f_elution")[:, -1]
+            return self._output(f"outlet_{comp}")
+        fL, fE = self._state("f_load", None)[:, -1], self._state("f_elution", None)[:, -1]
         cL, cW, cE = (self.sources[s].concentration(comp) for s in SOURCES)
         return cL * fL + cE * fE + cW * (1 - fL - fE)
 
@@ -333,19 +411,20 @@ class Accounting:
         return cell * self.eps * float(np.sum(cL * fL + cE * fE + cW * (1 - fL - fE)))
 
     def cut_times(self) -> tuple[float, float] | None:
-        """Pool start and end (h): the documented peak-cutting rule on the product chromatogram."""
+        """Pool start and end (s from the first phase's start): the documented peak-cutting rule on the
+        product chromatogram."""
         v, product = self.unit.values, self.unit.config.product
         mask = np.isin(np.asarray(self.res.phases), self.unit.config.pool_phases)
         if not mask.any():
             return None
         idx = np.flatnonzero(mask)
-        c = self.res.output(f"outlet_{product}")
-        t = self.t
+        c = self._output(f"outlet_{product}")
+        t = self.t_si
         peak_i = idx[int(np.argmax(c[idx]))]
         peak = c[peak_i]
         if peak <= 0:
             return None
-        lo, hi = v["pool_start"] / 100.0 * peak, v["pool_end"] / 100.0 * peak
+        lo, hi = v["pool_start"] * peak, v["pool_end"] * peak
         start = t[idx[0]]
         for i in range(idx[0], peak_i + 1):
             if c[i] >= lo:
@@ -359,29 +438,43 @@ class Accounting:
         return start, end
 
     def at(self, comp: str, times: Sequence[float]) -> np.ndarray:
-        """Cumulative outlet mass at ``times`` by cubic Hermite interpolation (slope Q c_out)."""
+        """Cumulative outlet mass at ``times`` (s) by cubic Hermite interpolation (slope Q c_out)."""
         slope = self.unit.area * self.u * self.outlet_concentration(comp)
-        t, keep = np.unique(self.t, return_index=True)
+        t, keep = np.unique(self.t_si, return_index=True)
         return CubicHermiteSpline(t, self.cumulative(comp)[keep], slope[keep])(np.asarray(times))
 
     def result(self) -> UnitResult:
         unit, load, res, out = self.unit, self.load, self.res, self.out
         A, V_col = unit.area, unit.column_volume
         T = load.temperature
-        duration = out.end - out.phases[0].start
+        duration_h = out.end - out.phases[0].start  # in the model's time units, h
+        duration = to_si(duration_h, self.model.time_units)
         status, message = ("ok", "") if out.ok else ("failed", res.message)
         warnings = []
         used = {"load": A * self._state("in_load"), "elution": A * self._state("in_elution")}
         used["wash"] = A * self.u * duration - used["load"] - used["elution"] + self.eps * V_col
         remaining = {}
-        for source, name in (("load", "load_remaining"), ("wash", "wash_buffer_remaining"),
-                             ("elution", "elution_buffer_remaining")):
+        for source, name in (
+            ("load", "load_remaining"),
+            ("wash", "wash_buffer_remaining"),
+            ("elution", "elution_buffer_remaining"),
+        ):
             stream = self.sources[source]
             given = source == "load" or f"{source}_buffer" in self.inlets
-            if given and used[source] > stream.volume * (1 + 1e-8):
-                status, message = "failed", (f"the run needs {used[source] * 1e3:.4g} L of {source}; "
-                                             f"{stream.name} holds {stream.volume * 1e3:.4g} L")
-            share = min(used[source] / stream.volume, 1.0) if given else 1.0
+            if given and used[source] > stream.volume * (1 + VOLUME_RTOL):
+                status, message = (
+                    "failed",
+                    (
+                        f"the run needs {from_si(used[source], 'L'):.4g} L of {source}; "
+                        f"{stream.name} holds {from_si(stream.volume, 'L'):.4g} L"
+                    ),
+                )
+            # a stream drawn to within round-off of its volume is used up: nothing (not a speck) remains
+            share = (
+                (1.0 if used[source] >= stream.volume * (1 - VOLUME_RTOL) else used[source] / stream.volume)
+                if given
+                else 1.0
+            )
             remaining[name] = stream.scaled(1.0 - share, name) if given else Stream(name, 0.0, {}, T)
         cuts = self.cut_times()
         if cuts is None:
@@ -399,21 +492,38 @@ class Accounting:
         flow_mass = {c: total_out[c] - pool_mass[c] + self.column_content(c) for c in self.components}
         pool = Stream("pool", pool_volume, pool_mass, T)
         flowthrough = Stream("flowthrough", A * self.u * duration - pool_volume + self.eps * V_col, flow_mass, T)
-        kpis = self.kpis(pool, used, duration, cuts)
+        kpis = self.kpis(pool, used, duration_h, cuts)
         if unit.config.scheme == "upwind":
-            d_num = self.u / self.eps * (unit.values["bed_height"] / 100.0) / unit.values["cells"] / 2 / 3600.0
+            d_num = self.u / self.eps * unit.values["bed_height"] / unit.values["cells"] / 2
             if d_num > unit.values["axial_dispersion"]:
-                warnings.append(f"numerical dispersion {d_num:.3g} m^2/s exceeds D_ax: band spreading is "
-                                f"grid-limited ({int(unit.values['cells'])} plates)")
-        supplied = {f"{source}_buffer": self.sources[source].scaled(used[source] / self.sources[source].volume,
-                                                                     f"default {source} buffer")
-                    for source in ("wash", "elution") if f"{source}_buffer" not in self.inlets}
-        return UnitResult(unit.name, unit.kind, status, message,
-                          {"pool": pool, "flowthrough": flowthrough, **remaining}, generated={},
-                          duration=duration, phases=out.phases, kpis=kpis, series=self.series(), warnings=warnings,
-                          supplied=supplied)
+                warnings.append(
+                    f"numerical dispersion {d_num:.3g} m^2/s exceeds D_ax: band spreading is "
+                    f"grid-limited ({int(unit.values['cells'])} plates)"
+                )
+        supplied = {
+            f"{source}_buffer": self.sources[source].scaled(
+                used[source] / self.sources[source].volume, f"default {source} buffer"
+            )
+            for source in ("wash", "elution")
+            if f"{source}_buffer" not in self.inlets
+        }
+        return UnitResult(
+            unit.name,
+            unit.kind,
+            status,
+            message,
+            {"pool": pool, "flowthrough": flowthrough, **remaining},
+            generated={},
+            duration=duration_h,
+            phases=out.phases,
+            kpis=kpis,
+            series=self.series(),
+            warnings=warnings,
+            supplied=supplied,
+        )
 
-    def kpis(self, pool: Stream, used, duration, cuts) -> dict[str, float]:
+    def kpis(self, pool: Stream, used, duration_h, cuts) -> dict[str, float]:
+        """The KPIs, computed in SI and read in the units their names carry."""
         unit, product = self.unit, self.unit.config.product
         V_col = unit.column_volume
         c_feed = self.load.concentration(product)
@@ -421,21 +531,29 @@ class Accounting:
         protein = sum(pool.mass.get(b, 0.0) for b in BINDERS)
         n = int(unit.values["cells"])
         bound = V_col / n * (1 - self.eps) * float(np.sum(self._state(f"q_{product}")))
-        kpis = {"yield": pool.mass.get(product, 0.0) / loaded if loaded > 0 else float("nan"),
-                "purity": pool.mass.get(product, 0.0) / protein if protein > 0 else float("nan"),
-                "dbc10_g_per_L": self.dbc10(c_feed), "pool_volume_L": pool.volume * 1e3,
-                "pool_volume_cv": pool.volume / V_col, "pool_concentration_g_per_L": pool.concentration(product),
-                "cycle_time_h": duration, "column_volume_L": V_col * 1e3, "load_volume_L": used["load"] * 1e3,
-                "load_g_per_L_resin": loaded / V_col, "product_loaded_g": loaded * 1e3,
-                "product_bound_at_end_g": bound * 1e3,
-                "product_out_g": float(self.cumulative(product)[-1]) * 1e3,
-                "wash_buffer_used_L": used["wash"] * 1e3, "elution_buffer_used_L": used["elution"] * 1e3}
+        kpis = {
+            "yield": pool.mass.get(product, 0.0) / loaded if loaded > 0 else float("nan"),
+            "purity": pool.mass.get(product, 0.0) / protein if protein > 0 else float("nan"),
+            "dbc10_g_per_L": from_si(self.dbc10(c_feed), "g/L"),
+            "pool_volume_L": from_si(pool.volume, "L"),
+            "pool_volume_cv": pool.volume / V_col,
+            "pool_concentration_g_per_L": from_si(pool.concentration(product), "g/L"),
+            "cycle_time_h": duration_h,
+            "column_volume_L": from_si(V_col, "L"),
+            "load_volume_L": from_si(used["load"], "L"),
+            "load_g_per_L_resin": from_si(loaded / V_col, "g/L"),
+            "product_loaded_g": from_si(loaded, "g"),
+            "product_bound_at_end_g": from_si(bound, "g"),
+            "product_out_g": from_si(float(self.cumulative(product)[-1]), "g"),
+            "wash_buffer_used_L": from_si(used["wash"], "L"),
+            "elution_buffer_used_L": from_si(used["elution"], "L"),
+        }
         if cuts:
-            kpis["pool_start_h"], kpis["pool_end_h"] = cuts
+            kpis["pool_start_h"], kpis["pool_end_h"] = (from_si(t, "h") for t in cuts)
         return {k: float(x) for k, x in kpis.items()}
 
     def dbc10(self, c_feed: float) -> float:
-        """c_F (V_10 - eps_t V_col)/V_col in g/L of bed, from the load phase; NaN if 10 % is not reached."""
+        """c_F (V_10 - eps_t V_col)/V_col in kg/m^3 of bed, from the load phase; NaN if 10 % is not reached."""
         product = self.unit.config.product
         loads = [p for p in self.out.phases if p.name == "load"]
         if c_feed <= 0 or not loads:
@@ -443,27 +561,32 @@ class Accounting:
         start = self.out.phases[0].start
         # the load's last point is the next phase's first row (values are right-continuous at joins)
         idx = np.flatnonzero((self.t >= loads[0].start - start) & (self.t <= loads[0].end - start))
-        c, t = self.res.output(f"outlet_{product}")[idx], self.t[idx]
-        hit = np.flatnonzero(c >= 0.1 * c_feed * (1 - 1e-6))   # the crossing is found to ~1e-9 h
+        c, t = self._output(f"outlet_{product}")[idx], self.t_si[idx]
+        c_10 = DBC_BREAKTHROUGH * c_feed
+        hit = np.flatnonzero(c >= c_10 * (1 - BREAKTHROUGH_RTOL))
         if hit.size == 0:
             return float("nan")
         i = int(hit[0])
-        t10 = t[i] if i == 0 else float(np.interp(0.1 * c_feed, [c[i - 1], c[i]], [t[i - 1], t[i]]))
+        t10 = t[i] if i == 0 else float(np.interp(c_10, [c[i - 1], c[i]], [t[i - 1], t[i]]))
         V_col = self.unit.column_volume
         return c_feed * (self.unit.area * self.u * t10 - self.eps * V_col) / V_col
 
     def series(self) -> pd.DataFrame:
+        """The chromatogram over time (h), in the column model's units."""
         frame = pd.DataFrame(index=pd.Index(self.t, name="time_h"))
         frame["phase"] = self.res.phases
         frame["column_volumes"] = self.t / self.unit.cv_time
         units = {"column_volumes": "1"}
         for b in BINDERS:
             frame[f"outlet_{b}"] = self.res.output(f"outlet_{b}")
-            units[f"outlet_{b}"] = "g/L"
+            units[f"outlet_{b}"] = CONCENTRATION_UNITS
         frame["outlet_modifier"] = self.res.output("outlet_modifier")
         frame["inlet_elution_share"] = self.res.output("inlet_elution_share")
-        frame[f"{self.unit.config.product}_out_cumulative"] = self.cumulative(self.unit.config.product) * 1e3
-        units |= {"outlet_modifier": "mol/L", "inlet_elution_share": "1",
-                  f"{self.unit.config.product}_out_cumulative": "g"}
+        frame[f"{self.unit.config.product}_out_cumulative"] = from_si(self.cumulative(self.unit.config.product), "g")
+        units |= {
+            "outlet_modifier": "mol/L",
+            "inlet_elution_share": "1",
+            f"{self.unit.config.product}_out_cumulative": "g",
+        }
         frame.attrs["units"] = units
         return frame

@@ -1,6 +1,6 @@
 """The microbial fed-batch as a production unit: medium and feed streams in, broth and unused feed out.
 
-The unit runs the microbial model of ``bioreactor.py`` (Monod, Haldane or Contois growth,
+The unit has the process model ``microbial_fed_batch`` (``processes/microbial_fed_batch.py``) (Monod, Haldane or Contois growth,
 Luedeking–Piret product, Pirt maintenance, DO with an O2-enrichment controller; equations there and
 in docs/models/bioreactor.md). Its initial charge comes from the "medium" inlet: volume, the
 inoculum as "biomass" mass, the substrate and the product (component names set by the config,
@@ -12,6 +12,9 @@ Default phases: "batch" (no feed, ``batch_hours``), then "fed_batch" with a cons
 ``feed_rate_pct`` of the initial volume per hour until ``culture_hours``. Given phases may end on
 conditions, e.g. ``until: {variable: S_conc, op: "<", value: 0.1, then: stop}``.
 
+SI inside: the unit's values and streams are SI; the model's biomass, substrate and product
+amounts are masses, so in SI they are the stream masses (kg).
+
 Balance convention (kg, per component):
     in  = medium + feed (the whole feed inlet, used or not)
     out = broth (biomass, substrate, product and the components the model does not know)
@@ -20,45 +23,90 @@ Balance convention (kg, per component):
           substrate consumed (-)
 O2, CO2 and metabolic water are not balanced.
 """
+
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import Field
 
 from ..core.parameters import Parameter, ParameterError, ParameterTable
-from ..core.phased import UnitPhase, run_phases
-from ..core.registry import register_unit
+from ..core.phased import run_phases
+from ..core.recipe import Phase, PhaseRecord
 from ..core.simulation import SolverOptions
-from ..core.streams import PhaseRecord, Stream, UnitResult
-from .bioreactor import build_microbial_model, microbial_kpis
-from .bioreactor_kinetics import GROWTH_LAW_PARAMETERS, GROWTH_LAWS, MICROBIAL_KINETICS
-from .bioreactor_unit import VESSEL_OPERATING, BioreactorConfig, StirredCulture, model_rows
+from ..core.streams import Stream, UnitResult
+from ..core.units import from_si, to_si
+from ..correlations.agitation import RHO_WATER
+from ..processes.culture_kinetics import AIR_SATURATED, GROWTH_LAW_PARAMETERS, GROWTH_LAWS, MICROBIAL_KINETICS
+from ..processes.microbial_fed_batch import MicrobialFedBatch, build_microbial_model, microbial_kpis
+from .stirred_culture import (
+    MIN_POINTS,
+    VESSEL_OPERATING,
+    BioreactorConfig,
+    StirredCulture,
+    model_parameters,
+)
 
-KG_PER_G = 1e-3
+#: spacing of the reported points of the default phases
+POINT_SPACING = to_si(0.25, "h")
+#: water in the example medium and feed: kg = share x water density x volume
+MEDIUM_WATER_SHARE, FEED_WATER_SHARE = 0.98, 0.7
 
 
-def _growth_law_rows() -> tuple:
+def _growth_law_parameters() -> tuple[Parameter, ...]:
     """Every growth law's own parameters, once each (Monod and Haldane share K_s)."""
-    rows = {}
+    params: dict[str, Parameter] = {}
     for law in GROWTH_LAWS:
-        for row in GROWTH_LAW_PARAMETERS[law]:
-            rows.setdefault(row[0], row)
-    return tuple(rows.values())
+        for p in GROWTH_LAW_PARAMETERS[law]:
+            params.setdefault(p.name, p)
+    return tuple(params.values())
 
 
 OPERATING = (
-    Parameter("batch_hours", "h", 8.0, (0.1, 200), "", "batch phase before feeding starts"),
-    Parameter("culture_hours", "h", 30.0, (0.5, 500), "E. coli fed-batch 20-40 h", "longest culture time"),
-    Parameter("feed_rate_pct", "percent/h", 0.4, (0, 20), "", "constant feed in the fed-batch phase, "
-              "per initial volume"),
-    Parameter("culture_temperature", "degC", 37.0, (15, 45), "E. coli optimum", "culture temperature"),
-    Parameter("power_per_volume", "W/m^3", 3000.0, (10, 20000), "microbial fermenters 1-5 kW/m3 "
-              "(Garcia-Ochoa & Gomez 2009, Biotechnol Adv 27:153)",
-              "ungassed power per initial volume; sets the impeller speed"),
-    *(Parameter(p.name, p.units, 1.0, p.bounds, "microbial 0.5-2 vvm", p.description)
-      if p.name == "aeration" else p for p in VESSEL_OPERATING),
+    Parameter(
+        name="batch_hours",
+        units="h",
+        default=8.0,
+        bounds=(0.1, 200),
+        source="",
+        description="batch phase before feeding starts",
+    ),
+    Parameter(
+        name="culture_hours",
+        units="h",
+        default=30.0,
+        bounds=(0.5, 500),
+        source="E. coli fed-batch 20-40 h",
+        description="longest culture time",
+    ),
+    Parameter(
+        name="feed_rate_pct",
+        units="percent/h",
+        default=0.4,
+        bounds=(0, 20),
+        source="",
+        description="constant feed in the fed-batch phase, per initial volume",
+    ),
+    Parameter(
+        name="culture_temperature",
+        units="degC",
+        default=37.0,
+        bounds=(15, 45),
+        source="E. coli optimum",
+        description="culture temperature",
+    ),
+    Parameter(
+        name="power_per_volume",
+        units="W/m^3",
+        default=3000.0,
+        bounds=(10, 20000),
+        source="microbial fermenters 1-5 kW/m3 (Garcia-Ochoa & Gomez 2009, Biotechnol Adv 27:153)",
+        description="ungassed power per initial volume; sets the impeller speed",
+    ),
+    *(replace(p, default=1.0, source="microbial 0.5-2 vvm") if p.name == "aeration" else p for p in VESSEL_OPERATING),
 )
 
 
@@ -70,15 +118,15 @@ class MicrobialConfig(BioreactorConfig):
     product: str = Field("product", min_length=1, description="stream component of the Luedeking-Piret product")
 
 
-@register_unit
 class MicrobialBioreactor(StirredCulture):
     kind = "microbial_bioreactor"
     description = "Microbial fed-batch (Monod/Haldane/Contois, Luedeking-Piret product, DO control)"
-    parameters = ParameterTable(model_rows(MICROBIAL_KINETICS + _growth_law_rows()) + OPERATING)
+    parameters = ParameterTable(model_parameters((*MICROBIAL_KINETICS, *_growth_law_parameters())) + OPERATING)
     inlets = ("medium", "feed")
     optional_inlets = ("feed",)
     outlets = ("broth", "feed_remaining")
     Config = MicrobialConfig
+    process = MicrobialFedBatch
     cell_component = "biomass"
 
     @property
@@ -91,81 +139,153 @@ class MicrobialBioreactor(StirredCulture):
         c = self.config
         return {"X": self.cell_component, "S": c.substrate, "P": c.product}
 
-    def default_phases(self, V0_L: float) -> list[UnitPhase]:
-        v = self.values
-        t_batch, t_end = min(v["batch_hours"], v["culture_hours"]), v["culture_hours"]
-        phases = [UnitPhase(name="batch", duration=t_batch, points=int(max(4, 4 * t_batch)),
-                            inputs={"feed_rate": 0.0, "temperature": v["culture_temperature"]})]
+    def default_phases(self, V0: float) -> list[Phase]:
+        """The default phases (in the model's units) for an initial volume V0 (m^3)."""
+        v, model = self.values, self.model
+
+        def model_time(seconds):
+            return from_si(seconds, model.time_units)
+
+        t_batch, t_end = model_time(min(v["batch_hours"], v["culture_hours"])), model_time(v["culture_hours"])
+        spacing = model_time(POINT_SPACING)
+        phases = [
+            Phase(
+                name="batch",
+                duration=t_batch,
+                points=int(max(MIN_POINTS, t_batch / spacing)),
+                inputs={
+                    "feed_rate": 0.0,
+                    "temperature": from_si(v["culture_temperature"], model.inputs["temperature"].units),
+                },
+            )
+        ]
         if t_end > t_batch:
-            phases.append(UnitPhase(name="fed_batch", duration=t_end - t_batch, points=int(max(4, 4 * (t_end - t_batch))),
-                                    inputs={"feed_rate": v["feed_rate_pct"] / 100.0 * V0_L}))
+            phases.append(
+                Phase(
+                    name="fed_batch",
+                    duration=t_end - t_batch,
+                    points=int(max(MIN_POINTS, (t_end - t_batch) / spacing)),
+                    inputs={"feed_rate": from_si(v["feed_rate_pct"] * V0, model.inputs["feed_rate"].units)},
+                )
+            )
         return phases
 
-    def run(self, inlets: Mapping[str, Stream], phases: Sequence[Any] | None = None,
-            options: SolverOptions | None = None) -> UnitResult:
+    def run(
+        self, inlets: Mapping[str, Stream], phases: Sequence[Any] | None = None, options: SolverOptions | None = None
+    ) -> UnitResult:
         self.check_inlets(inlets)
+        model = self.model
         medium, feed = inlets["medium"], inlets.get("feed")
         initial = self._charge(medium)
-        V0 = initial["V"]
-        phases = self.default_phases(V0) if phases is None else [
-            p if isinstance(p, UnitPhase) else UnitPhase.model_validate(p) for p in phases]
+        V0 = medium.volume
+        phases = (
+            self.default_phases(V0)
+            if phases is None
+            else [p if isinstance(p, Phase) else Phase.model_validate(p) for p in phases]
+        )
         fed_max = self.check_feed(feed, phases)
-        names = set(self.model.parameters.names)
+        names = set(model.parameters.names)
         params = {k: val for k, val in self.values.items() if k in names and k != "do_setpoint"}
         params["feed_substrate"] = feed.concentration(self.config.substrate) if feed is not None else 0.0
-        params |= self.vessel_parameters(V0, fed_max)
-        inputs = {"agitation": params.pop("_agitation_rpm"), "aeration": self.values["aeration"],
-                  "temperature": self.values["culture_temperature"]}
-        out = run_phases(self.model, phases, parameters=params, inputs=inputs, initial=initial, options=options)
+        vessel, inputs = self.vessel_settings(V0, fed_max)
+        params |= vessel
+        inputs["temperature"] = self.values["culture_temperature"]
+        out = run_phases(
+            model,
+            phases,
+            parameters=model.from_si(params),
+            inputs=model.from_si(inputs),
+            initial=initial,
+            options=options,
+        )
         df = out.result.frame(include_vectors=False)
         if not out.ok:
-            return UnitResult(self.name, self.kind, "failed", f"phase {out.phases[-1].name}: {out.result.message}",
-                              outlets={}, duration=out.end, phases=out.phases, series=df)
-        return self._result(medium, feed, out.final_state(), df, out.phases)
+            return UnitResult(
+                self.name,
+                self.kind,
+                "failed",
+                f"phase {out.phases[-1].name}: {out.result.message}",
+                outlets={},
+                duration=out.end,
+                phases=out.phases,
+                series=df,
+            )
+        return self._result(medium, feed, model.to_si(out.final_state()), df, out.phases)
 
     def _charge(self, medium: Stream) -> dict:
+        """Initial states (the model's units) from the medium: volume and the masses of biomass, substrate, product."""
         errors = []
         if medium.volume <= 0:
             errors.append((f"{self.name}.medium.volume", "the medium must have a volume > 0"))
         if medium.mass.get(self.cell_component, 0.0) <= 0:
-            errors.append((f"{self.name}.medium.mass.{self.cell_component}",
-                           f"the medium carries no cells to inoculate (add the inoculum as "
-                           f"'{self.cell_component}' mass)"))
+            errors.append(
+                (
+                    f"{self.name}.medium.mass.{self.cell_component}",
+                    f"the medium carries no cells to inoculate (add the inoculum as '{self.cell_component}' mass)",
+                )
+            )
         if errors:
             raise ParameterError(errors, f"unit '{self.name}' inlets")
         x = {n.name: 0.0 for n in self.model.states}
-        x.update(V=medium.volume * 1e3, DO=100.0,
-                 **{state: medium.mass.get(comp, 0.0) / KG_PER_G for state, comp in self.components.items()})
-        return x
+        x.update(
+            V=medium.volume,
+            DO=AIR_SATURATED,
+            **{state: medium.mass.get(comp, 0.0) for state, comp in self.components.items()},
+        )
+        return self.model.from_si(x)
 
-    def _result(self, medium: Stream, feed: Stream | None, x: dict, df: pd.DataFrame,
-                records: list[PhaseRecord]) -> UnitResult:
+    def _result(
+        self, medium: Stream, feed: Stream | None, x: dict, df: pd.DataFrame, records: list[PhaseRecord]
+    ) -> UnitResult:
+        """Outlets, generated masses and KPIs from the final states ``x`` (SI)."""
         fed_share = self.fed_share(feed, x["fed_volume"])
         comps = self.components
-        broth = {comp: max(x[state], 0.0) * KG_PER_G for state, comp in comps.items()}
+        broth = {comp: max(x[state], 0.0) for state, comp in comps.items()}
         self.pass_through(broth, set(comps.values()), medium, feed, fed_share)
-        T = float(df["temperature"].iloc[-1]) + 273.15
-        outlets = {"broth": Stream("broth", x["V"] * 1e-3, broth, T), **self.feed_outlets(feed, fed_share)}
-        generated = {comp: x[f"gen_{state}"] * KG_PER_G for state, comp in comps.items()}
+        T = to_si(float(df["temperature"].iloc[-1]), self.model.inputs["temperature"].units)
+        outlets = {"broth": Stream("broth", x["V"], broth, T), **self.feed_outlets(feed, fed_share)}
+        generated = {comp: x[f"gen_{state}"] for state, comp in comps.items()}
         kpis = microbial_kpis(df)
         warnings = self.common_warnings(kpis["min_DO_pct"], fed_share)
-        return UnitResult(self.name, self.kind, "ok", f"culture ran {kpis['duration_h']:.2f} h", outlets,
-                          generated, float(df.index[-1]), records, kpis, df, warnings)
+        return UnitResult(
+            self.name,
+            self.kind,
+            "ok",
+            f"culture ran {kpis['duration_h']:.2f} h",
+            outlets,
+            generated,
+            float(df.index[-1]),
+            records,
+            kpis,
+            df,
+            warnings,
+        )
 
 
-def microbial_medium(volume_L: float = 1.0, biomass_g_per_L: float = 0.1, glucose_g_per_L: float = 10.0,
-                     salts_g_per_L: float = 10.0, name: str = "medium") -> Stream:
-    """A defined mineral medium with glucose and its inoculum as a Stream."""
-    V = volume_L
-    mass = {"water": V * 0.98, "glucose": glucose_g_per_L * V * KG_PER_G, "salts": salts_g_per_L * V * KG_PER_G,
-            "biomass": biomass_g_per_L * V * KG_PER_G}
-    return Stream(name, V * 1e-3, mass, 310.15)
+def microbial_medium(
+    volume_L: float = 1.0,
+    biomass_g_per_L: float = 0.1,
+    glucose_g_per_L: float = 10.0,
+    salts_g_per_L: float = 10.0,
+    name: str = "medium",
+) -> Stream:
+    """A defined mineral medium with glucose and its inoculum as a Stream (SI)."""
+    V = to_si(volume_L, "L")
+    mass = {
+        "water": RHO_WATER * V * MEDIUM_WATER_SHARE,
+        "glucose": to_si(glucose_g_per_L, "g/L") * V,
+        "salts": to_si(salts_g_per_L, "g/L") * V,
+        "biomass": to_si(biomass_g_per_L, "g/L") * V,
+    }
+    return Stream(name, V, mass, 310.15)
 
 
 def microbial_feed(volume_L: float = 0.2, glucose_g_per_L: float = 500.0, name: str = "feed") -> Stream:
-    """A concentrated glucose feed as a Stream."""
-    V = volume_L
-    return Stream(name, V * 1e-3, {"water": V * 0.7, "glucose": glucose_g_per_L * V * KG_PER_G}, 298.15)
+    """A concentrated glucose feed as a Stream (SI)."""
+    V = to_si(volume_L, "L")
+    return Stream(
+        name, V, {"water": RHO_WATER * V * FEED_WATER_SHARE, "glucose": to_si(glucose_g_per_L, "g/L") * V}, 298.15
+    )
 
 
 __all__ = ["MicrobialBioreactor", "MicrobialConfig", "microbial_medium", "microbial_feed"]

@@ -11,10 +11,13 @@ Tip speed and Reynolds number
 Ungassed power (turbulent; Rushton, Costich & Everett 1950; Nienow 1997)
     P0 = n_imp Np rho N^3 D^5
 Gassed power (Michel & Miller 1962, AIChE J 8:262; per impeller, each sees the full gas flow)
-    Pg = c (P0^2 N D^3 / Qg^0.56)^0.45,   c = 0.706 in SI (0.08 in hp, rpm, ft, ft^3/min)
+    Pg = c (P0^2 N D^3 / Qg^0.56)^0.45,   c = 0.08 in the published units (hp, rpm, ft, ft^3/min),
+    converted by pint to W, 1/s, m, m^3/s: c = 0.08 hp (hp^-2 rpm^-1 ft^-3 (ft^3/min)^0.56)^0.45 = 0.706
+    (1 hp = 745.7 W, the handbook value)
     ``describe_operation`` caps Pg at P0: the correlation overshoots P0 at very low gas flow.
 Gas flow
-    v_s = Qg / A  (superficial gas velocity, m/s),   vvm = 60 Qg / V  (volumes of gas per volume per minute)
+    v_s = Qg / A  (superficial gas velocity, m/s),   vvm = Qg / V  (gas volumes per liquid volume and
+    time; 1/s inside, reported per minute by pint)
 Volumetric mass transfer (van 't Riet 1979, Ind Eng Chem Process Des Dev 18:357 and others)
     kLa = a (Pg/V)^alpha v_s^beta            (kLa in 1/s, Pg/V in W/m^3, v_s in m/s)
     OTR = kLa (c* - c)
@@ -25,21 +28,43 @@ Dissipation and shear (Kolmogorov 1941; impeller swept-volume estimate of the lo
 Zhou & Kresta 1996, AIChE J 42:2476)
     eps = P / (rho V)  (W/kg),   eps_max = (P / n_imp) / (rho pi D^3 / 4)
     eta_K = (nu^3 / eps)^(1/4),   shear rate of the smallest eddies  G = (eps / nu)^(1/2)
+Only ``vvm``, ``gas_flow_from_vvm`` and ``describe_operation`` give or take values in other units
+(vvm per minute; the reading units of ``OPERATION_QUANTITIES``), converted by pint.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
 
 from ..core.parameters import ParameterError
+from ..core.units import Quantity, from_si, to_si
 
 PI = math.pi
-#: Michel & Miller's constant 0.08 (hp, rpm, ft, ft^3/min) converted to SI (W, 1/s, m, m^3/s)
-MICHEL_MILLER_C_SI = (745.7 * 0.08 * (745.7 ** -2 * 60.0 * 0.3048 ** -3 * (60.0 / 0.3048 ** 3) ** -0.56) ** 0.45)
-MIXING_TIME_CONSTANT = 5.20        # Grenville 1992; Nienow 1997 (theta_95, H = T, single impeller)
-MIXING_ASPECT_EXPONENT = 2.5       # Nienow 2006 for multi-impeller vessels with H > T
-RHO_WATER = 1000.0                 # kg/m^3
-MU_MEDIUM = 0.9e-3                 # Pa s, aqueous culture medium at 37 C
+#: Michel & Miller 1962: Pg = 0.08 (P0^2 N D^3 / Qg^0.56)^0.45 with Pg, P0 in hp, N in rpm, D in ft, Qg in ft^3/min
+MICHEL_MILLER_C_PUBLISHED = 0.08
+#: the horsepower of that conversion: 745.7 W, the four-figure value engineering handbooks use (pint's
+#: mechanical hp, 745.69987 W, would lower c by 1.7e-8 relative; kept so recorded results do not move)
+MICHEL_MILLER_HP = Quantity(745.7, "W")
+#: the units of that constant: Pg / (P0^2 N D^3 / Qg^0.56)^0.45 = hp (hp^-2 rpm^-1 ft^-3 (ft^3/min)^0.56)^0.45
+MICHEL_MILLER_C_UNITS = (
+    MICHEL_MILLER_HP
+    * (
+        MICHEL_MILLER_HP**-2
+        * Quantity(1.0, "rpm") ** -1
+        * Quantity(1.0, "ft") ** -3
+        * Quantity(1.0, "ft^3/min") ** 0.56
+    )
+    ** 0.45
+)
+#: the same constant in SI (W, 1/s, m, m^3/s), the rpm, ft and ft^3/min converted by pint: 0.706
+MICHEL_MILLER_C_SI = float((MICHEL_MILLER_C_PUBLISHED * MICHEL_MILLER_C_UNITS).to_base_units().magnitude)
+#: gas flow per liquid volume is quoted per minute (vvm)
+VVM_UNITS = "1/min"
+MIXING_TIME_CONSTANT = 5.20  # Grenville 1992; Nienow 1997 (theta_95, H = T, single impeller)
+MIXING_ASPECT_EXPONENT = 2.5  # Nienow 2006 for multi-impeller vessels with H > T
+RHO_WATER = 1000.0  # kg/m^3
+MU_MEDIUM = 0.9e-3  # Pa s, aqueous culture medium at 37 C
 
 
 # -- impellers -------------------------------------------------------------------------------------
@@ -54,19 +79,47 @@ class Impeller:
     description: str = ""
 
 
-IMPELLERS: dict[str, Impeller] = {i.name: i for i in (
-    Impeller("rushton", 5.0, 0.72, "Rushton, Costich & Everett 1950; Nienow 1997 (Np 5.0, Nq 0.72)",
-             "six-blade Rushton disc turbine, radial flow"),
-    Impeller("pitched_blade", 1.3, 0.79, "Chapple et al. 2002, Chem Eng Res Des 80:364 (4 blades, 45 deg)",
-             "four-blade 45 degree pitched-blade turbine, axial down-pumping"),
-    Impeller("marine", 0.35, 0.5, "Paul, Atiemo-Obeng & Kresta 2004, Handbook of Industrial Mixing, ch. 6",
-             "three-blade marine propeller, axial flow"),
-    Impeller("hydrofoil", 0.3, 0.56, "Paul, Atiemo-Obeng & Kresta 2004, Handbook of Industrial Mixing, ch. 6 "
-             "(Lightnin A310)", "narrow-blade hydrofoil, axial flow, low shear"),
-    Impeller("elephant_ear", 0.6, 0.7, "Zhu, Nienow, Bujalski & Simmons 2009, Chem Eng Res Des 87:307 "
-             "(order of magnitude; measured Np depends on pumping direction)",
-             "wide-blade 'elephant ear' hydrofoil of cell-culture vessels"),
-)}
+IMPELLERS: dict[str, Impeller] = {
+    i.name: i
+    for i in (
+        Impeller(
+            "rushton",
+            5.0,
+            0.72,
+            "Rushton, Costich & Everett 1950; Nienow 1997 (Np 5.0, Nq 0.72)",
+            "six-blade Rushton disc turbine, radial flow",
+        ),
+        Impeller(
+            "pitched_blade",
+            1.3,
+            0.79,
+            "Chapple et al. 2002, Chem Eng Res Des 80:364 (4 blades, 45 deg)",
+            "four-blade 45 degree pitched-blade turbine, axial down-pumping",
+        ),
+        Impeller(
+            "marine",
+            0.35,
+            0.5,
+            "Paul, Atiemo-Obeng & Kresta 2004, Handbook of Industrial Mixing, ch. 6",
+            "three-blade marine propeller, axial flow",
+        ),
+        Impeller(
+            "hydrofoil",
+            0.3,
+            0.56,
+            "Paul, Atiemo-Obeng & Kresta 2004, Handbook of Industrial Mixing, ch. 6 (Lightnin A310)",
+            "narrow-blade hydrofoil, axial flow, low shear",
+        ),
+        Impeller(
+            "elephant_ear",
+            0.6,
+            0.7,
+            "Zhu, Nienow, Bujalski & Simmons 2009, Chem Eng Res Des 87:307 "
+            "(order of magnitude; measured Np depends on pumping direction)",
+            "wide-blade 'elephant ear' hydrofoil of cell-culture vessels",
+        ),
+    )
+}
 
 
 def find_impeller(name: str) -> Impeller:
@@ -91,15 +144,26 @@ class KlaCorrelation:
 
 KLA_CORRELATIONS: dict[str, KlaCorrelation] = {
     "van_t_riet_coalescing": KlaCorrelation(
-        0.026, 0.4, 0.5, "van 't Riet 1979, Ind Eng Chem Process Des Dev 18:357", "coalescing (water, clean media)"),
+        0.026, 0.4, 0.5, "van 't Riet 1979, Ind Eng Chem Process Des Dev 18:357", "coalescing (water, clean media)"
+    ),
     "van_t_riet_non_coalescing": KlaCorrelation(
-        0.002, 0.7, 0.2, "van 't Riet 1979, Ind Eng Chem Process Des Dev 18:357", "non-coalescing (electrolytes)"),
+        0.002, 0.7, 0.2, "van 't Riet 1979, Ind Eng Chem Process Des Dev 18:357", "non-coalescing (electrolytes)"
+    ),
     "linek_coalescing": KlaCorrelation(
-        0.00495, 0.593, 0.4, "Linek, Vacek & Benes 1987, Chem Eng J 34:11 (as tabulated by Garcia-Ochoa & "
-        "Gomez 2009, Biotechnol Adv 27:153)", "coalescing (water)"),
+        0.00495,
+        0.593,
+        0.4,
+        "Linek, Vacek & Benes 1987, Chem Eng J 34:11 (as tabulated by Garcia-Ochoa & "
+        "Gomez 2009, Biotechnol Adv 27:153)",
+        "coalescing (water)",
+    ),
     "smith_coalescing": KlaCorrelation(
-        0.01, 0.475, 0.4, "Smith, Middleton & Edwards 1977, Proc 2nd Eur Conf Mixing F4 (as tabulated by "
-        "Garcia-Ochoa & Gomez 2009)", "coalescing (water)"),
+        0.01,
+        0.475,
+        0.4,
+        "Smith, Middleton & Edwards 1977, Proc 2nd Eur Conf Mixing F4 (as tabulated by Garcia-Ochoa & Gomez 2009)",
+        "coalescing (water)",
+    ),
 }
 
 
@@ -108,8 +172,9 @@ def find_kla_correlation(name: str) -> KlaCorrelation:
     try:
         return KLA_CORRELATIONS[name]
     except (KeyError, TypeError):
-        raise ParameterError([("kla_correlation", f"unknown correlation '{name}'; known: "
-                               f"{', '.join(KLA_CORRELATIONS)}")]) from None
+        raise ParameterError(
+            [("kla_correlation", f"unknown correlation '{name}'; known: {', '.join(KLA_CORRELATIONS)}")]
+        ) from None
 
 
 # -- vessel ----------------------------------------------------------------------------------------
@@ -140,28 +205,38 @@ class Vessel:
         if errors:
             raise ParameterError(errors, "vessel")
         if not 0.15 <= self.impeller_diameter / self.tank_diameter <= 0.7:
-            errors.append(("impeller_diameter", f"D/T = {self.impeller_diameter / self.tank_diameter:.3g} is "
-                           "outside 0.15-0.7"))
-        cylinder = PI * self.tank_diameter ** 2 * self.liquid_height / 4
+            errors.append(
+                ("impeller_diameter", f"D/T = {self.impeller_diameter / self.tank_diameter:.3g} is outside 0.15-0.7")
+            )
+        cylinder = PI * self.tank_diameter**2 * self.liquid_height / 4
         if abs(cylinder / self.volume - 1) > 0.05:
-            errors.append(("volume", f"{self.volume:g} m3 differs by more than 5 % from pi T^2 H / 4 = "
-                           f"{cylinder:g} m3"))
+            errors.append(
+                ("volume", f"{self.volume:g} m3 differs by more than 5 % from pi T^2 H / 4 = {cylinder:g} m3")
+            )
         if errors:
             raise ParameterError(errors, "vessel")
 
     @classmethod
-    def from_volume(cls, volume: float, aspect_ratio: float = 1.0, d_over_t: float = 1 / 3,
-                    impeller: str = "rushton", n_impellers: int = 1) -> "Vessel":
+    def from_volume(
+        cls,
+        volume: float,
+        aspect_ratio: float = 1.0,
+        d_over_t: float = 1 / 3,
+        impeller: str = "rushton",
+        n_impellers: int = 1,
+    ) -> Vessel:
         """Vessel of working ``volume`` (m^3) with H/T = ``aspect_ratio`` and D/T = ``d_over_t``."""
-        errors = [(name, f"must be a positive number, got {value!r}")
-                  for name, value in (("volume", volume), ("aspect_ratio", aspect_ratio), ("d_over_t", d_over_t))
-                  if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0]
+        errors = [
+            (name, f"must be a positive number, got {value!r}")
+            for name, value in (("volume", volume), ("aspect_ratio", aspect_ratio), ("d_over_t", d_over_t))
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
+        ]
         if errors:
             raise ParameterError(errors, "vessel")
         T = (4 * volume / (PI * aspect_ratio)) ** (1 / 3)
         return cls(volume, T, aspect_ratio * T, d_over_t * T, impeller, n_impellers)
 
-    def scaled(self, volume: float) -> "Vessel":
+    def scaled(self, volume: float) -> Vessel:
         """A geometrically similar vessel of working ``volume`` (same H/T, D/T, impellers)."""
         return Vessel.from_volume(volume, self.aspect_ratio, self.d_over_t, self.impeller, self.n_impellers)
 
@@ -175,7 +250,7 @@ class Vessel:
 
     @property
     def cross_section(self) -> float:
-        return PI * self.tank_diameter ** 2 / 4
+        return PI * self.tank_diameter**2 / 4
 
     @property
     def power_number(self) -> float:
@@ -193,12 +268,12 @@ def tip_speed(N, D):
 
 def reynolds(N, D, rho=RHO_WATER, mu=MU_MEDIUM):
     """Impeller Reynolds number rho N D^2 / mu (N 1/s, D m, rho kg/m^3, mu Pa s)."""
-    return rho * N * D ** 2 / mu
+    return rho * N * D**2 / mu
 
 
 def ungassed_power(Np, rho, N, D, n_impellers=1):
     """Turbulent ungassed power (W): n Np rho N^3 D^5."""
-    return n_impellers * Np * rho * N ** 3 * D ** 5
+    return n_impellers * Np * rho * N**3 * D**5
 
 
 def gassed_power_michel_miller(P0, N, D, Qg, c=MICHEL_MILLER_C_SI):
@@ -206,18 +281,18 @@ def gassed_power_michel_miller(P0, N, D, Qg, c=MICHEL_MILLER_C_SI):
 
     P0 ungassed power of that impeller (W), N (1/s), D (m), Qg (m^3/s). Valid while Pg < P0.
     """
-    return c * (P0 ** 2 * N * D ** 3 / Qg ** 0.56) ** 0.45
+    return c * (P0**2 * N * D**3 / Qg**0.56) ** 0.45
 
 
 def superficial_gas_velocity(Qg, T):
     """Superficial gas velocity (m/s): Qg (m^3/s) over the tank cross-section pi T^2/4 (T in m)."""
-    return 4 * Qg / (PI * T ** 2)
+    return 4 * Qg / (PI * T**2)
 
 
 def kla(P_per_V, v_s, correlation: str = "van_t_riet_coalescing"):
     """kLa (1/s) = a (P/V)^alpha v_s^beta with P/V in W/m^3 (gassed power) and v_s in m/s."""
     k = find_kla_correlation(correlation)
-    return k.a * P_per_V ** k.alpha * v_s ** k.beta
+    return k.a * P_per_V**k.alpha * v_s**k.beta
 
 
 def mixing_time(N, D, T, H, Np, constant=MIXING_TIME_CONSTANT, aspect_exponent=MIXING_ASPECT_EXPONENT):
@@ -236,12 +311,12 @@ def energy_dissipation(P, rho, V):
 
 def max_energy_dissipation(P_per_impeller, rho, D):
     """Dissipation in the impeller swept volume pi D^3/4 (W/kg), an estimate of the local maximum."""
-    return P_per_impeller / (rho * PI * D ** 3 / 4)
+    return P_per_impeller / (rho * PI * D**3 / 4)
 
 
 def kolmogorov_length(eps, nu):
     """Kolmogorov microscale (m): (nu^3 / eps)^(1/4), nu in m^2/s, eps in W/kg."""
-    return (nu ** 3 / eps) ** 0.25
+    return (nu**3 / eps) ** 0.25
 
 
 def kolmogorov_shear_rate(eps, nu):
@@ -255,13 +330,13 @@ def otr(kla_value, c_star, c):
 
 
 def vvm(Qg, V):
-    """Gas volumes per liquid volume per minute from Qg (m^3/s) and V (m^3)."""
-    return 60 * Qg / V
+    """Gas volumes per liquid volume per minute from Qg (m^3/s) and V (m^3): Qg/V (1/s) read per minute."""
+    return from_si(Qg / V, VVM_UNITS)
 
 
 def gas_flow_from_vvm(vvm_value, V):
     """Gas flow (m^3/s) for a given vvm (1/min) and liquid volume V (m^3)."""
-    return vvm_value * V / 60
+    return to_si(vvm_value, VVM_UNITS) * V
 
 
 # -- one operating point ---------------------------------------------------------------------------
@@ -278,7 +353,7 @@ OPERATION_QUANTITIES: dict[str, tuple[str, str]] = {
     "ungassed_power_per_volume": ("ungassed power per volume P0/V", "W/m^3"),
     "power_per_volume": ("gassed power per volume Pg/V", "W/m^3"),
     "gas_flow": ("gas flow Qg", "L/min"),
-    "vvm": ("gas flow per volume", "1/min"),
+    "vvm": ("gas flow per volume", VVM_UNITS),
     "superficial_gas_velocity": ("superficial gas velocity v_s", "mm/s"),
     "kla": ("kLa", "1/h"),
     "mixing_time": ("mixing time theta_95", "s"),
@@ -289,18 +364,29 @@ OPERATION_QUANTITIES: dict[str, tuple[str, str]] = {
 }
 
 
-def describe_operation(vessel: Vessel, N: float, Qg: float, rho: float = RHO_WATER, mu: float = MU_MEDIUM,
-                       kla_correlation: str = "van_t_riet_coalescing") -> dict[str, float]:
+def describe_operation(
+    vessel: Vessel,
+    N: float,
+    Qg: float,
+    rho: float = RHO_WATER,
+    mu: float = MU_MEDIUM,
+    kla_correlation: str = "van_t_riet_coalescing",
+) -> dict[str, float]:
     """Everything a scale-up table shows for ``vessel`` at N (1/s) and gas flow Qg (m^3/s).
 
-    Values are in the units of ``OPERATION_QUANTITIES`` (rpm, L/min, 1/h, ... for reading).
+    Computed in SI and returned in the units of ``OPERATION_QUANTITIES`` (rpm, L/min, 1/h, ... for
+    reading), converted by pint.
     """
-    errors = [(name, f"must be a finite number >= 0, got {value!r}")
-              for name, value in (("N", N), ("Qg", Qg)) if not (isinstance(value, (int, float))
-                                                               and math.isfinite(value) and value >= 0)]
-    errors += [(name, f"must be a positive number, got {value!r}")
-               for name, value in (("rho", rho), ("mu", mu)) if not (isinstance(value, (int, float))
-                                                                     and math.isfinite(value) and value > 0)]
+    errors = [
+        (name, f"must be a finite number >= 0, got {value!r}")
+        for name, value in (("N", N), ("Qg", Qg))
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0)
+    ]
+    errors += [
+        (name, f"must be a positive number, got {value!r}")
+        for name, value in (("rho", rho), ("mu", mu))
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0)
+    ]
     if errors:
         raise ParameterError(errors, "operating point")
     find_kla_correlation(kla_correlation)
@@ -313,15 +399,25 @@ def describe_operation(vessel: Vessel, N: float, Qg: float, rho: float = RHO_WAT
     nu = mu / rho
     eps_max = max_energy_dissipation(pg_single, rho, D)
     k = kla(Pg / V, v_s, kla_correlation) if Pg > 0 and v_s > 0 else 0.0
-    return {
-        "volume": V, "tank_diameter": T, "impeller_diameter": D,
-        "agitation_rpm": 60 * N, "tip_speed": tip_speed(N, D), "reynolds": reynolds(N, D, rho, mu),
-        "ungassed_power": P0, "gassed_power": Pg,
-        "ungassed_power_per_volume": P0 / V, "power_per_volume": Pg / V,
-        "gas_flow": Qg * 6e4, "vvm": vvm(Qg, V), "superficial_gas_velocity": v_s * 1e3,
-        "kla": k * 3600,
+    si = {
+        "volume": V,
+        "tank_diameter": T,
+        "impeller_diameter": D,
+        "agitation_rpm": N,
+        "tip_speed": tip_speed(N, D),
+        "reynolds": reynolds(N, D, rho, mu),
+        "ungassed_power": P0,
+        "gassed_power": Pg,
+        "ungassed_power_per_volume": P0 / V,
+        "power_per_volume": Pg / V,
+        "gas_flow": Qg,
+        "vvm": Qg / V,
+        "superficial_gas_velocity": v_s,
+        "kla": k,
         "mixing_time": mixing_time(N, D, T, H, Np) if N > 0 else math.inf,
-        "eps_mean": energy_dissipation(Pg, rho, V), "eps_max": eps_max,
-        "kolmogorov_length": kolmogorov_length(eps_max, nu) * 1e6 if eps_max > 0 else math.inf,
+        "eps_mean": energy_dissipation(Pg, rho, V),
+        "eps_max": eps_max,
+        "kolmogorov_length": kolmogorov_length(eps_max, nu) if eps_max > 0 else math.inf,
         "max_shear_rate": kolmogorov_shear_rate(eps_max, nu),
     }
+    return {key: from_si(value, OPERATION_QUANTITIES[key][1]) for key, value in si.items()}
