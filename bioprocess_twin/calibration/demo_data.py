@@ -8,7 +8,7 @@
     emulsion/passes.parquet long (batch_id, tag, pass, value, unit): one record set per homogenizer pass
     emulsion/tagmap.yaml
 Run ``python -m bioprocess_twin.calibration.demo_data OUT_DIR [--seed N]``; the shipped set is in
-data/batch_records/ (README.md there has the same settings as tables).
+bioprocess_twin/examples/batch_records/ (README.md there has the same settings as tables).
 
 CHO fed-batch (process ``cho_fed_batch``, model ``build_cho_model``), 2 L start volume, 14 days
     recipe: batch at 37 C for 72 h; continuous feed from 72 h; shift to 32 C at 144 h; end at 336 h;
@@ -42,6 +42,7 @@ rounded to the plant's resolution and clipped to >= 0 (viability also to <= 100)
 numpy.random.default_rng on SeedSequence(seed).spawn: one stream per batch, so a fault or a new batch does not
 change the other batches' noise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,30 +52,41 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import registry
+from .. import catalogue
 from ..core.units import ureg
-from ..units.bioreactor import MOLAR_MASS
+from ..processes.cho_fed_batch import MOLAR_MASS
+from .tagmap import conversion
 
 SEED = 20261121
-END_H = 336.0                       # 14 days
-FEED_START_H = 72.0                 # batch_days x 24
-ONLINE_STEP_H = 0.25                # 15 min
+END_H = 336.0  # 14 days
+FEED_START_H = 72.0  # batch_days x 24
+ONLINE_STEP_H = 0.25  # 15 min
 
 CHO_PROCESS = "cho_fed_batch"
 CHO_TRUE_PARAMETERS = {"mu_max": 0.052, "Y_x_glc": 0.51, "kd_amm": 0.0075, "q_p": 0.92}
-CHO_OPERATING = {"glucose_shot": 0.0, "batch_days": 3.0, "culture_days": 14.0, "shift_day": 6.0,
-                 "culture_temperature": 37.0, "shift_temperature": 32.0}
-CHO_SET_POINTS = {"PH_SP": 7.0, "AGIT_SP": 200.0}    # the model's default pH and agitation inputs
-DO_DRIFT_PER_DAY = 0.6              # %-points per day, batch B07
+CHO_OPERATING = {
+    "glucose_shot": 0.0,
+    "batch_days": 3.0,
+    "culture_days": 14.0,
+    "shift_day": 6.0,
+    "culture_temperature": 37.0,
+    "shift_temperature": 32.0,
+}
+CHO_SET_POINTS = {"PH_SP": 7.0, "AGIT_SP": 200.0}  # the model's default pH and agitation inputs
+DO_DRIFT_PER_DAY = 0.6  # %-points per day, batch B07
+#: the clock of the records, converted by pint: hours per day, minutes per hour, minutes per day
+HOURS_PER_DAY = float(ureg.Quantity(1.0, "day").to("h").magnitude)
+MINUTES_PER_HOUR = float(ureg.Quantity(1.0, "h").to("min").magnitude)
+MINUTES_PER_DAY = round(ureg.Quantity(1, "day").to("min").magnitude)
 
 
 @dataclass(frozen=True)
 class ChoBatch:
     batch: str
-    start: str                      # inoculation, local plant time
-    seed_density: float             # 1e6 cells/mL
-    feed_rate: float                # mL/h (multiple of 0.02: the 15-min totalizer increments are exact decimals)
-    role: str = "good"              # good | drift | faulty
+    start: str  # inoculation, local plant time
+    seed_density: float  # 1e6 cells/mL
+    feed_rate: float  # mL/h (multiple of 0.02: the 15-min totalizer increments are exact decimals)
+    role: str = "good"  # good | drift | faulty
 
 
 CHO_BATCHES = (
@@ -108,34 +120,40 @@ class Noise:
 
 @dataclass(frozen=True)
 class Assay:
-    """A plant tag measuring a model output: plant value = factor x model value, plus noise (plant units)."""
+    """A plant tag measuring a model output: plant value = the model value in the plant ``unit`` (converted by
+    pint from the output's declared units, through ``molar_mass`` for a mass concentration), plus noise."""
 
     tag: str
     output: str
     unit: str
-    factor: float
     noise: Noise
-    schedule: str                   # daily | weekdays (not Sundays, except days 0 and 14) | titre (day >= 3, weekdays)
-    high: float = np.inf            # physical upper limit of a reading (viability 100 %)
+    schedule: str  # daily | weekdays (not Sundays, except days 0 and 14) | titre (day >= 3, weekdays)
+    high: float = np.inf  # physical upper limit of a reading (viability 100 %)
     molar_mass: float | None = None  # g/mol, when the plant unit is a mass concentration of a model mmol/L
 
 
 CHO_ASSAYS = (
-    Assay("VCD", "vcd", "1e6/mL", 1.0, Noise(0.05, 0.05, 2), "daily"),
-    Assay("VIAB", "viability", "percent", 1.0, Noise(0.5, 0.005, 1), "daily", high=100.0),
-    Assay("GLC", "glucose_conc", "g/L", MOLAR_MASS["glucose"] / 1e3, Noise(0.03, 0.03, 2), "weekdays",
-          molar_mass=MOLAR_MASS["glucose"]),
-    Assay("GLN", "glutamine_conc", "mM", 1.0, Noise(0.05, 0.05, 2), "weekdays"),
-    Assay("LAC", "lactate_conc", "g/L", MOLAR_MASS["lactate"] / 1e3, Noise(0.03, 0.04, 2), "weekdays",
-          molar_mass=MOLAR_MASS["lactate"]),
-    Assay("NH4", "ammonia_conc", "mM", 1.0, Noise(0.1, 0.05, 2), "weekdays"),
-    Assay("TITER", "titre", "mg/L", 1e3, Noise(10.0, 0.05, 0), "titre"),
+    Assay("VCD", "vcd", "1e6/mL", Noise(0.05, 0.05, 2), "daily"),
+    Assay("VIAB", "viability", "percent", Noise(0.5, 0.005, 1), "daily", high=100.0),
+    Assay("GLC", "glucose_conc", "g/L", Noise(0.03, 0.03, 2), "weekdays", molar_mass=MOLAR_MASS["glucose"]),
+    Assay("GLN", "glutamine_conc", "mM", Noise(0.05, 0.05, 2), "weekdays"),
+    Assay("LAC", "lactate_conc", "g/L", Noise(0.03, 0.04, 2), "weekdays", molar_mass=MOLAR_MASS["lactate"]),
+    Assay("NH4", "ammonia_conc", "mM", Noise(0.1, 0.05, 2), "weekdays"),
+    Assay("TITER", "titre", "mg/L", Noise(10.0, 0.05, 0), "titre"),
 )
 DO_NOISE = Noise(0.5, 0.01, 1)
-ASSAY_MISSING_PROBABILITY = 0.05     # metabolite and titre assays only
+ASSAY_MISSING_PROBABILITY = 0.05  # metabolite and titre assays only
 #: plant ranges (tag map ``range``), the same numbers are valid in the model's units for these tags
-CHO_RANGES = {"DO_PV": (0, 150), "VCD": (0, 100), "VIAB": (0, 100), "GLC": (0, 50), "GLN": (0, 50),
-              "LAC": (0, 50), "NH4": (0, 50), "TITER": (0, 20000)}
+CHO_RANGES = {
+    "DO_PV": (0, 150),
+    "VCD": (0, 100),
+    "VIAB": (0, 100),
+    "GLC": (0, 50),
+    "GLN": (0, 50),
+    "LAC": (0, 50),
+    "NH4": (0, 50),
+    "TITER": (0, 20000),
+}
 
 #: planted faults of batch B08: (file, tag, time in h or assay day, kind, detail)
 CHO_FAULTS = (
@@ -143,11 +161,11 @@ CHO_FAULTS = (
     ("online.csv", "DO_PV", 150.0, "out_of_range", 999.0),
     ("online.csv", "DO_PV", 200.0, "out_of_range", -5.0),
     ("online.csv", "DO_PV", 250.0, "text", "n/a"),
-    ("online.csv", "DO_PV", 100.0, "duplicate", 4.0),     # the row is written twice, the copy's DO_PV + 4 %
+    ("online.csv", "DO_PV", 100.0, "duplicate", 4.0),  # the row is written twice, the copy's DO_PV + 4 %
     ("offline.xlsx", "TITER", 3, "text", "<LOQ"),
-    ("offline.xlsx", "VCD", 9, "out_of_range", 10.0),      # decimal-point typo: x 10 (> 100 1e6/mL)
+    ("offline.xlsx", "VCD", 9, "out_of_range", 10.0),  # decimal-point typo: x 10 (> 100 1e6/mL)
     ("offline.xlsx", "GLC", 4, "empty", None),
-    ("offline.xlsx", "NH4", 6, "unit", "mg/L"),            # reported in mg/L; the tag map gives no molar mass
+    ("offline.xlsx", "NH4", 6, "unit", "mg/L"),  # reported in mg/L; the tag map gives no molar mass
 )
 
 EMULSION_PROCESS = "emulsion_homogenizer"
@@ -159,12 +177,18 @@ PASS_PRESSURE_CV = 0.01
 @dataclass(frozen=True)
 class EmulsionBatch:
     batch: str
-    pressure_psi: float             # set point
+    pressure_psi: float  # set point
     passes: int
 
 
-EMULSION_BATCHES = (EmulsionBatch("E01", 8000, 8), EmulsionBatch("E02", 11000, 7), EmulsionBatch("E03", 14000, 7),
-                    EmulsionBatch("E04", 17000, 6), EmulsionBatch("E05", 20000, 6), EmulsionBatch("E06", 23000, 5))
+EMULSION_BATCHES = (
+    EmulsionBatch("E01", 8000, 8),
+    EmulsionBatch("E02", 11000, 7),
+    EmulsionBatch("E03", 14000, 7),
+    EmulsionBatch("E04", 17000, 6),
+    EmulsionBatch("E05", 20000, 6),
+    EmulsionBatch("E06", 23000, 5),
+)
 EMULSION_NOISE = {"ZAVE": Noise(1.0, 0.02, 1), "PDI": Noise(0.002, 0.03, 3), "TT_RISE": Noise(0.2, 0.01, 1)}
 EMULSION_TAGS = {"ZAVE": ("z_average", "nm"), "PDI": ("pdi", "1"), "TT_RISE": ("T_rise", "delta_degC")}
 PSI_TO_BAR = float(ureg.Quantity(1.0, "psi").to("bar").magnitude)
@@ -174,12 +198,18 @@ PSI_TO_BAR = float(ureg.Quantity(1.0, "psi").to("bar").magnitude)
 def cho_truth(batch: ChoBatch, times) -> pd.DataFrame:
     """The plant truth of one CHO batch at ``times`` (h): states, outputs, inputs and ``phase``."""
     params = CHO_TRUE_PARAMETERS | CHO_OPERATING | {"seed_density": batch.seed_density, "feed_rate": batch.feed_rate}
-    run = registry.get(CHO_PROCESS).run(parameters=params, times=np.asarray(times, dtype=float))
+    run = catalogue.get(CHO_PROCESS).run(parameters=params, times=np.asarray(times, dtype=float))
     if not run.ok:
         raise RuntimeError(f"CHO batch {batch.batch}: {run.result.message}")
     df = run.result.frame(include_vectors=False)
     df["phase"] = run.result.phases
     return df
+
+
+def plant_factors() -> dict[str, float]:
+    """Tag -> plant value per model value of each assay, from the model output's declared units (pint)."""
+    model = catalogue.get(CHO_PROCESS).model
+    return {a.tag: conversion(model.units_of(a.output), a.unit, a.molar_mass).scale for a in CHO_ASSAYS}
 
 
 def pass_pressures(batch: EmulsionBatch, rng: np.random.Generator) -> np.ndarray:
@@ -191,9 +221,11 @@ def emulsion_truth(batch: EmulsionBatch, pressures_psi) -> pd.DataFrame:
     """The plant truth of one emulsion batch at every half pass (time in passes)."""
     n = batch.passes
     steps = [[float(k), float(p) * PSI_TO_BAR] for k, p in enumerate(pressures_psi)]
-    run = registry.get(EMULSION_PROCESS).run(
+    run = catalogue.get(EMULSION_PROCESS).run(
         parameters=EMULSION_TRUE_PARAMETERS | EMULSION_OPERATING | {"n_passes": n},
-        inputs={"pressure": steps}, times=np.arange(0.0, n + 0.25, 0.5))
+        inputs={"pressure": steps},
+        times=np.arange(0.0, n + 0.25, 0.5),
+    )
     if not run.ok:
         raise RuntimeError(f"emulsion batch {batch.batch}: {run.result.message}")
     return run.result.frame(include_vectors=False)
@@ -206,7 +238,7 @@ def _sample_minutes(rng: np.random.Generator) -> np.ndarray:
     offset = rng.integers(-30, 61, size=15)
     offset[0] = rng.integers(10, 41)
     offset[14] = -rng.integers(10, 41)
-    return days * 1440 + offset
+    return days * MINUTES_PER_DAY + offset
 
 
 def _cho_online(batch: ChoBatch, truth: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -214,15 +246,21 @@ def _cho_online(batch: ChoBatch, truth: pd.DataFrame, rng: np.random.Generator) 
     tr = truth.loc[t]
     do = DO_NOISE.apply(rng, tr["DO"].to_numpy())
     if batch.role == "drift":
-        do = np.round(do + DO_DRIFT_PER_DAY * t / 24.0, DO_NOISE.decimals)
+        do = np.round(do + DO_DRIFT_PER_DAY * t / HOURS_PER_DAY, DO_NOISE.decimals)
     start = pd.Timestamp(batch.start)
-    return pd.DataFrame({
-        "timestamp": [(start + pd.Timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S") for h in t],
-        "batch_id": batch.batch, "PHASE": tr["phase"].to_numpy(),
-        "TEMP_SP": tr["temperature"].round(1).to_numpy(),
-        "PH_SP": CHO_SET_POINTS["PH_SP"], "AGIT_SP": CHO_SET_POINTS["AGIT_SP"],
-        "FEED_TOT": np.round(batch.feed_rate * np.clip(t - FEED_START_H, 0.0, None), 3), "DO_PV": do.astype(object),
-        "hour": t})
+    return pd.DataFrame(
+        {
+            "timestamp": [(start + pd.Timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S") for h in t],
+            "batch_id": batch.batch,
+            "PHASE": tr["phase"].to_numpy(),
+            "TEMP_SP": tr["temperature"].round(1).to_numpy(),
+            "PH_SP": CHO_SET_POINTS["PH_SP"],
+            "AGIT_SP": CHO_SET_POINTS["AGIT_SP"],
+            "FEED_TOT": np.round(batch.feed_rate * np.clip(t - FEED_START_H, 0.0, None), 3),
+            "DO_PV": do.astype(object),
+            "hour": t,
+        }
+    )
 
 
 def _assay_due(assay: Assay, day: int, when: pd.Timestamp) -> bool:
@@ -233,19 +271,26 @@ def _assay_due(assay: Assay, day: int, when: pd.Timestamp) -> bool:
     return day in (0, 14) or when.day_of_week != 6
 
 
-def _cho_offline(batch: ChoBatch, truth: pd.DataFrame, minutes: np.ndarray, rng: np.random.Generator,
-                 forced: set) -> pd.DataFrame:
+def _cho_offline(
+    batch: ChoBatch,
+    truth: pd.DataFrame,
+    minutes: np.ndarray,
+    rng: np.random.Generator,
+    forced: set,
+    factors: dict[str, float],
+) -> pd.DataFrame:
     start = pd.Timestamp(batch.start)
     rows = [dict(batch_id=batch.batch, tag="V_START", timestamp=start, value=2.0, unit="L", day=0)]
     for day, minute in enumerate(minutes):
         when = start + pd.Timedelta(minutes=int(minute))
-        tr = truth.loc[minute / 60.0]
+        tr = truth.loc[minute / MINUTES_PER_HOUR]
         for assay in CHO_ASSAYS:
-            value = float(assay.noise.apply(rng, assay.factor * tr[assay.output], high=assay.high))
+            value = float(assay.noise.apply(rng, factors[assay.tag] * tr[assay.output], high=assay.high))
             missing = assay.schedule != "daily" and rng.random() < ASSAY_MISSING_PROBABILITY
             if (assay.tag, day) in forced or (_assay_due(assay, day, when) and not missing):
-                rows.append(dict(batch_id=batch.batch, tag=assay.tag, timestamp=when, value=value,
-                                 unit=assay.unit, day=day))
+                rows.append(
+                    dict(batch_id=batch.batch, tag=assay.tag, timestamp=when, value=value, unit=assay.unit, day=day)
+                )
     return pd.DataFrame(rows)
 
 
@@ -283,13 +328,14 @@ def cho_records(seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(online, offline) frames of every CHO batch, exactly as written to the files."""
     streams = np.random.SeedSequence(seed).spawn(len(CHO_BATCHES) + len(EMULSION_BATCHES))
     forced = {(tag, day) for file, tag, day, *_ in CHO_FAULTS if file == "offline.xlsx"}
+    factors = plant_factors()
     online, offline = [], []
     for batch, stream in zip(CHO_BATCHES, streams):
         rng = np.random.default_rng(stream)
         minutes = _sample_minutes(rng)
-        truth = cho_truth(batch, np.union1d(np.arange(0.0, END_H + 1e-9, ONLINE_STEP_H), minutes / 60.0))
+        truth = cho_truth(batch, np.union1d(np.arange(0.0, END_H + 1e-9, ONLINE_STEP_H), minutes / MINUTES_PER_HOUR))
         on = _cho_online(batch, truth, rng)
-        off = _cho_offline(batch, truth, minutes, rng, forced if batch.role == "faulty" else set())
+        off = _cho_offline(batch, truth, minutes, rng, forced if batch.role == "faulty" else set(), factors)
         if batch.role == "faulty":
             on, off = _plant_faults(on, off)
         online.append(on.drop(columns="hour"))
@@ -300,18 +346,20 @@ def cho_records(seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
 # -- emulsion records ----------------------------------------------------------------------------
 def emulsion_records(seed: int = SEED) -> pd.DataFrame:
     """The long per-pass table of every emulsion batch, exactly as written to passes.parquet."""
-    streams = np.random.SeedSequence(seed).spawn(len(CHO_BATCHES) + len(EMULSION_BATCHES))[len(CHO_BATCHES):]
+    streams = np.random.SeedSequence(seed).spawn(len(CHO_BATCHES) + len(EMULSION_BATCHES))[len(CHO_BATCHES) :]
     rows = []
     for batch, stream in zip(EMULSION_BATCHES, streams):
         rng = np.random.default_rng(stream)
         pressures = pass_pressures(batch, rng)
         truth = emulsion_truth(batch, pressures)
-        rows.append(dict(batch_id=batch.batch, tag="T_FEED", time=0.0, value=EMULSION_OPERATING["T_inlet"],
-                         unit="degC"))
+        rows.append(
+            dict(batch_id=batch.batch, tag="T_FEED", time=0.0, value=EMULSION_OPERATING["T_inlet"], unit="degC")
+        )
         for k in range(1, batch.passes + 1):
             rows.append(dict(batch_id=batch.batch, tag="PASS_NO", time=k - 1.0, value=float(k), unit=None))
-            rows.append(dict(batch_id=batch.batch, tag="P_HOM", time=k - 1.0, value=float(pressures[k - 1]),
-                             unit="psi"))
+            rows.append(
+                dict(batch_id=batch.batch, tag="P_HOM", time=k - 1.0, value=float(pressures[k - 1]), unit="psi")
+            )
             for tag, at in (("TT_RISE", k - 0.5), ("ZAVE", float(k)), ("PDI", float(k))):
                 output, unit = EMULSION_TAGS[tag]
                 value = EMULSION_NOISE[tag].apply(rng, truth.loc[at, output])
@@ -329,6 +377,7 @@ def _flow(entries: dict) -> str:
         if isinstance(v, str) and v[:1].isdigit():
             return f'"{v}"'
         return f"{v:g}" if isinstance(v, float) else str(v)
+
     return "{" + ", ".join(f"{k}: {fmt(v)}" for k, v in entries.items()) + "}"
 
 
@@ -346,43 +395,70 @@ def _tagmap_text(header: str, model: str, files: list[dict], tags: dict[str, dic
 
 
 def cho_tagmap() -> str:
-    tags = {"PHASE": {"phase_marker": True},
-            "TEMP_SP": {"input": "temperature", "units": "degC"},
-            "PH_SP": {"input": "pH", "units": "1"},
-            "AGIT_SP": {"input": "agitation", "units": "rpm"},
-            "FEED_TOT": {"input": "feed_rate", "units": "mL", "cumulative": True},
-            "DO_PV": {"output": "DO", "units": "percent", "kind": "online", "range": CHO_RANGES["DO_PV"]},
-            "V_START": {"initial": "V", "units": "L"}}
+    tags = {
+        "PHASE": {"phase_marker": True},
+        "TEMP_SP": {"input": "temperature", "units": "degC"},
+        "PH_SP": {"input": "pH", "units": "1"},
+        "AGIT_SP": {"input": "agitation", "units": "rpm"},
+        "FEED_TOT": {"input": "feed_rate", "units": "mL", "cumulative": True},
+        "DO_PV": {"output": "DO", "units": "percent", "kind": "online", "range": CHO_RANGES["DO_PV"]},
+        "V_START": {"initial": "V", "units": "L"},
+    }
     for a in CHO_ASSAYS:
         tags[a.tag] = {"output": a.output, "units": a.unit, "kind": "offline", "range": CHO_RANGES[a.tag]}
         if a.molar_mass:
             tags[a.tag]["molar_mass"] = f"{a.molar_mass} g/mol"
     common = {"batch_column": "batch_id", "time_column": "timestamp", "time_format": "datetime"}
-    files = [{"path": "online.csv", "shape": "wide"} | common,
-             {"path": "offline.xlsx", "shape": "long", "sheet": "assays"} | common
-             | {"tag_column": "tag", "value_column": "value", "unit_column": "unit"}]
-    return _tagmap_text("""
+    files = [
+        {"path": "online.csv", "shape": "wide"} | common,
+        {"path": "offline.xlsx", "shape": "long", "sheet": "assays"}
+        | common
+        | {"tag_column": "tag", "value_column": "value", "unit_column": "unit"},
+    ]
+    return _tagmap_text(
+        """
 Demo CHO fed-batch records (process cho_fed_batch), written by bioprocess_twin.calibration.demo_data;
 see README.md. Online: 15-min wide CSV; offline: daily assays, long Excel sheet with a unit column.
-""", CHO_PROCESS, files, tags)
+""",
+        CHO_PROCESS,
+        files,
+        tags,
+    )
 
 
 def emulsion_tagmap() -> str:
-    tags = {"PASS_NO": {"phase_marker": True},
-            "P_HOM": {"input": "pressure", "units": "psi"},
-            "T_FEED": {"initial": "T", "units": "degC"},
-            "ZAVE": {"output": "z_average", "units": "nm", "kind": "offline", "range": (10, 10000)},
-            "PDI": {"output": "pdi", "units": "1", "kind": "offline", "range": (0, 1)},
-            "TT_RISE": {"output": "T_rise", "units": "delta_degC", "kind": "offline", "range": (0, 100)}}
-    files = [{"path": "passes.parquet", "shape": "long", "batch_column": "batch_id", "time_column": "pass",
-              "time_format": "elapsed", "elapsed_units": '"1"', "tag_column": "tag", "value_column": "value",
-              "unit_column": "unit"}]
-    return _tagmap_text("""
+    tags = {
+        "PASS_NO": {"phase_marker": True},
+        "P_HOM": {"input": "pressure", "units": "psi"},
+        "T_FEED": {"initial": "T", "units": "degC"},
+        "ZAVE": {"output": "z_average", "units": "nm", "kind": "offline", "range": (10, 10000)},
+        "PDI": {"output": "pdi", "units": "1", "kind": "offline", "range": (0, 1)},
+        "TT_RISE": {"output": "T_rise", "units": "delta_degC", "kind": "offline", "range": (0, 100)},
+    }
+    files = [
+        {
+            "path": "passes.parquet",
+            "shape": "long",
+            "batch_column": "batch_id",
+            "time_column": "pass",
+            "time_format": "elapsed",
+            "elapsed_units": '"1"',
+            "tag_column": "tag",
+            "value_column": "value",
+            "unit_column": "unit",
+        }
+    ]
+    return _tagmap_text(
+        """
 Demo squalene-emulsion records (process emulsion_homogenizer, time = pass number), written by
 bioprocess_twin.calibration.demo_data; see README.md. The pass number is logged at each pass start (a phase
 marker: phases "1", "2", ...); pressure is recorded at each pass start and held over the pass; Z-average and PDI
 at the pass end; the outlet-minus-inlet temperature rise mid-pass.
-""", EMULSION_PROCESS, files, tags)
+""",
+        EMULSION_PROCESS,
+        files,
+        tags,
+    )
 
 
 def make_demo_records(out_dir: str | Path, seed: int = SEED) -> dict[str, Path]:
@@ -390,8 +466,16 @@ def make_demo_records(out_dir: str | Path, seed: int = SEED) -> dict[str, Path]:
     out = Path(out_dir)
     (out / "cho").mkdir(parents=True, exist_ok=True)
     (out / "emulsion").mkdir(parents=True, exist_ok=True)
-    paths = {name: out / name for name in ("cho/online.csv", "cho/offline.xlsx", "cho/tagmap.yaml",
-                                           "emulsion/passes.parquet", "emulsion/tagmap.yaml")}
+    paths = {
+        name: out / name
+        for name in (
+            "cho/online.csv",
+            "cho/offline.xlsx",
+            "cho/tagmap.yaml",
+            "emulsion/passes.parquet",
+            "emulsion/tagmap.yaml",
+        )
+    }
     online, offline = cho_records(seed)
     online.to_csv(paths["cho/online.csv"], index=False, lineterminator="\n")
     offline.to_excel(paths["cho/offline.xlsx"], sheet_name="assays", index=False)

@@ -17,12 +17,14 @@ Method (docs/calibration.md):
 * Robust starts: the given start plus ``starts - 1`` scrambled Sobol points of the transformed
   bounds; the fit with the lowest -2 log L is kept.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares, minimize_scalar
@@ -42,15 +44,15 @@ STAGE_GAIN = 1e-3
 @dataclass
 class Estimate:
     problem: Problem
-    u: np.ndarray                          # transformed unknowns at the optimum
-    values: dict[str, float]               # label -> estimate (model units)
-    error_params: dict[str, tuple[float, float]]   # output -> (a, b)
+    u: np.ndarray  # transformed unknowns at the optimum
+    values: dict[str, float]  # label -> estimate (model units)
+    error_params: dict[str, tuple[float, float]]  # output -> (a, b)
     error_estimated: dict[str, list[str]]  # output -> which of a, b were estimated
-    predictions: np.ndarray                # stacked, per observation
-    sigma: np.ndarray                      # per observation at the optimum
-    jacobian: np.ndarray                   # d(prediction)/d(u) at the optimum
+    predictions: np.ndarray  # stacked, per observation
+    sigma: np.ndarray  # per observation at the optimum
+    jacobian: np.ndarray  # d(prediction)/d(u) at the optimum
     neg2_log_likelihood: float
-    status: str                            # "converged" | "max_iterations" | "failed"
+    status: str  # "converged" | "max_iterations" | "failed"
     message: str
     iterations: int
     evaluations: dict[str, int]
@@ -80,16 +82,24 @@ class Estimate:
 
     def parameter_values(self, batch: str | None = None) -> dict[str, float]:
         """Model parameters of one batch (shared and that batch's own), model units."""
-        return {k.name: v for k, v in zip(self.problem.unknowns, self.values.values())
-                if k.kind == "parameter" and k.batch in (None, batch)}
+        return {
+            k.name: v
+            for k, v in zip(self.problem.unknowns, self.values.values())
+            if k.kind == "parameter" and k.batch in (None, batch)
+        }
 
 
 def neg2_log_likelihood(residuals: np.ndarray, sigma: np.ndarray) -> float:
-    return float(np.sum(residuals ** 2) + 2 * np.sum(np.log(sigma)) + len(sigma) * LOG_2PI)
+    return float(np.sum(residuals**2) + 2 * np.sum(np.log(sigma)) + len(sigma) * LOG_2PI)
 
 
-def estimate(model: Model, batches: Mapping[str, BatchData], settings: FitSettings,
-             progress: Callable[[float, str], None] | None = None, problem: Problem | None = None) -> Estimate:
+def estimate(
+    model: Model,
+    batches: Mapping[str, BatchData],
+    settings: FitSettings,
+    progress: Callable[[float, str], None] | None = None,
+    problem: Problem | None = None,
+) -> Estimate:
     """Fit ``settings`` to ``batches``; raises ParameterError for a problem that cannot be set up.
     ``problem`` reuses the trajectories of an already built Problem for the same inputs."""
     t0 = time.perf_counter()
@@ -138,14 +148,21 @@ def _fit_from(problem: Problem, u0: np.ndarray, settings: FitSettings, progress)
     last = math.inf
     for stage in range(20 if free else 1):
         sigma = problem.sigma(pred if settings.objective == "ml" else y, errors)
-        sol = _gauss_newton(problem, u, sigma, settings.max_iterations, counts)
+        sol = gauss_newton(problem, u, sigma, settings.max_iterations, counts)
         iterations += sol.nfev
         u_new = sol.x
         pred = np.concatenate(problem.predict(u_new))
         new_errors = _update_errors(problem, errors, free, y, pred) if free else errors
         moved = np.max(np.abs(u_new - u)) if len(u) else 0.0
-        changed = max((abs(math.log(new_errors[k][i] / errors[k][i])) for k in free for i in (0, 1)
-                       if errors[k][i] > 0 and new_errors[k][i] > 0), default=0.0)
+        changed = max(
+            (
+                abs(math.log(new_errors[k][i] / errors[k][i]))
+                for k in free
+                for i in (0, 1)
+                if errors[k][i] > 0 and new_errors[k][i] > 0
+            ),
+            default=0.0,
+        )
         u, errors = u_new, new_errors
         status = "converged" if sol.status > 0 else "max_iterations"
         message = sol.message
@@ -161,18 +178,52 @@ def _fit_from(problem: Problem, u0: np.ndarray, settings: FitSettings, progress)
     counts["jacobians"] += 1
     sigma = problem.sigma(pred if settings.objective == "ml" else y, errors)
     values = dict(zip([k.label for k in problem.unknowns], problem.decode(u)))
-    return Estimate(problem, u, values, errors, free, pred, sigma, jac,
-                    neg2_log_likelihood((pred - y) / sigma, sigma), status, message, iterations, counts, 0.0)
+    return Estimate(
+        problem,
+        u,
+        values,
+        errors,
+        free,
+        pred,
+        sigma,
+        jac,
+        neg2_log_likelihood((pred - y) / sigma, sigma),
+        status,
+        message,
+        iterations,
+        counts,
+        0.0,
+    )
 
 
 def _failed(problem, u, errors, free, message, counts) -> Estimate:
     n = problem.n_obs
-    return Estimate(problem, u, dict(zip([k.label for k in problem.unknowns], problem.decode(u))), errors, free,
-                    np.full(n, np.nan), np.ones(n), np.zeros((n, len(u))), math.inf, "failed", message, 0, counts, 0.0)
+    return Estimate(
+        problem,
+        u,
+        dict(zip([k.label for k in problem.unknowns], problem.decode(u))),
+        errors,
+        free,
+        np.full(n, np.nan),
+        np.ones(n),
+        np.zeros((n, len(u))),
+        math.inf,
+        "failed",
+        message,
+        0,
+        counts,
+        0.0,
+    )
 
 
-def _gauss_newton(problem: Problem, u0: np.ndarray, sigma: np.ndarray, max_iterations: int, counts: dict,
-                  free: np.ndarray | None = None):
+def gauss_newton(
+    problem: Problem,
+    u0: np.ndarray,
+    sigma: np.ndarray,
+    max_iterations: int,
+    counts: dict,
+    free: np.ndarray | None = None,
+):
     """Bounded trust-region Gauss-Newton on r(u) = (y_hat(u) - y) / sigma with the exact Jacobian.
     ``free`` (boolean mask) fits only those unknowns and holds the others at ``u0`` (profiles)."""
     y = problem.y
@@ -190,7 +241,7 @@ def _gauss_newton(problem: Problem, u0: np.ndarray, sigma: np.ndarray, max_itera
         try:
             return (np.concatenate(problem.predict(expand(v))) - y) / sigma
         except TrajectoryError:
-            return np.full(len(y), np.nan)          # the trust region shrinks and tries a shorter step
+            return np.full(len(y), np.nan)  # the trust region shrinks and tries a shorter step
 
     def jacobian(v):
         counts["jacobians"] += 1
@@ -201,8 +252,18 @@ def _gauss_newton(problem: Problem, u0: np.ndarray, sigma: np.ndarray, max_itera
 
     lo, hi = problem.lower[free], problem.upper[free]
     v0 = np.clip(u0[free], np.nextafter(lo, hi), np.nextafter(hi, lo))
-    sol = least_squares(residuals, v0, jac=jacobian, bounds=(lo, hi), method="trf", x_scale="jac",
-                        ftol=1e-10, xtol=1e-10, gtol=1e-10, max_nfev=max_iterations)
+    sol = least_squares(
+        residuals,
+        v0,
+        jac=jacobian,
+        bounds=(lo, hi),
+        method="trf",
+        x_scale="jac",
+        ftol=1e-10,
+        xtol=1e-10,
+        gtol=1e-10,
+        max_nfev=max_iterations,
+    )
     sol.x = expand(sol.x)
     return sol
 
@@ -217,8 +278,9 @@ def _update_errors(problem: Problem, errors: dict, free: dict, y: np.ndarray, pr
     return out
 
 
-def ml_error_parameters(kind: str, free: list[str], given: tuple[float, float], e: np.ndarray,
-                        v: np.ndarray) -> tuple[float, float]:
+def ml_error_parameters(
+    kind: str, free: list[str], given: tuple[float, float], e: np.ndarray, v: np.ndarray
+) -> tuple[float, float]:
     """(a, b) maximising the Gaussian likelihood of residuals e with sigma^2 = a^2 + b^2 v^2.
 
     Both free: sigma^2 = s^2 (w + (1 - w) (v / v_ref)^2); for each mixing weight w the best s^2 is
@@ -228,16 +290,20 @@ def ml_error_parameters(kind: str, free: list[str], given: tuple[float, float], 
     if kind == "constant" or (kind == "combined" and free == ["a"] and given[1] == 0):
         return max(float(np.sqrt(np.mean(e2))), 1e-300), given[1]
     if len(free) == 2 or kind == "proportional":
+
         def profile_nll(w):
             g = w + (1 - w) * (v / v_ref) ** 2 + 1e-300
             s2 = float(np.mean(e2 / g))
             return len(e) * np.log(s2) + float(np.sum(np.log(g))), s2
+
         weights = [0.0] if kind == "proportional" else np.linspace(0.0, 1.0, 41)
         w = min(weights, key=lambda x: profile_nll(x)[0])
         if kind != "proportional":
             lo, hi = max(w - 0.025, 0.0), min(w + 0.025, 1.0)
-            w = min([w, minimize_scalar(lambda x: profile_nll(x)[0], bounds=(lo, hi), method="bounded").x],
-                    key=lambda x: profile_nll(x)[0])
+            w = min(
+                [w, minimize_scalar(lambda x: profile_nll(x)[0], bounds=(lo, hi), method="bounded").x],
+                key=lambda x: profile_nll(x)[0],
+            )
         s2 = profile_nll(w)[1]
         return float(np.sqrt(s2 * w)), float(np.sqrt(s2 * (1 - w)) / v_ref)
     a, b = given
@@ -255,7 +321,10 @@ def ml_error_parameters(kind: str, free: list[str], given: tuple[float, float], 
 
 def check_settings(problem: Problem, settings: FitSettings):
     if settings.objective == "wls":
-        missing = [(f"error_models.{o}", "wls needs sigma given for every fitted output")
-                   for o in problem.outputs if problem.error_models[o].free]
+        missing = [
+            (f"error_models.{o}", "wls needs sigma given for every fitted output")
+            for o in problem.outputs
+            if problem.error_models[o].free
+        ]
         if missing:
             raise ParameterError(missing, "calibration")

@@ -12,10 +12,12 @@
   mean trajectory of the training batches: each training batch's measurements of the output,
   interpolated linearly in time, averaged at the held-out batch's measurement times.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,23 +28,34 @@ from .dataset import BatchData
 from .estimation import Estimate
 from .problem import input_steps, observation_times, phase_recipe
 
+#: relative time tolerance: an observation within this fraction of max(1, batch end) of t = 0 is at the start
+START_TIME_RTOL = 1e-9
+
 
 def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     e = pred - y
     span = float(np.ptp(y)) if len(y) > 1 else 0.0
-    rmse = float(np.sqrt(np.mean(e ** 2))) if len(e) else math.nan
-    return {"n": int(len(y)), "rmse": rmse, "nrmse": rmse / span if span > 0 else math.nan,
-            "bias": float(np.mean(e)) if len(e) else math.nan}
+    rmse = float(np.sqrt(np.mean(e**2))) if len(e) else math.nan
+    return {
+        "n": int(len(y)),
+        "rmse": rmse,
+        "nrmse": rmse / span if span > 0 else math.nan,
+        "bias": float(np.mean(e)) if len(e) else math.nan,
+    }
 
 
 def fit_metrics(est: Estimate) -> pd.DataFrame:
     """One row per (batch, output) and one per output over all batches (batch "all")."""
     p = est.problem
     frame = pd.DataFrame({"batch": p.batch_of, "output": p.output_of, "y": p.y, "pred": est.predictions})
-    rows = [{"batch": b, "output": o, **_metrics(g["y"].to_numpy(), g["pred"].to_numpy())}
-            for (b, o), g in frame.groupby(["batch", "output"], sort=False)]
-    rows += [{"batch": "all", "output": o, **_metrics(g["y"].to_numpy(), g["pred"].to_numpy())}
-             for o, g in frame.groupby("output", sort=False)]
+    rows = [
+        {"batch": b, "output": o, **_metrics(g["y"].to_numpy(), g["pred"].to_numpy())}
+        for (b, o), g in frame.groupby(["batch", "output"], sort=False)
+    ]
+    rows += [
+        {"batch": "all", "output": o, **_metrics(g["y"].to_numpy(), g["pred"].to_numpy())}
+        for o, g in frame.groupby("output", sort=False)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -59,11 +72,15 @@ def residual_checks(est: Estimate, alpha: float = 0.05) -> dict[str, Any]:
     flagged = [s for s in series if s["p_value"] < alpha]
     warnings = []
     if normality["p_value"] < alpha:
-        warnings.append(f"standardised residuals are not normal ({normality['test']} p = {normality['p_value']:.2g}): "
-                        "check the error model or outliers")
+        warnings.append(
+            f"standardised residuals are not normal ({normality['test']} p = {normality['p_value']:.2g}): "
+            "check the error model or outliers"
+        )
     if series and len(flagged) > alpha * len(series) * 2:
-        warnings.append(f"residuals are autocorrelated in {len(flagged)} of {len(series)} batch/output series "
-                        "(Ljung-Box p < 0.05): the model misses a systematic trend")
+        warnings.append(
+            f"residuals are autocorrelated in {len(flagged)} of {len(series)} batch/output series "
+            "(Ljung-Box p < 0.05): the model misses a systematic trend"
+        )
     return {"normality": normality, "autocorrelation": series, "warnings": warnings}
 
 
@@ -83,7 +100,7 @@ def ljung_box(x: np.ndarray, lags: int | None = None) -> dict[str, float]:
     x = x - x.mean()
     denom = float(np.sum(x * x)) or 1e-300
     rho = np.array([np.sum(x[k:] * x[:-k]) / denom for k in range(1, h + 1)])
-    q = float(n * (n + 2) * np.sum(rho ** 2 / (n - np.arange(1, h + 1))))
+    q = float(n * (n + 2) * np.sum(rho**2 / (n - np.arange(1, h + 1))))
     return {"n": n, "lags": h, "lag1_autocorrelation": float(rho[0]), "q": q, "p_value": float(stats.chi2.sf(q, h))}
 
 
@@ -113,9 +130,15 @@ def predict_batch(est: Estimate, batch: BatchData, outputs: list[str] | None = N
     outputs = outputs or p.outputs
     obs, times = observation_times(batch, outputs)
     initial = states | _measured_at_start(batch, states) | dict(batch.initial)
-    res = simulate(p.model, times, parameters=p.fixed | params, inputs=input_steps(batch), initial=initial,
-                   recipe=phase_recipe(p.model, batch, p.settings.phase_actions),
-                   options=SolverOptions(rtol=p.settings.rtol, atol=p.settings.atol))
+    res = simulate(
+        p.model,
+        times,
+        parameters=p.fixed | params,
+        inputs=input_steps(batch),
+        initial=initial,
+        recipe=phase_recipe(p.model, batch, p.settings.phase_actions),
+        options=SolverOptions(rtol=p.settings.rtol, atol=p.settings.atol),
+    )
     out = obs[["output", "time", "value"]].copy()
     if not res.ok:
         out["pred"] = np.nan
@@ -130,7 +153,7 @@ def predict_batch(est: Estimate, batch: BatchData, outputs: list[str] | None = N
 def _measured_at_start(batch: BatchData, states: Mapping[str, float]) -> dict[str, float]:
     """Fitted initial states that the held-out batch measured at its start (t = 0)."""
     obs = batch.observations
-    at_start = obs[(obs["time"] <= 1e-9 * max(batch.end, 1.0)) & obs["output"].isin(list(states))]
+    at_start = obs[(obs["time"] <= START_TIME_RTOL * max(batch.end, 1.0)) & obs["output"].isin(list(states))]
     return at_start.groupby("output")["value"].mean().to_dict()
 
 
@@ -162,16 +185,30 @@ def validate(est: Estimate, held_out: Mapping[str, BatchData], training: Mapping
             y = g["value"].to_numpy(float)
             baseline = naive_baseline(training, o, t)
             model, naive = _metrics(y, g["pred"].to_numpy(float)), _metrics(y, baseline)
-            per_batch.append({"batch": name, "output": o, "n": model["n"], "rmse": model["rmse"],
-                              "nrmse": model["nrmse"], "naive_rmse": naive["rmse"],
-                              "skill": 1 - model["rmse"] / naive["rmse"] if naive["rmse"] > 0 else math.nan})
+            per_batch.append(
+                {
+                    "batch": name,
+                    "output": o,
+                    "n": model["n"],
+                    "rmse": model["rmse"],
+                    "nrmse": model["nrmse"],
+                    "naive_rmse": naive["rmse"],
+                    "skill": 1 - model["rmse"] / naive["rmse"] if naive["rmse"] > 0 else math.nan,
+                }
+            )
             rows.append(g.assign(batch=name, naive=baseline))
     table = pd.concat(rows) if rows else pd.DataFrame(columns=["batch", "output", "time", "value", "pred", "naive"])
     summary = []
     for o, g in table.groupby("output", sort=False):
         y, m, nv = (g[c].to_numpy(float) for c in ("value", "pred", "naive"))
         rm, rn = _metrics(y, m)["rmse"], _metrics(y, nv)["rmse"]
-        summary.append({"output": o, "n": len(y), "rmse": rm, "naive_rmse": rn,
-                        "skill": 1 - rm / rn if rn > 0 else math.nan})
-    return {"batches": list(held_out), "per_output": summary, "per_batch": per_batch, "points": table,
-            "warnings": messages}
+        summary.append(
+            {"output": o, "n": len(y), "rmse": rm, "naive_rmse": rn, "skill": 1 - rm / rn if rn > 0 else math.nan}
+        )
+    return {
+        "batches": list(held_out),
+        "per_output": summary,
+        "per_batch": per_batch,
+        "points": table,
+        "warnings": messages,
+    }

@@ -5,12 +5,13 @@ states batch by batch. Entries marked ``log`` are estimated as log(value). A bat
 (``core.trajectory``) maps its slice of the unknowns to the predictions at its observation times,
 with exact CVODES/IDAS forward sensitivities.
 """
+
 from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -19,16 +20,16 @@ from ..core.model import Model
 from ..core.parameters import ParameterError
 from ..core.recipe import Event, Recipe
 from ..core.simulation import SolverOptions
-from ..core.units import UnitsError, to_magnitude
 from ..core.trajectory import Trajectory, TrajectoryError, trajectory
+from ..core.units import UnitsError, to_magnitude
 from .dataset import BatchData
 from .settings import ErrorModel, FitSettings, PhaseAction
 
 
 @dataclass
 class Unknown:
-    label: str                 # "mu_max", "K_s[B02]", "X(0)[B02]"
-    kind: str                  # "parameter" | "state"
+    label: str  # "mu_max", "K_s[B02]", "X(0)[B02]"
+    kind: str  # "parameter" | "state"
     name: str
     batch: str | None
     lower: float
@@ -48,11 +49,11 @@ class BatchFit:
     name: str
     data: BatchData
     trajectory: Trajectory
-    index: np.ndarray          # positions in u of the trajectory's theta entries
-    time_index: np.ndarray     # per observation: row of the trajectory values
-    column_index: np.ndarray   # per observation: column of the trajectory values
-    outputs: np.ndarray        # per observation: output name
-    y: np.ndarray              # per observation: measured value
+    index: np.ndarray  # positions in u of the trajectory's theta entries
+    time_index: np.ndarray  # per observation: row of the trajectory values
+    column_index: np.ndarray  # per observation: column of the trajectory values
+    outputs: np.ndarray  # per observation: output name
+    y: np.ndarray  # per observation: measured value
     fixed: dict[str, float] = field(default_factory=dict)
 
 
@@ -78,10 +79,14 @@ def phase_recipe(model: Model, data: BatchData, actions: Mapping[str, PhaseActio
         key = phase if phase in actions else next((k for k in actions if fnmatch.fnmatchcase(phase, k)), None)
         if key is not None:
             a = actions[key]
-            events.append(Event(time=max(start, 0.0), name=f"phase {phase}",
-                                set_states=_state_values(model, a.set_states, f"phase_actions.{key}.set_states"),
-                                add_states=_state_values(model, a.add_states, f"phase_actions.{key}.add_states",
-                                                         delta=True)))
+            events.append(
+                Event(
+                    time=max(start, 0.0),
+                    name=f"phase {phase}",
+                    set_states=_state_values(model, a.set_states, f"phase_actions.{key}.set_states"),
+                    add_states=_state_values(model, a.add_states, f"phase_actions.{key}.add_states", delta=True),
+                )
+            )
     return Recipe(events=events) if events else None
 
 
@@ -108,8 +113,9 @@ def check_phase_actions(actions: Mapping[str, PhaseAction], batches: Mapping[str
     unused = [k for k in actions if k not in seen and not any(fnmatch.fnmatchcase(p, k) for p in seen)]
     if unused:
         recorded = ", ".join(sorted(seen)[:12]) or "none (map a tag with phase_marker: true)"
-        raise ParameterError([(f"phase_actions.{k}", f"matches no recorded phase; recorded: {recorded}")
-                              for k in unused], "calibration")
+        raise ParameterError(
+            [(f"phase_actions.{k}", f"matches no recorded phase; recorded: {recorded}") for k in unused], "calibration"
+        )
 
 
 class Problem:
@@ -123,7 +129,7 @@ class Problem:
         self.unknowns = self._unknowns(batches)
         options = SolverOptions(rtol=settings.rtol, atol=settings.atol)
         self.batches = [self._batch(name, data, options) for name, data in batches.items()]
-        self.y = np.concatenate([b.y for b in self.batches])                       # per observation, stacked
+        self.y = np.concatenate([b.y for b in self.batches])  # per observation, stacked
         self.output_of = np.concatenate([b.outputs for b in self.batches])
         self.batch_of = np.concatenate([[b.name] * len(b.y) for b in self.batches])
         self.time_of = np.concatenate([b.trajectory.times[b.time_index] for b in self.batches])
@@ -144,11 +150,16 @@ class Problem:
         known = [c for v in (*self.model.states, *self.model.outputs) for c in v.columns()]
         with_data = sorted({o for b in batches.values() for o in b.observations["output"].unique()})
         wanted = self.settings.outputs or with_data
-        errors = [(f"outputs.{o}", f"not a state or output of model '{self.model.name}'") for o in wanted
-                  if o not in known]
+        errors = [
+            (f"outputs.{o}", f"not a state or output of model '{self.model.name}'") for o in wanted if o not in known
+        ]
         errors += [(f"outputs.{o}", "no batch has data for it") for o in wanted if o in known and o not in with_data]
-        missing = [(f"batches.{n}", f"no data for output '{o}'") for n, b in batches.items() for o in wanted
-                   if o in with_data and not (b.observations["output"] == o).any()]
+        missing = [
+            (f"batches.{n}", f"no data for output '{o}'")
+            for n, b in batches.items()
+            for o in wanted
+            if o in with_data and not (b.observations["output"] == o).any()
+        ]
         if errors or missing:
             raise ParameterError(errors + missing, "calibration outputs")
         return list(wanted)
@@ -173,8 +184,18 @@ class Problem:
             lo = lo if p.lower is None else p.lower
             hi = hi if p.upper is None else p.upper
             start = base[p.name] if p.start is None else p.start
-            return self._unknown(p.name if batch is None else f"{p.name}[{batch}]", "parameter", p.name, batch,
-                                 lo, hi, start, p.log, errors, f"parameters.{p.name}")
+            return self._unknown(
+                p.name if batch is None else f"{p.name}[{batch}]",
+                "parameter",
+                p.name,
+                batch,
+                lo,
+                hi,
+                start,
+                p.log,
+                errors,
+                f"parameters.{p.name}",
+            )
 
         out += [param(p, None) for p in shared]
         for name, data in batches.items():
@@ -182,10 +203,25 @@ class Problem:
             for s in self.settings.initial_states:
                 start = s.start if s.start is not None else data.initial.get(s.state)
                 if start is None:
-                    start = float(self.model.initial_state(self.model.parameter_vector(self.fixed))[0][
-                        self.model.state(s.state).slice][0])
-                out.append(self._unknown(f"{s.state}(0)[{name}]", "state", s.state, name, s.lower, s.upper, start,
-                                         s.log, errors, f"initial_states.{s.state}"))
+                    start = float(
+                        self.model.initial_state(self.model.parameter_vector(self.fixed))[0][
+                            self.model.state(s.state).slice
+                        ][0]
+                    )
+                out.append(
+                    self._unknown(
+                        f"{s.state}(0)[{name}]",
+                        "state",
+                        s.state,
+                        name,
+                        s.lower,
+                        s.upper,
+                        start,
+                        s.log,
+                        errors,
+                        f"initial_states.{s.state}",
+                    )
+                )
         if errors:
             raise ParameterError(errors, "calibration")
         return out
@@ -212,19 +248,35 @@ class Problem:
         inputs = input_steps(data)
         recipe = phase_recipe(self.model, data, self.settings.phase_actions)
         try:
-            traj = trajectory(self.model, times, parameters=self.fixed, inputs=inputs, recipe=recipe,
-                              initial=initial, options=options, free_parameters=free_p, free_states=free_s, columns=columns)
+            traj = trajectory(
+                self.model,
+                times,
+                parameters=self.fixed,
+                inputs=inputs,
+                recipe=recipe,
+                initial=initial,
+                options=options,
+                free_parameters=free_p,
+                free_states=free_s,
+                columns=columns,
+            )
         except ParameterError as exc:
             raise ParameterError([(f"batches.{name}.{f}", m) for f, m in exc.errors]) from None
-        return BatchFit(name, data, traj, np.array(positions, dtype=int),
-                        np.searchsorted(times, obs["time"].to_numpy(float)),
-                        np.array([columns.index(o) for o in obs["output"]], dtype=int),
-                        obs["output"].to_numpy(str), obs["value"].to_numpy(float))
+        return BatchFit(
+            name,
+            data,
+            traj,
+            np.array(positions, dtype=int),
+            np.searchsorted(times, obs["time"].to_numpy(float)),
+            np.array([columns.index(o) for o in obs["output"]], dtype=int),
+            obs["output"].to_numpy(str),
+            obs["value"].to_numpy(float),
+        )
 
     # -- evaluation ----------------------------------------------------------------------------
     @property
     def lower(self) -> np.ndarray:
-        return np.array([u.encode(u.lower) for u in self.unknowns])        # log entries have lower > 0
+        return np.array([u.encode(u.lower) for u in self.unknowns])  # log entries have lower > 0
 
     @property
     def upper(self) -> np.ndarray:
@@ -256,7 +308,7 @@ class Problem:
             values, J = b.trajectory.jacobian(theta[b.index])
             preds.append(values[b.time_index, b.column_index])
             n = len(b.y)
-            jac[row:row + n, b.index] = J[b.time_index, b.column_index, :] * dv[b.index]
+            jac[row : row + n, b.index] = J[b.time_index, b.column_index, :] * dv[b.index]
             row += n
         return np.concatenate(preds), jac
 

@@ -16,13 +16,14 @@ reported through :class:`Collector`: missing batch ids, unreadable or negative t
 cells, text in numeric tags and infinities. Time that goes backwards in file order is an error but
 the values are kept (they are sorted by time later).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,8 @@ OK, EMPTY, NON_NUMERIC, INFINITE = 0, 1, 2, 3
 class Issue:
     """One problem found in the records; ``row`` is spreadsheet-style (header = row 1)."""
 
-    severity: str                # "error" | "warning" | "info"
-    file: str                    # file name as given in the tag map (or the tag map itself)
+    severity: str  # "error" | "warning" | "info"
+    file: str  # file name as given in the tag map (or the tag map itself)
     row: int | None
     column: str | None
     message: str
@@ -57,15 +58,30 @@ class Collector:
 
     issues: list[Issue] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
-    seen_tags: set = field(default_factory=set)      # tag-map tags found in some file
+    seen_tags: set = field(default_factory=set)  # tag-map tags found in some file
 
-    def add(self, severity: str, file: str, row: int | None, column: str | None, message: str,
-            batch: str | None = None):
-        self.issues.append(Issue(severity, file, None if row is None else int(row), column, message,
-                                 None if batch is None else str(batch)))
+    def add(
+        self, severity: str, file: str, row: int | None, column: str | None, message: str, batch: str | None = None
+    ):
+        self.issues.append(
+            Issue(
+                severity,
+                file,
+                None if row is None else int(row),
+                column,
+                message,
+                None if batch is None else str(batch),
+            )
+        )
 
-    def rows(self, severity: str, records: pd.DataFrame, keys: list[str], message: Callable[[pd.DataFrame], str],
-             reason: str | None = None):
+    def rows(
+        self,
+        severity: str,
+        records: pd.DataFrame,
+        keys: list[str],
+        message: Callable[[pd.DataFrame], str],
+        reason: str | None = None,
+    ):
         """One issue per group of ``records`` by ``keys`` (always within one file and column), at its first row.
 
         ``reason`` counts every record as a dropped value under that name.
@@ -77,8 +93,14 @@ class Collector:
         for _, group in records.groupby(["file", "column"] + keys, sort=False, dropna=False):
             batches = group["batch"].dropna().unique()
             first = group.loc[group["row"].idxmin()]
-            self.add(severity, first["file"], first["row"], first["column"], message(group),
-                     batches[0] if len(batches) == 1 else None)
+            self.add(
+                severity,
+                first["file"],
+                first["row"],
+                first["column"],
+                message(group),
+                batches[0] if len(batches) == 1 else None,
+            )
 
 
 def rows_text(rows) -> str:
@@ -112,8 +134,9 @@ def read_table(path: Path, spec: FileSpec, label: str, out: Collector) -> pd.Dat
         if spec.format == "csv":
             table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False)
         elif spec.format == "xlsx":
-            table = pd.read_excel(path, sheet_name=spec.sheet if spec.sheet is not None else 0,
-                                  keep_default_na=False, na_values=[""])
+            table = pd.read_excel(
+                path, sheet_name=spec.sheet if spec.sheet is not None else 0, keep_default_na=False, na_values=[""]
+            )
         else:
             table = pd.read_parquet(path)
     except Exception as exc:  # the readers raise many types (parser, zip, arrow, missing sheet)
@@ -121,11 +144,12 @@ def read_table(path: Path, spec: FileSpec, label: str, out: Collector) -> pd.Dat
         return None
     table.columns = [str(c) for c in table.columns]
     table.index = np.arange(2, len(table) + 2)
-    return table[~table.isna().all(axis=1)]      # blank lines are not records
+    return table[~table.isna().all(axis=1)]  # blank lines are not records
 
 
 def _labels(column: pd.Series) -> np.ndarray:
     """Cells as text labels (batch ids, tags, units, phases); whole-number floats lose their ".0"; blanks are None."""
+
     def one(v):
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
             return None
@@ -133,6 +157,7 @@ def _labels(column: pd.Series) -> np.ndarray:
             v = int(v)
         text = str(v).strip()
         return text or None
+
     return np.array([one(v) for v in column.to_numpy(dtype=object)], dtype=object)
 
 
@@ -185,15 +210,22 @@ def _missing_columns(table: pd.DataFrame, spec: FileSpec, label: str, out: Colle
         required += [spec.tag_column, spec.value_column] + ([spec.unit_column] if spec.unit_column else [])
     missing = [c for c in required if c not in table.columns]
     for c in missing:
-        out.add("error", label, 1, c, f"missing column '{c}' (the file has: {', '.join(table.columns)}); "
-                f"none of its {len(table)} rows are imported")
+        out.add(
+            "error",
+            label,
+            1,
+            c,
+            f"missing column '{c}' (the file has: {', '.join(table.columns)}); "
+            f"none of its {len(table)} rows are imported",
+        )
     if missing:
         out.dropped["file_skipped_rows"] += len(table)
     return bool(missing)
 
 
-def _wide_records(table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, str],
-                  out: Collector) -> pd.DataFrame:
+def _wide_records(
+    table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, str], out: Collector
+) -> pd.DataFrame:
     """One record per (row, mapped tag column); unmapped columns are reported and ignored."""
     fixed = {spec.time_column} | ({spec.batch_column} if not spec.batch else set())
     known = [c for c in table.columns if c in roles and c not in fixed]
@@ -216,50 +248,74 @@ def _wide_records(table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[s
             texts.append(np.full(n, None, dtype=object))
         status.append(s)
     k = len(known)
-    return pd.DataFrame({
-        "tag": np.repeat(np.array(known, dtype=object), n), "column": np.repeat(np.array(known, dtype=object), n),
-        "_cell": np.tile(np.arange(n), k),
-        "value": np.concatenate(values) if k else np.zeros(0),
-        "text": np.concatenate(texts) if k else np.zeros(0, dtype=object),
-        "unit": None,
-        "_status": np.concatenate(status) if k else np.zeros(0, dtype=int),
-        "_raw": np.concatenate([table[c].to_numpy(dtype=object) for c in known]) if k else np.zeros(0, dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "tag": np.repeat(np.array(known, dtype=object), n),
+            "column": np.repeat(np.array(known, dtype=object), n),
+            "_cell": np.tile(np.arange(n), k),
+            "value": np.concatenate(values) if k else np.zeros(0),
+            "text": np.concatenate(texts) if k else np.zeros(0, dtype=object),
+            "unit": None,
+            "_status": np.concatenate(status) if k else np.zeros(0, dtype=int),
+            "_raw": np.concatenate([table[c].to_numpy(dtype=object) for c in known])
+            if k
+            else np.zeros(0, dtype=object),
+        }
+    )
 
 
-def _long_records(table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, str],
-                  out: Collector) -> pd.DataFrame:
+def _long_records(
+    table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, str], out: Collector
+) -> pd.DataFrame:
     """One record per row; rows without a tag and tags not in the tag map are reported and ignored."""
     n = len(table)
     tags = _labels(table[spec.tag_column])
     rows = table.index.to_numpy()
     no_tag = pd.isna(tags)
     if no_tag.any():
-        out.add("error", label, int(rows[no_tag][0]), spec.tag_column,
-                f"{int(no_tag.sum())} rows have no tag ({rows_text(rows[no_tag])}); their values are not imported")
+        out.add(
+            "error",
+            label,
+            int(rows[no_tag][0]),
+            spec.tag_column,
+            f"{int(no_tag.sum())} rows have no tag ({rows_text(rows[no_tag])}); their values are not imported",
+        )
         out.dropped["no_tag"] += int(no_tag.sum())
     unknown = pd.Series(tags[~no_tag]).loc[lambda s: ~s.isin(list(roles))]
     for tag, idx in unknown.groupby(unknown, sort=False).groups.items():
         where = rows[~no_tag][idx]
-        out.add("warning", label, int(where.min()), spec.tag_column,
-                f"tag '{tag}' is not in the tag map; {len(where)} rows ignored (first at row {int(where.min())})")
+        out.add(
+            "warning",
+            label,
+            int(where.min()),
+            spec.tag_column,
+            f"tag '{tag}' is not in the tag map; {len(where)} rows ignored (first at row {int(where.min())})",
+        )
         out.dropped["unmapped"] += len(where)
     role = pd.Series(tags, dtype=object).map(roles).to_numpy(dtype=object)
     out.seen_tags.update(set(tags[pd.notna(role)]))
     is_phase = role == "phase"
     values, status = _numbers(table[spec.value_column])
     text, text_status = _texts(table[spec.value_column])
-    units = (_labels(table[spec.unit_column]) if spec.unit_column else np.full(n, None, dtype=object))
-    frame = pd.DataFrame({
-        "tag": tags, "column": spec.value_column, "_cell": np.arange(n),
-        "value": np.where(is_phase, np.nan, values), "text": np.where(is_phase, text, None),
-        "unit": np.where(is_phase, None, units), "_status": np.where(is_phase, text_status, status),
-        "_raw": table[spec.value_column].to_numpy(dtype=object)})
+    units = _labels(table[spec.unit_column]) if spec.unit_column else np.full(n, None, dtype=object)
+    frame = pd.DataFrame(
+        {
+            "tag": tags,
+            "column": spec.value_column,
+            "_cell": np.arange(n),
+            "value": np.where(is_phase, np.nan, values),
+            "text": np.where(is_phase, text, None),
+            "unit": np.where(is_phase, None, units),
+            "_status": np.where(is_phase, text_status, status),
+            "_raw": table[spec.value_column].to_numpy(dtype=object),
+        }
+    )
     return frame[pd.notna(role)]
 
 
-def to_long(table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, str], elapsed_factor: float,
-            out: Collector) -> pd.DataFrame:
+def to_long(
+    table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, str], elapsed_factor: float, out: Collector
+) -> pd.DataFrame:
     """The canonical records of one file (see the module docstring); problems go to ``out``."""
     if _missing_columns(table, spec, label, out):
         return pd.DataFrame(columns=RECORD_COLUMNS)
@@ -277,9 +333,15 @@ def to_long(table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, st
         time_ok = status == OK
     records = (_wide_records if spec.shape == "wide" else _long_records)(table, spec, label, roles, out)
     cell = records.pop("_cell").to_numpy()
-    records = records.assign(batch=batch[cell], file=label, row=rows[cell], clock=clock[cell],
-                             elapsed=elapsed[cell], _time_ok=time_ok[cell],
-                             _time_raw=time_cells.to_numpy(dtype=object)[cell])
+    records = records.assign(
+        batch=batch[cell],
+        file=label,
+        row=rows[cell],
+        clock=clock[cell],
+        elapsed=elapsed[cell],
+        _time_ok=time_ok[cell],
+        _time_raw=time_cells.to_numpy(dtype=object)[cell],
+    )
     status = records["_status"].to_numpy()
     has_value = status != EMPTY
     bad = np.zeros(len(records), dtype=bool)
@@ -293,26 +355,68 @@ def to_long(table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, st
             bad |= mask
 
     batch_col = spec.batch_column
-    drop(has_value & pd.isna(records["batch"]).to_numpy(), "error", [],
-         lambda g: f"no batch id: {values_text(len(g))} dropped ({rows_text(g.row)})", "no_batch", batch_col)
+    drop(
+        has_value & pd.isna(records["batch"]).to_numpy(),
+        "error",
+        [],
+        lambda g: f"no batch id: {values_text(len(g))} dropped ({rows_text(g.row)})",
+        "no_batch",
+        batch_col,
+    )
     what = "date-time" if spec.time_format == "datetime" else f"number of {spec.elapsed_units}"
-    drop(has_value & ~records["_time_ok"].to_numpy(), "error", ["batch"],
-         lambda g: (f"cannot read {_cell_text(g.loc[g.row.idxmin(), '_time_raw'])} as a {what}{by_batch(g)}: "
-                    f"{values_text(len(g))} dropped ({rows_text(g.row)})"), "bad_time", spec.time_column)
-    drop(has_value & (records["elapsed"].to_numpy() < 0), "error", ["batch"],
-         lambda g: (f"negative elapsed time {g.loc[g.row.idxmin(), '_time_raw']}{by_batch(g)}: "
-                    f"{values_text(len(g))} dropped ({rows_text(g.row)})"), "negative_time", spec.time_column)
-    drop(status == NON_NUMERIC, "error", ["tag", "batch"],
-         lambda g: (f"tag {g.tag.iat[0]}: not a number: "
-                    + ", ".join(repr(str(v)) for v in pd.unique(g["_raw"])[:5])
-                    + f"{by_batch(g)}; {values_text(len(g))} dropped ({rows_text(g.row)})"), "non_numeric")
-    drop(status == INFINITE, "error", ["tag", "batch"],
-         lambda g: f"tag {g.tag.iat[0]}: infinite value{by_batch(g)}; {values_text(len(g))} dropped "
-                   f"({rows_text(g.row)})", "inf")
-    nan_cells = (status == EMPTY) & (records["tag"].map(roles).to_numpy() != "phase")   # empty phase cells: no marker
-    drop(nan_cells, "warning", ["tag"],
-         lambda g: f"tag {g.tag.iat[0]}: {values_text(len(g))} empty or NaN{by_batch(g)}; dropped "
-                   f"(first at row {int(g.row.min())})", "nan")
+    drop(
+        has_value & ~records["_time_ok"].to_numpy(),
+        "error",
+        ["batch"],
+        lambda g: (
+            f"cannot read {_cell_text(g.loc[g.row.idxmin(), '_time_raw'])} as a {what}{by_batch(g)}: "
+            f"{values_text(len(g))} dropped ({rows_text(g.row)})"
+        ),
+        "bad_time",
+        spec.time_column,
+    )
+    drop(
+        has_value & (records["elapsed"].to_numpy() < 0),
+        "error",
+        ["batch"],
+        lambda g: (
+            f"negative elapsed time {g.loc[g.row.idxmin(), '_time_raw']}{by_batch(g)}: "
+            f"{values_text(len(g))} dropped ({rows_text(g.row)})"
+        ),
+        "negative_time",
+        spec.time_column,
+    )
+    drop(
+        status == NON_NUMERIC,
+        "error",
+        ["tag", "batch"],
+        lambda g: (
+            f"tag {g.tag.iat[0]}: not a number: "
+            + ", ".join(repr(str(v)) for v in pd.unique(g["_raw"])[:5])
+            + f"{by_batch(g)}; {values_text(len(g))} dropped ({rows_text(g.row)})"
+        ),
+        "non_numeric",
+    )
+    drop(
+        status == INFINITE,
+        "error",
+        ["tag", "batch"],
+        lambda g: (
+            f"tag {g.tag.iat[0]}: infinite value{by_batch(g)}; {values_text(len(g))} dropped ({rows_text(g.row)})"
+        ),
+        "inf",
+    )
+    nan_cells = (status == EMPTY) & (records["tag"].map(roles).to_numpy() != "phase")  # empty phase cells: no marker
+    drop(
+        nan_cells,
+        "warning",
+        ["tag"],
+        lambda g: (
+            f"tag {g.tag.iat[0]}: {values_text(len(g))} empty or NaN{by_batch(g)}; dropped "
+            f"(first at row {int(g.row.min())})"
+        ),
+        "nan",
+    )
     kept = records[~bad & has_value]
     _check_time_order(kept, spec, label, out)
     return kept[RECORD_COLUMNS].reset_index(drop=True)
@@ -331,8 +435,14 @@ def _check_time_order(records: pd.DataFrame, spec: FileSpec, label: str, out: Co
     for _, group in back.groupby(keys, sort=False):
         first = group.iloc[0]
         tag = f" tag {first['tag']}," if spec.shape == "long" else ""
-        out.add("error", label, first["row"], spec.time_column,
-                f"time goes backwards in batch {first['batch']},{tag} at row {int(first['row'])} "
-                f"('{first['_time_raw']}' is earlier than a row above it); "
-                f"{len(group)} row{'s' if len(group) > 1 else ''} out of order "
-                "(values kept and sorted by time)", first["batch"])
+        out.add(
+            "error",
+            label,
+            first["row"],
+            spec.time_column,
+            f"time goes backwards in batch {first['batch']},{tag} at row {int(first['row'])} "
+            f"('{first['_time_raw']}' is earlier than a row above it); "
+            f"{len(group)} row{'s' if len(group) > 1 else ''} out of order "
+            "(values kept and sorted by time)",
+            first["batch"],
+        )

@@ -4,18 +4,22 @@
 Data problems in the batches it uses stop it with a ParameterError that lists each one with its
 file, row and column; excluded batches may be faulty.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ..core.display import infinities_as_text
 from ..core.model import Model
 from ..core.parameters import ParameterError
+from ..core.results import json_safe
 from .dataset import BatchRecords, load_batch_records
 from .estimation import Estimate, estimate
 from .goodness import fit_metrics, residual_checks, validate
@@ -48,12 +52,18 @@ class CalibrationResult:
 
     @property
     def warnings(self) -> list[str]:
-        out = [f"{i.file}:{i.row}:{i.column}: {i.message}" if i.row else f"{i.file}: {i.message}"
-               for i in self.records.report.issues if i.severity == "warning" and i.batch in self.used_batches]
+        out = [
+            f"{i.file}:{i.row}:{i.column}: {i.message}" if i.row else f"{i.file}: {i.message}"
+            for i in self.records.report.issues
+            if i.severity == "warning" and i.batch in self.used_batches
+        ]
         out += self.identifiability_after["warnings"] + self.residuals["warnings"]
         out += [w for p in self.profiles for w in p["warnings"]]
-        out += [f"{r.label}: relative standard error {r.rel_se:.0%}" for r in self.table
-                if math.isfinite(r.rel_se) and r.rel_se > 0.5]
+        out += [
+            f"{r.label}: relative standard error {r.rel_se:.0%}"
+            for r in self.table
+            if math.isfinite(r.rel_se) and r.rel_se > 0.5
+        ]
         if self.estimate.status == "max_iterations":
             out.append(f"the fit stopped at max_iterations ({self.spec.max_iterations})")
         return out
@@ -66,22 +76,49 @@ class CalibrationResult:
         est, labels = self.estimate, [u.label for u in self.estimate.problem.unknowns]
         units = {u.label: _units(self.model, u) for u in est.problem.unknowns}
         doc = {
-            "status": self.status, "name": self.spec.name, "model": self.model.name,
-            "model_version": self.model.version, "message": est.message,
-            "batches": {"fitted": [b.name for b in est.problem.batches], "held_out": list(self.spec.held_out),
-                        "excluded": list(self.spec.exclude)},
+            "status": self.status,
+            "name": self.spec.name,
+            "model": self.model.name,
+            "model_version": self.model.version,
+            "message": est.message,
+            "batches": {
+                "fitted": [b.name for b in est.problem.batches],
+                "held_out": list(self.spec.held_out),
+                "excluded": list(self.spec.exclude),
+            },
             "estimates": [r.to_dict() | {"units": units[r.label]} for r in self.table],
             "correlation": {"labels": labels, "matrix": self.correlation.tolist()},
-            "error_models": {o: {"kind": est.problem.error_models[o].kind, "a": a, "b": b,
-                                 "estimated": est.error_estimated.get(o, [])} for o, (a, b) in est.error_params.items()},
-            "fit": {"neg2_log_likelihood": est.neg2_log_likelihood, "aic": est.aic, "bic": est.bic,
-                    "observations": est.problem.n_obs, "unknowns": len(est.u), "status": est.status,
-                    "iterations": est.iterations, "evaluations": est.evaluations, "starts": est.starts,
-                    "metrics": self.metrics.to_dict("records")},
+            "error_models": {
+                o: {
+                    "kind": est.problem.error_models[o].kind,
+                    "a": a,
+                    "b": b,
+                    "estimated": est.error_estimated.get(o, []),
+                }
+                for o, (a, b) in est.error_params.items()
+            },
+            "fit": {
+                "neg2_log_likelihood": est.neg2_log_likelihood,
+                "aic": est.aic,
+                "bic": est.bic,
+                "observations": est.problem.n_obs,
+                "unknowns": len(est.u),
+                "status": est.status,
+                "iterations": est.iterations,
+                "evaluations": est.evaluations,
+                "starts": est.starts,
+                "metrics": self.metrics.to_dict("records"),
+            },
             "identifiability": {"before": self.identifiability_before, "after": self.identifiability_after},
-            "profiles": self.profiles, "residual_checks": self.residuals,
-            "validation": None, "import": self.records.report.to_dict(), "files": self.records.files,
-            "warnings": self.warnings, "saved": self.saved, "seconds": self.seconds,
+            "profiles": self.profiles,
+            "residual_checks": self.residuals,
+            "validation": None,
+            "import": self.records.report.to_dict(),
+            "files": self.records.files,
+            "warnings": self.warnings,
+            "saved": self.saved,
+            "seconds": self.seconds,
+            "units": self.units(),
         }
         if self.validation is not None:
             v = {k: val for k, val in self.validation.items() if k != "points"}
@@ -90,11 +127,28 @@ class CalibrationResult:
             doc["validation"] = v
         if include_points:
             p = est.problem
-            doc["points"] = {"batch": p.batch_of.tolist(), "output": p.output_of.tolist(),
-                             "time": p.time_of.tolist(),
-                             "measured": p.y.tolist(), "fitted": est.predictions.tolist(),
-                             "residual": est.residuals.tolist()}
+            doc["points"] = {
+                "batch": p.batch_of.tolist(),
+                "output": p.output_of.tolist(),
+                "time": p.time_of.tolist(),
+                "measured": p.y.tolist(),
+                "fitted": est.predictions.tolist(),
+                "residual": est.residuals.tolist(),
+            }
         return doc
+
+    def units(self) -> dict[str, str]:
+        """The units of every output and state of the model, and of ``time``."""
+        m = self.model
+        return {v.name: v.units for v in (*m.outputs, *m.states)} | {"time": m.time_units}
+
+    def to_json(self, include_points: bool = True) -> dict[str, Any]:
+        """:meth:`to_dict` as plain JSON data. In the estimates table an infinity (the unbounded interval of an
+        unknown that cannot be identified) is kept as the text ``"inf"`` / ``"-inf"``; elsewhere NaN and
+        infinities become None, as JSON has neither."""
+        doc = self.to_dict(include_points=include_points)
+        doc["estimates"] = infinities_as_text(doc["estimates"])
+        return json_safe(doc)
 
 
 def _units(model: Model, unknown) -> str:
@@ -103,15 +157,20 @@ def _units(model: Model, unknown) -> str:
     return model.state(unknown.name).units
 
 
-def calibrate(spec: CalibrationSpec, base: Path, progress: Callable[[float, str], None] | None = None,
-              model: Model | None = None) -> CalibrationResult:
+def calibrate(
+    spec: CalibrationSpec, base: Path, progress: Callable[[float, str], None] | None = None, model: Model | None = None
+) -> CalibrationResult:
     """Run ``spec`` (relative paths from ``base``). Raises ParameterError for bad specs or data."""
     tick = time.perf_counter()
     model = model or resolve_model(spec, base)
     records = load_batch_records(base / spec.data, model=model)
     known = set(records.batches)
-    unknown = [(f"{f}.{b}", "no such batch in the records") for f in ("exclude", "held_out")
-               for b in getattr(spec, f) if b not in known]
+    unknown = [
+        (f"{f}.{b}", "no such batch in the records")
+        for f in ("exclude", "held_out")
+        for b in getattr(spec, f)
+        if b not in known
+    ]
     if unknown:
         raise ParameterError(unknown, "calibration spec")
     used = [b for b in records.batches if b not in spec.exclude]
@@ -122,9 +181,16 @@ def calibrate(spec: CalibrationSpec, base: Path, progress: Callable[[float, str]
     outputs = spec.outputs or sorted({o for b in fitted for o in records.batches[b].outputs()})
     data_errors += [i for i in records.coverage(outputs) if i.batch in fitted]
     if data_errors:
-        raise ParameterError([(f"{i.file}:{i.row}:{i.column}" if i.row else i.file,
-                               (f"batch {i.batch}: " if i.batch else "") + i.message) for i in data_errors],
-                             "batch records (exclude faulty batches in the spec)")
+        raise ParameterError(
+            [
+                (
+                    f"{i.file}:{i.row}:{i.column}" if i.row else i.file,
+                    (f"batch {i.batch}: " if i.batch else "") + i.message,
+                )
+                for i in data_errors
+            ],
+            "batch records (exclude faulty batches in the spec)",
+        )
     seconds = {"import": time.perf_counter() - tick}
     train = {b: records.batches[b] for b in fitted}
     held = {b: records.batches[b] for b in spec.held_out}
@@ -146,8 +212,21 @@ def calibrate(spec: CalibrationSpec, base: Path, progress: Callable[[float, str]
             raise ParameterError([(f"profiles.{label}", exc.args[0])]) from None
     seconds["profiles"] = time.perf_counter() - tick
     validation = validate(est, held, train) if held else None
-    result = CalibrationResult(spec, model, records, est, table, corr, before, after, profiles, fit_metrics(est),
-                               residual_checks(est), validation, seconds=seconds)
+    result = CalibrationResult(
+        spec,
+        model,
+        records,
+        est,
+        table,
+        corr,
+        before,
+        after,
+        profiles,
+        fit_metrics(est),
+        residual_checks(est),
+        validation,
+        seconds=seconds,
+    )
     if spec.save is not None and est.ok:
         result.saved = str(save_parameter_set(result, base))
     if progress:

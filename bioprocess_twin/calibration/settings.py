@@ -3,18 +3,17 @@
 These pydantic objects are what the Python API, the CLI spec (``calibration/spec.py``) and the
 dashboard all pass to :func:`bioprocess_twin.calibration.estimation.estimate`.
 """
+
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from ..core.spec import StrictModel
 
 
-class FitParameter(_Strict):
+class FitParameter(StrictModel):
     """A model parameter to estimate, shared by all batches or one value per batch."""
 
     name: str = Field(..., min_length=1, description="model parameter")
@@ -25,14 +24,15 @@ class FitParameter(_Strict):
     log: bool | None = Field(None, description="estimate log(value); default: yes when the lower bound is > 0")
 
 
-class FitInitialState(_Strict):
+class FitInitialState(StrictModel):
     """An initial state to estimate, one value per batch (e.g. the inoculum)."""
 
     state: str = Field(..., min_length=1, description="model state")
     lower: float = Field(..., description="lower bound (model units)")
     upper: float = Field(..., description="upper bound (model units)")
-    start: float | None = Field(None, description="starting value; default: the batch record's initial value, "
-                                                  "else the model's")
+    start: float | None = Field(
+        None, description="starting value; default: the batch record's initial value, else the model's"
+    )
     log: bool | None = Field(None, description="estimate log(value); default: yes when lower > 0")
 
     @model_validator(mode="after")
@@ -42,7 +42,7 @@ class FitInitialState(_Strict):
         return self
 
 
-class ErrorModel(_Strict):
+class ErrorModel(StrictModel):
     """Measurement error of one output: sigma = sqrt(a^2 + (b |y|)^2).
 
     ``constant`` uses a only, ``proportional`` b only, ``combined`` both. Values left out are
@@ -59,10 +59,10 @@ class ErrorModel(_Strict):
         return [k for k in used if getattr(self, k) is None]
 
 
-StateValue = Union[float, str, dict[str, Any]]
+StateValue = float | str | dict[str, Any]
 
 
-class PhaseAction(_Strict):
+class PhaseAction(StrictModel):
     """What happens to the model's states when a recorded ISA-88 phase starts (the batch records' phase
     markers): e.g. the product cooled back to the inlet temperature before every homogenizer pass.
     Values are numbers in the state's units or quantities such as ``"20 degC"``."""
@@ -77,21 +77,32 @@ class PhaseAction(_Strict):
         return self
 
 
-class FitSettings(_Strict):
+class FitSettings(StrictModel):
     """Estimation settings. See docs/calibration.md for the method."""
 
     parameters: list[FitParameter] = Field(default_factory=list)
     initial_states: list[FitInitialState] = Field(default_factory=list)
     outputs: list[str] | None = Field(None, description="outputs/states fitted; default: every one with data")
-    error_models: dict[str, ErrorModel] = Field(default_factory=dict, description="output -> error model "
-                                                "(default: constant, sigma estimated)")
-    objective: Literal["ml", "wls"] = Field("ml", description="ml: maximum likelihood with the unknown error-model "
-                                            "values estimated; wls: weighted least squares with given sigmas")
+    error_models: dict[str, ErrorModel] = Field(
+        default_factory=dict, description="output -> error model (default: constant, sigma estimated)"
+    )
+    objective: Literal["ml", "wls"] = Field(
+        "ml",
+        description="ml: maximum likelihood with the unknown error-model "
+        "values estimated; wls: weighted least squares with given sigmas",
+    )
     fixed: dict[str, float] = Field(default_factory=dict, description="model parameters held at these values")
-    phase_actions: dict[str, PhaseAction] = Field(default_factory=dict, description="recorded phase name or "
-                                                  "shell pattern ('*', 'pass *') -> state changes at its start")
-    starts: int = Field(1, ge=1, le=64, description="fits from this many starting points (the first is `start`, "
-                        "the rest a scrambled Sobol sample of the transformed bounds); the best is kept")
+    phase_actions: dict[str, PhaseAction] = Field(
+        default_factory=dict,
+        description="recorded phase name or shell pattern ('*', 'pass *') -> state changes at its start",
+    )
+    starts: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="fits from this many starting points (the first is `start`, "
+        "the rest a scrambled Sobol sample of the transformed bounds); the best is kept",
+    )
     seed: int = Field(0, description="seed of the extra starting points")
     max_iterations: int = Field(100, ge=1, le=10_000, description="Gauss-Newton (trust-region) iterations per fit")
     rtol: float = Field(1e-8, gt=0, lt=1e-2, description="integrator relative tolerance")
@@ -108,8 +119,9 @@ class FitSettings(_Strict):
         if not names and not states:
             errors.append("parameters: nothing to estimate (give parameters or initial_states)")
         if self.objective == "wls":
-            errors += [f"error_models.{o}: wls needs {', '.join(e.free)} given" for o, e in self.error_models.items()
-                       if e.free]
+            errors += [
+                f"error_models.{o}: wls needs {', '.join(e.free)} given" for o, e in self.error_models.items() if e.free
+            ]
         if errors:
             raise ValueError("; ".join(errors))
         return self

@@ -4,6 +4,7 @@ One :class:`CalibrationSpec` is read by ``bioprocess-twin calibrate SPEC`` and b
 calibration page, and run by :func:`bioprocess_twin.calibration.run.calibrate`. It extends
 :class:`~.settings.FitSettings` (parameters, initial_states, outputs, error_models, objective, ...).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,21 +15,29 @@ from pydantic import Field, ValidationError, model_validator
 
 from ..core.model import Model
 from ..core.parameters import ParameterError
-from ..core.spec import SpecError, field_errors, read_spec_file
-from .settings import FitSettings, _Strict
+from ..core.spec import SpecError, StrictModel, field_errors, read_spec_file
+from .settings import FitSettings
 
 
-class SaveSettings(_Strict):
-    version: str | None = Field(None, description="version of the calibrated parameter set; default "
-                                "'<model version>+cal.<n>' with the next free n")
-    root: str | None = Field(None, description="models folder (relative to the spec); default the project's models/")
+class SaveSettings(StrictModel):
+    version: str | None = Field(
+        None,
+        description="version of the calibrated parameter set; default '<model version>+cal.<n>' with the next free n",
+    )
+    root: str | None = Field(
+        None,
+        description="models folder (relative to the spec); default the user "
+        "models folder ($BIOPROCESS_TWIN_MODELS, else "
+        "~/.local/share/bioprocess-twin/models)",
+    )
 
 
 class CalibrationSpec(FitSettings):
     name: str = Field("calibration", description="label shown in reports")
     model: str | None = Field(None, description="registered model (process) name, e.g. cho_fed_batch")
-    model_file: str | None = Field(None, description="Python file (relative to the spec) defining build_model() "
-                                                     "that returns a core Model")
+    model_file: str | None = Field(
+        None, description="Python file (relative to the spec) defining build_model() that returns a core Model"
+    )
     data: str = Field(..., description="tag map YAML of the batch records (relative to the spec)")
     exclude: list[str] = Field(default_factory=list, description="batches left out entirely (e.g. faulty runs)")
     held_out: list[str] = Field(default_factory=list, description="batches predicted, not fitted (validation)")
@@ -61,10 +70,10 @@ def load_calibration_spec(path: str | Path) -> tuple[CalibrationSpec, Path]:
 
 def resolve_model(spec: CalibrationSpec, base: Path) -> Model:
     if spec.model is not None:
-        from .. import units  # noqa: F401  (registers the shipped models)
-        from ..core.registry import get
+        from .. import catalogue
+
         try:
-            return get(spec.model).model
+            return catalogue.get(spec.model).model
         except KeyError as exc:
             raise ParameterError([("model", exc.args[0])]) from None
     path = (base / spec.model_file).resolve()

@@ -16,6 +16,7 @@ A tag map is a YAML file (schema in docs/calibration_import.md)::
 against a model (targets exist, units convert) and returns the unit conversions the importer uses.
 Every problem raises :class:`~bioprocess_twin.core.spec.SpecError` naming the field.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -34,6 +35,9 @@ from ..core.units import UnitsError, parse_units, to_magnitude, ureg
 
 FILE_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".parquet")
 TARGETS = ("output", "input", "initial", "phase_marker")
+#: finite-difference step (in the source units) that measures the scale of an offset conversion (degC -> K):
+#: a wide step keeps the scale exact to the last digits
+OFFSET_SCALE_STEP = 1e6
 
 
 # -- units ------------------------------------------------------------------------------------
@@ -80,29 +84,36 @@ def conversion(from_units: str, to_units: str, molar_mass: float | None = None) 
 
     def bridge(q):
         return q
+
     if dim != target.dimensionality:
         if mass_per_amount is not None and (source / mass_per_amount).dimensionality == target.dimensionality:
+
             def bridge(q):
                 return q / mass_per_amount
         elif mass_per_amount is not None and (source * mass_per_amount).dimensionality == target.dimensionality:
+
             def bridge(q):
                 return q * mass_per_amount
         else:
             ratio = (source / target).dimensionality
-            hint = ("; a mass <-> amount conversion needs the tag's molar_mass"
-                    if not mass_per_amount and ratio in (ureg.Quantity(1, "g/mol").dimensionality,
-                                                          ureg.Quantity(1, "mol/g").dimensionality) else "")
+            hint = (
+                "; a mass <-> amount conversion needs the tag's molar_mass"
+                if not mass_per_amount
+                and ratio in (ureg.Quantity(1, "g/mol").dimensionality, ureg.Quantity(1, "mol/g").dimensionality)
+                else ""
+            )
             raise UnitsError(f"'{from_units}' cannot be converted to '{to_units}'{hint}")
 
     def convert(x: float) -> float:
         q = bridge(ureg.Quantity(x * source.magnitude, source.units))
         return float(q.to(target.units).magnitude) / target.magnitude
+
     try:
         zero = convert(0.0)
         if zero == 0.0:
             return Conversion(convert(1.0), 0.0)
-        return Conversion((convert(1e6) - zero) / 1e6, zero)   # offset units: a wide step keeps the scale exact
-    except pint.errors.PintError as exc:   # e.g. an offset unit with a molar mass
+        return Conversion((convert(OFFSET_SCALE_STEP) - zero) / OFFSET_SCALE_STEP, zero)  # offset units
+    except pint.errors.PintError as exc:  # e.g. an offset unit with a molar mass
         raise UnitsError(f"'{from_units}' cannot be converted to '{to_units}': {exc}") from None
 
 
@@ -114,7 +125,7 @@ class FileSpec(BaseModel):
     path: str = Field(min_length=1)
     shape: Literal["wide", "long"]
     sheet: str | None = None
-    batch: str | None = None                 # every row is this batch (a file per batch; no batch column)
+    batch: str | None = None  # every row is this batch (a file per batch; no batch column)
     batch_column: str = "batch"
     time_column: str = "timestamp"
     time_format: Literal["datetime", "elapsed"] = "datetime"
@@ -157,23 +168,25 @@ class TagSpec(BaseModel):
     """What one plant tag is: exactly one of ``output``, ``input``, ``initial`` or ``phase_marker``."""
 
     model_config = ConfigDict(extra="forbid")
-    output: str | None = None                # model output or (scalar) state the tag measures
-    input: str | None = None                 # model input the tag sets (rate, setpoint)
-    initial: str | None = None               # model state whose value at t = 0 the tag gives
-    phase_marker: bool = False               # the tag's text values are ISA-88 phase names
-    units: str | None = None                 # the tag's units in the plant
+    output: str | None = None  # model output or (scalar) state the tag measures
+    input: str | None = None  # model input the tag sets (rate, setpoint)
+    initial: str | None = None  # model state whose value at t = 0 the tag gives
+    phase_marker: bool = False  # the tag's text values are ISA-88 phase names
+    units: str | None = None  # the tag's units in the plant
     kind: Literal["online", "offline"] | None = None
-    range: tuple[float, float] | None = None   # plausible values, in ``units``; others are dropped
-    cumulative: bool = False                 # input tags: values are running totals (a totalizer)
-    molar_mass: float | str | None = None    # g/mol, or text with units ("180.156 g/mol")
+    range: tuple[float, float] | None = None  # plausible values, in ``units``; others are dropped
+    cumulative: bool = False  # input tags: values are running totals (a totalizer)
+    molar_mass: float | str | None = None  # g/mol, or text with units ("180.156 g/mol")
     description: str = ""
 
     @model_validator(mode="after")
     def _one_target(self):
         chosen = [name for name in TARGETS if getattr(self, name)]
         if len(chosen) != 1:
-            raise ValueError("give exactly one of output, input, initial or phase_marker: true"
-                             + (f" (got {', '.join(chosen)})" if chosen else ""))
+            raise ValueError(
+                "give exactly one of output, input, initial or phase_marker: true"
+                + (f" (got {', '.join(chosen)})" if chosen else "")
+            )
         if self.phase_marker:
             extra = [f for f in ("units", "range", "molar_mass") if getattr(self, f) is not None]
             if extra or self.cumulative:
@@ -246,7 +259,7 @@ class TagMap(BaseModel):
 
     @property
     def start_phase(self) -> str | None:
-        return self.batch_start[len("phase:"):].strip() if self.batch_start.startswith("phase:") else None
+        return self.batch_start[len("phase:") :].strip() if self.batch_start.startswith("phase:") else None
 
     @property
     def phase_tags(self) -> list[str]:
@@ -275,8 +288,9 @@ def parse_tag_map(data: Any, source: str = "tag map") -> TagMap:
     try:
         tag_map = TagMap.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(source, [(_field(e["loc"]), e["msg"].removeprefix("Value error, "))
-                                 for e in exc.errors()]) from None
+        raise SpecError(
+            source, [(_field(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+        ) from None
     tag_map._source = source
     return tag_map
 
@@ -292,11 +306,11 @@ class TagPlan:
     """One tag resolved against a model: where its values go and how they convert."""
 
     tag: str
-    role: str                 # "output" | "input" | "initial" | "phase"
-    target: str | None        # model output/state/input name (None for phase markers)
-    units: str | None         # the tag's units
-    model_units: str | None   # units of the values the importer produces (a rate for cumulative tags)
-    to_model: Conversion      # tag units -> model units (cumulative: totals -> rate units x time units)
+    role: str  # "output" | "input" | "initial" | "phase"
+    target: str | None  # model output/state/input name (None for phase markers)
+    units: str | None  # the tag's units
+    model_units: str | None  # units of the values the importer produces (a rate for cumulative tags)
+    to_model: Conversion  # tag units -> model units (cumulative: totals -> rate units x time units)
     cumulative: bool = False
     range: tuple[float, float] | None = None
     molar_mass: float | None = None
@@ -307,7 +321,7 @@ class ModelPlan:
     """Everything the importer needs from the model: tags and the time conversions per file."""
 
     tags: dict[str, TagPlan]
-    hours_to_model: float | None      # factor from hours to model time units (None: time is dimensionless)
+    hours_to_model: float | None  # factor from hours to model time units (None: time is dimensionless)
     elapsed_to_model: dict[int, float]  # file index -> factor from its elapsed_units to model time units
     time_units: str
 
@@ -319,8 +333,11 @@ def _scalar_names(variables) -> list[str]:
 def _unknown(kind: str, kinds: str, name: str, known: list[str]) -> str:
     lower = {k.lower(): k for k in known}
     hint = [lower[h] for h in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.5)]
-    return (f"the model has no {kind} '{name}'" + (f" (did you mean {', '.join(repr(h) for h in hint)}?)" if hint
-                                                    else "") + f"; {kinds}: {', '.join(known) or 'none'}")
+    return (
+        f"the model has no {kind} '{name}'"
+        + (f" (did you mean {', '.join(repr(h) for h in hint)}?)" if hint else "")
+        + f"; {kinds}: {', '.join(known) or 'none'}"
+    )
 
 
 def resolve_tags(tag_map: TagMap, model) -> ModelPlan:
@@ -345,8 +362,14 @@ def resolve_tags(tag_map: TagMap, model) -> ModelPlan:
         else:
             known, kind, kinds = states, "state", "scalar states"
         if target not in known:
-            errors.append((field, f"'{target}' is a vector state; only scalar states can be matched to a tag"
-                           if target in vector_states else _unknown(kind, kinds, target, list(known))))
+            errors.append(
+                (
+                    field,
+                    f"'{target}' is a vector state; only scalar states can be matched to a tag"
+                    if target in vector_states
+                    else _unknown(kind, kinds, target, list(known)),
+                )
+            )
             continue
         model_units = known[target]
         total_units = f"({model_units})*({time_units})" if spec.cumulative else model_units
@@ -358,8 +381,9 @@ def resolve_tags(tag_map: TagMap, model) -> ModelPlan:
                 what += f", so its totals must convert to {model_units} x {time_units}"
             errors.append((f"tags.{tag}.units", f"{exc}: {what}"))
             continue
-        plans[tag] = TagPlan(tag, role, target, spec.units, model_units, to_model, spec.cumulative,
-                             spec.range, spec.molar_mass)
+        plans[tag] = TagPlan(
+            tag, role, target, spec.units, model_units, to_model, spec.cumulative, spec.range, spec.molar_mass
+        )
     hours = None
     try:
         hours = conversion("h", time_units).scale
@@ -368,8 +392,13 @@ def resolve_tags(tag_map: TagMap, model) -> ModelPlan:
     elapsed: dict[int, float] = {}
     for i, file in enumerate(tag_map.files):
         if file.time_format == "datetime" and hours is None:
-            errors.append((f"files[{i}].time_format", f"the model's time is in '{time_units}', not a duration, "
-                           "so date-times cannot be converted; use time_format: elapsed"))
+            errors.append(
+                (
+                    f"files[{i}].time_format",
+                    f"the model's time is in '{time_units}', not a duration, "
+                    "so date-times cannot be converted; use time_format: elapsed",
+                )
+            )
         if file.time_format == "elapsed":
             try:
                 elapsed[i] = conversion(file.elapsed_units, time_units).scale

@@ -12,20 +12,23 @@
   give relative sensitivities), the directions of its smallest singular values, and the
   orthogonalisation estimability ranking of Yao et al. 2003 (Polym. React. Eng. 11:563).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-from scipy.stats import chi2, t as student_t
+from scipy.stats import chi2
+from scipy.stats import t as student_t
 
-from .estimation import Estimate, _gauss_newton
+from .estimation import Estimate, gauss_newton
 from .problem import Problem
 
-RANK_TOL = 1e-8          # singular values below this fraction of the largest count as zero
-CONDITION_WARN = 1e8     # condition numbers above this warn of near non-identifiability
-ESTIMABLE_TOL = 1e-3     # Yao: an orthogonalised column below this fraction of the first is not estimable
+RANK_TOL = 1e-8  # singular values below this fraction of the largest count as zero
+CONDITION_WARN = 1e8  # condition numbers above this warn of near non-identifiability
+ESTIMABLE_TOL = 1e-3  # Yao: an orthogonalised column below this fraction of the first is not estimable
 CORRELATION_WARN = 0.99
 
 
@@ -33,10 +36,10 @@ CORRELATION_WARN = 0.99
 class ParameterStats:
     label: str
     value: float
-    se: float                # model units (delta method)
+    se: float  # model units (delta method)
     ci_low: float
     ci_high: float
-    rel_se: float            # se / |value|
+    rel_se: float  # se / |value|
     log: bool
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,7 +55,7 @@ def covariance(est: Estimate) -> tuple[np.ndarray, int]:
     J = standardised_jacobian(est)
     s = np.linalg.svd(J, compute_uv=False)
     rank = int(np.sum(s > RANK_TOL * s[0])) if s.size and s[0] > 0 else 0
-    return np.linalg.pinv(J.T @ J, rcond=RANK_TOL ** 2), rank
+    return np.linalg.pinv(J.T @ J, rcond=RANK_TOL**2), rank
 
 
 def parameter_table(est: Estimate, level: float = 0.95) -> tuple[list[ParameterStats], np.ndarray]:
@@ -73,8 +76,8 @@ def parameter_table(est: Estimate, level: float = 0.95) -> tuple[list[ParameterS
         se = se_u[k] * chain[k]
         rows.append(ParameterStats(unknown.label, value, se, lo, hi, se / abs(value) if value else np.inf, unknown.log))
     d = np.sqrt(np.maximum(np.diag(cov), 1e-300))
-    with np.errstate(over="ignore", invalid="ignore"):            # unidentifiable unknowns: huge (co)variances
-        corr = np.clip(cov / d[:, None] / d[None, :], -1, 1)             # nan where undefined
+    with np.errstate(over="ignore", invalid="ignore"):  # unidentifiable unknowns: huge (co)variances
+        corr = np.clip(cov / d[:, None] / d[None, :], -1, 1)  # nan where undefined
     return rows, corr
 
 
@@ -101,21 +104,33 @@ def identifiability(J: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     ranking = estimability_ranking(J, labels)
     warnings = []
     if rank < len(labels):
-        warnings.append(f"the Fisher information has rank {rank} of {len(labels)}: the data cannot determine "
-                        f"every unknown")
+        warnings.append(
+            f"the Fisher information has rank {rank} of {len(labels)}: the data cannot determine every unknown"
+        )
     elif condition > CONDITION_WARN:
         warnings.append(f"the Fisher information is nearly singular (condition number {condition:.3g})")
     for d in directions:
-        warnings.append("not identifiable together: " + ", ".join(d["combination"]) +
-                        " (a change along this direction barely changes the predictions)")
+        warnings.append(
+            "not identifiable together: "
+            + ", ".join(d["combination"])
+            + " (a change along this direction barely changes the predictions)"
+        )
     for r in ranking:
         if not r["estimable"]:
-            warnings.append(f"'{r['label']}' is not estimable from these data: its sensitivities are "
-                            f"{r['relative_norm']:.2g} of the best after removing what the better-ranked "
-                            f"unknowns explain")
-    return {"rank": rank, "unknowns": len(labels), "condition_number": condition,
-            "singular_values": [float(x) for x in s], "weak_directions": directions, "ranking": ranking,
-            "warnings": warnings}
+            warnings.append(
+                f"'{r['label']}' is not estimable from these data: its sensitivities are "
+                f"{r['relative_norm']:.2g} of the best after removing what the better-ranked "
+                f"unknowns explain"
+            )
+    return {
+        "rank": rank,
+        "unknowns": len(labels),
+        "condition_number": condition,
+        "singular_values": [float(x) for x in s],
+        "weak_directions": directions,
+        "ranking": ranking,
+        "warnings": warnings,
+    }
 
 
 def estimability_ranking(J: np.ndarray, labels: Sequence[str]) -> list[dict[str, Any]]:
@@ -130,8 +145,14 @@ def estimability_ranking(J: np.ndarray, labels: Sequence[str]) -> list[dict[str,
         pick = remaining[int(np.argmax(norms))]
         norm = float(np.linalg.norm(R[:, pick]))
         first = first or norm or 1.0
-        out.append({"label": labels[pick], "rank": len(out) + 1, "relative_norm": norm / first,
-                    "estimable": norm / first > ESTIMABLE_TOL})
+        out.append(
+            {
+                "label": labels[pick],
+                "rank": len(out) + 1,
+                "relative_norm": norm / first,
+                "estimable": norm / first > ESTIMABLE_TOL,
+            }
+        )
         remaining.remove(pick)
         q = R[:, pick] / norm if norm > 0 else None
         if q is not None:
@@ -139,8 +160,9 @@ def estimability_ranking(J: np.ndarray, labels: Sequence[str]) -> list[dict[str,
     return out
 
 
-def profile(est: Estimate, label: str, points: int = 11, span: float = 4.0, level: float = 0.95,
-            max_iterations: int = 50) -> dict[str, Any]:
+def profile(
+    est: Estimate, label: str, points: int = 11, span: float = 4.0, level: float = 0.95, max_iterations: int = 50
+) -> dict[str, Any]:
     """Profile likelihood of one unknown over +/- ``span`` standard errors (transformed scale)."""
     problem: Problem = est.problem
     labels = [u.label for u in problem.unknowns]
@@ -165,21 +187,30 @@ def profile(est: Estimate, label: str, points: int = 11, span: float = 4.0, leve
             if not lo <= target <= hi:
                 break
             u[k] = target
-            sol = _gauss_newton(problem, u, est.sigma, max_iterations, counts, free)
+            sol = gauss_newton(problem, u, est.sigma, max_iterations, counts, free)
             u = sol.x
-            delta = float(np.sum(sol.fun ** 2) - np.sum(est.residuals ** 2))
+            delta = float(np.sum(sol.fun**2) - np.sum(est.residuals**2))
             rows.append({"u": float(target), "value": problem.unknowns[k].decode(target), "delta": delta})
             if delta > 2 * threshold:
                 break
     rows.sort(key=lambda r: r["u"])
     low, high = _crossing(rows, threshold, -1), _crossing(rows, threshold, 1)
     unknown = problem.unknowns[k]
-    result = {"label": label, "threshold": threshold, "level": level, "points": rows,
-              "ci_low": unknown.decode(low) if low is not None else None,
-              "ci_high": unknown.decode(high) if high is not None else None, "base_neg2_log_likelihood": base}
+    result = {
+        "label": label,
+        "threshold": threshold,
+        "level": level,
+        "points": rows,
+        "ci_low": unknown.decode(low) if low is not None else None,
+        "ci_high": unknown.decode(high) if high is not None else None,
+        "base_neg2_log_likelihood": base,
+    }
     open_sides = [s for s, v in (("lower", low), ("upper", high)) if v is None]
-    result["warnings"] = [f"the profile of '{label}' stays below the {level:.0%} threshold on the {s} side: "
-                          f"not practically identifiable there" for s in open_sides]
+    result["warnings"] = [
+        f"the profile of '{label}' stays below the {level:.0%} threshold on the {s} side: "
+        f"not practically identifiable there"
+        for s in open_sides
+    ]
     return result
 
 

@@ -1,8 +1,9 @@
 """``bioprocess-twin calibrate SPEC``: fit a model to batch records and report how well it fits."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -10,19 +11,21 @@ from .app import app
 from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, progress_printer, run_and_report
 
 
-@app.command(help="Calibrate the model named in SPEC (YAML or JSON calibration spec) against its batch records: "
-                  "estimates with 95 % intervals, identifiability, fit and held-out validation metrics, and "
-                  "with `save:` a new calibrated model version. Data problems in the batches used exit 2 with "
-                  "the file, row and column.\n\n" + EXIT_CODES_HELP)
+@app.command(
+    help="Calibrate the model named in SPEC (YAML or JSON calibration spec) against its batch records: "
+    "estimates with 95 % intervals, identifiability, fit and held-out validation metrics, and "
+    "with `save:` a new calibrated model version. Data problems in the batches used exit 2 with "
+    "the file, row and column.\n\n" + EXIT_CODES_HELP
+)
 def calibrate(
     spec: Path = typer.Argument(..., metavar="SPEC", help="calibration spec file (YAML or JSON)", show_default=False),
     as_json: bool = JSON_OPTION,
-    out: Optional[Path] = OUT_OPTION,
+    out: Path | None = OUT_OPTION,
 ):
     raise typer.Exit(run_calibration(spec, as_json, out))
 
 
-def run_calibration(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
+def run_calibration(spec_path: Path, as_json: bool, out: Path | None) -> int:
     from ..calibration.run import calibrate as run
     from ..calibration.spec import load_calibration_spec
     from ..core import ParameterError
@@ -46,13 +49,20 @@ def _print_summary(doc: dict[str, Any]):
 
     console = Console()
     fit = doc["fit"]
-    console.print(f"[bold]{escape(doc['name'])}[/bold]  model {doc['model']} {doc['model_version']}  "
-                  f"status: {doc['status']}  -2 log L {fit['neg2_log_likelihood']:.6g}  AIC {fit['aic']:.6g}  "
-                  f"({fit['observations']} observations, {fit['unknowns']} unknowns)")
+    console.print(
+        f"[bold]{escape(doc['name'])}[/bold]  model {doc['model']} {doc['model_version']}  "
+        f"status: {doc['status']}  -2 log L {fit['neg2_log_likelihood']:.6g}  AIC {fit['aic']:.6g}  "
+        f"({fit['observations']} observations, {fit['unknowns']} unknowns)"
+    )
     table = Table("unknown", "estimate", "units", "std. error", "95 % interval", title="estimates")
     for r in doc["estimates"]:
-        table.add_row(escape(r["label"]), f"{r['value']:.5g}", escape(r["units"]), f"{r['se']:.3g}",
-                      f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]")
+        table.add_row(
+            escape(r["label"]),
+            f"{r['value']:.5g}",
+            escape(r["units"]),
+            f"{r['se']:.3g}",
+            f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]",
+        )
     console.print(table)
     metrics = Table("output", "n", "RMSE", "NRMSE", title="fit (all batches)")
     for m in doc["fit"]["metrics"]:
@@ -60,15 +70,24 @@ def _print_summary(doc: dict[str, Any]):
             metrics.add_row(escape(m["output"]), str(m["n"]), f"{m['rmse']:.4g}", f"{m['nrmse']:.3g}")
     console.print(metrics)
     if doc["validation"]:
-        val = Table("output", "n", "RMSE", "naive RMSE", "skill", title="held-out batches "
-                    + ", ".join(doc["validation"]["batches"]))
+        val = Table(
+            "output",
+            "n",
+            "RMSE",
+            "naive RMSE",
+            "skill",
+            title="held-out batches " + ", ".join(doc["validation"]["batches"]),
+        )
         for v in doc["validation"]["per_output"]:
-            val.add_row(escape(v["output"]), str(v["n"]), f"{v['rmse']:.4g}", f"{v['naive_rmse']:.4g}",
-                        f"{v['skill']:.2f}")
+            val.add_row(
+                escape(v["output"]), str(v["n"]), f"{v['rmse']:.4g}", f"{v['naive_rmse']:.4g}", f"{v['skill']:.2f}"
+            )
         console.print(val)
     ident = doc["identifiability"]["after"]
-    console.print(f"identifiability: rank {ident['rank']} of {ident['unknowns']}, "
-                  f"condition number {ident['condition_number']:.3g}")
+    console.print(
+        f"identifiability: rank {ident['rank']} of {ident['unknowns']}, "
+        f"condition number {ident['condition_number']:.3g}"
+    )
     for w in doc["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     if doc["saved"]:

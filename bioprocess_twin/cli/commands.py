@@ -1,14 +1,28 @@
 """``simulate``, ``models`` and ``serve``: run a spec, describe the models, start the dashboard."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from .app import app
-from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION,
-                     dumps, field_name, progress_printer, run_and_report, stdout_to_stderr, version)
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_SOLVER,
+    JSON_OPTION,
+    OUT_OPTION,
+    dumps,
+    field_name,
+    progress_printer,
+    run_and_report,
+    stdout_to_stderr,
+    version,
+)
 
 
 # -- simulate ----------------------------------------------------------------------------------
@@ -16,13 +30,14 @@ from .common import (EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT
 def simulate(
     spec: Path = typer.Argument(..., metavar="SPEC", help="spec file (YAML or JSON)", show_default=False),
     as_json: bool = JSON_OPTION,
-    out: Optional[Path] = OUT_OPTION,
+    out: Path | None = OUT_OPTION,
 ):
-    raise typer.Exit(run_spec(spec, as_json, out))
+    raise typer.Exit(simulate_spec_file(spec, as_json, out))
 
 
-def run_spec(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
-    from ..core import ParameterError, UnitsError, registry
+def simulate_spec_file(spec_path: Path, as_json: bool, out: Path | None) -> int:
+    from .. import catalogue
+    from ..core import ParameterError, UnitsError
     from ..core.spec import SpecError, load_spec
 
     source = str(spec_path)
@@ -33,11 +48,11 @@ def run_spec(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
     def work():
         spec = load_spec(spec_path)
         try:
-            registry.get(spec.model)              # unknown model: a bad spec, before any work
+            catalogue.get(spec.model)  # unknown model: a bad spec, before any work
         except KeyError as exc:
             raise bad(spec, [("model", exc.args[0])]) from None
         try:
-            run = spec.run(progress=None if as_json else progress_printer())
+            run = catalogue.run_spec(spec, progress=None if as_json else progress_printer())
         except ParameterError as exc:
             raise bad(spec, exc.errors) from None
         except UnitsError as exc:
@@ -54,8 +69,10 @@ def _print_summary(doc: dict[str, Any]):
     from rich.table import Table
 
     console = Console()
-    console.print(f"[bold]{doc['model']}[/bold] {doc['model_version']}  status: {doc['status']}"
-                  + escape(f"  ({doc['message']})" if doc.get("message") else ""))
+    console.print(
+        f"[bold]{doc['model']}[/bold] {doc['model_version']}  status: {doc['status']}"
+        + escape(f"  ({doc['message']})" if doc.get("message") else "")
+    )
     for w in doc.get("warnings") or []:
         console.print(escape(f"warning: {w}"))
     kpis = doc.get("kpis") or {}
@@ -69,40 +86,48 @@ def _print_summary(doc: dict[str, Any]):
 
 
 # -- models ------------------------------------------------------------------------------------
-@app.command(help="List the registered models, or describe one: parameters with units, defaults, bounds "
-                  "and sources, operating parameters, inputs, states and outputs, and the versions a spec "
-                  "can run (the code's and its calibrated sets).\n\n"
-                  "Exit codes: 0 ok; 2 unknown model name.")
+@app.command(
+    help="List the registered models, or describe one: parameters with units, defaults, bounds "
+    "and sources, operating parameters, inputs, states and outputs, and the versions a spec "
+    "can run (the code's and its calibrated sets).\n\n"
+    "Exit codes: 0 ok; 2 unknown model name."
+)
 def models(
-    name: Optional[str] = typer.Argument(None, help="show only this model"),
+    name: str | None = typer.Argument(None, help="show only this model"),
     as_json: bool = typer.Option(False, "--json", help="print JSON on stdout"),
-    write_definitions: Optional[Path] = typer.Option(
-        None, "--write-definitions", help="write each model's definition to DIR/<name>/<version>.yaml (e.g. models/)"),
+    write_definitions: Path | None = typer.Option(
+        None,
+        "--write-definitions",
+        help="write each model's definition to DIR/<name>/<version>.yaml (developers: bioprocess_twin/models)",
+    ),
 ):
-    from ..core import registry
+    from .. import catalogue
 
     if write_definitions is not None:
         from ..core.definitions import write_definition
-        names = [name] if name is not None else registry.names()
+
+        names = [name] if name is not None else catalogue.names()
         for n in names:
-            typer.echo(str(write_definition(registry.get(n), write_definitions)))
+            typer.echo(str(write_definition(catalogue.get(n), write_definitions)))
         return
     try:
         with stdout_to_stderr():
             if name is not None:
                 from ..core.definitions import model_versions
-                process = registry.get(name)
+
+                process = catalogue.get(name)
                 described = [process.describe() | {"versions": model_versions(process)}]
             else:
-                described = [registry.get(n).describe() for n in registry.names()]
+                described = [catalogue.get(n).describe() for n in catalogue.names()]
     except KeyError as exc:
         typer.echo(f"error: {exc.args[0]}", err=True)
         if as_json:
             typer.echo(dumps({"status": "invalid", "errors": [{"field": "model", "message": exc.args[0]}]}))
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_INVALID) from None
     if as_json:
-        typer.echo(dumps(described[0] if name is not None else {"models": described,
-                                                                 "bioprocess_twin_version": version()}))
+        typer.echo(
+            dumps(described[0] if name is not None else {"models": described, "bioprocess_twin_version": version()})
+        )
         return
     _print_models(described, detail=name is not None)
 
@@ -132,8 +157,11 @@ def _print_models(described: list[dict[str, Any]], detail: bool):
     console.print(f"[bold]{d['name']}[/bold] {d['version']}  (time in {d['time_units']})")
     console.print(escape(d["description"]))
     console.print("versions: " + escape(", ".join(d["versions"])) + "  (run one with `version:` in the spec)")
-    for title, rows in (("parameters", d["parameters"]), ("operating parameters", d["operating"]),
-                        ("inputs", d["inputs"])):
+    for title, rows in (
+        ("parameters", d["parameters"]),
+        ("operating parameters", d["operating"]),
+        ("inputs", d["inputs"]),
+    ):
         if not rows:
             continue
         table = Table(title=title)
@@ -156,19 +184,21 @@ def _print_models(described: list[dict[str, Any]], detail: bool):
 
 
 # -- serve -------------------------------------------------------------------------------------
-@app.command(help="Start the Dash dashboard on HOST:PORT. The run database is --db, else the "
-                  "BIOPROCESS_TWIN_DB environment variable, else sqlite:///<cwd>/.bpt/runs.db.")
+@app.command(
+    help="Start the Dash dashboard on HOST:PORT. The run database is --db, else the "
+    "BIOPROCESS_TWIN_DB environment variable, else sqlite:///<cwd>/.bpt/runs.db."
+)
 def serve(
     demo: bool = typer.Option(True, "--demo/--no-demo", help="load the demo data"),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8050, "--port", min=1, max=65535),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the run database"),
+    db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the run database"),
 ):
     try:
         from dashboards.app import create_app
     except ImportError as exc:
         typer.echo(f"error: the dashboard is not available: {exc}", err=True)
-        raise typer.Exit(EXIT_INTERNAL)
+        raise typer.Exit(EXIT_INTERNAL) from None
     dash_app = create_app(db_url=db, demo=demo)
     typer.echo(f"bioprocess-twin {version()} dashboard on http://{host}:{port}/", err=True)
     dash_app.run(host=host, port=port, debug=False)

@@ -1,6 +1,6 @@
 """Shared pieces of the command line: exit codes, JSON output, error reports, progress."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import contextlib
 import json
@@ -8,19 +8,21 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
 
-
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_SOLVER = 0, 1, 2, 3
 
-EXIT_CODES_HELP = ("Exit codes: 0 ok; 1 unexpected internal error;\n"
-                   "2 bad spec or input (missing file, invalid YAML, unknown model, field or parameter, "
-                   "out-of-range value, wrong units);\n"
-                   "3 solver failure (JSON still printed, with status \"failed\" and the solver message).")
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 unexpected internal error;\n"
+    "2 bad spec or input (missing file, invalid YAML, unknown model, field or parameter, "
+    "out-of-range value, wrong units);\n"
+    '3 solver failure (JSON still printed, with status "failed" and the solver message).'
+)
 
 
 #: the --json and --out options of every command that runs a spec
@@ -38,6 +40,7 @@ def version() -> str:
 # -- JSON helpers ------------------------------------------------------------------------------
 def dumps(doc: dict[str, Any]) -> str:
     from ..core.results import json_safe
+
     return json.dumps(json_safe(doc), indent=2, allow_nan=False)
 
 
@@ -79,7 +82,7 @@ def stdout_to_stderr():
             os.close(saved)
 
 
-def emit(doc: dict[str, Any], as_json: bool, out: Optional[Path], text: str | None = None):
+def emit(doc: dict[str, Any], as_json: bool, out: Path | None, text: str | None = None):
     text = text if text is not None else dumps(doc)
     if out is not None:
         write_atomic(out, text)
@@ -97,41 +100,60 @@ def field_name(field: str, spec) -> str:
     return field
 
 
-def invalid(exc, source: str, as_json: bool, out: Optional[Path]) -> int:
+def invalid(exc, source: str, as_json: bool, out: Path | None) -> int:
     errors = [{"field": str(f), "message": str(m)} for f, m in exc.errors]
     for e in errors:
         typer.echo(f"error: {source}: {e['field']}: {e['message']}", err=True)
     if as_json or out is not None:
-        emit({"status": "invalid", "errors": errors, "source": source,
-              "bioprocess_twin_version": version()}, as_json, out)
+        emit(
+            {"status": "invalid", "errors": errors, "source": source, "bioprocess_twin_version": version()},
+            as_json,
+            out,
+        )
     return EXIT_INVALID
 
 
-
-def internal_error(exc: Exception, source: str, as_json: bool, out: Optional[Path]) -> int:
+def internal_error(exc: Exception, source: str, as_json: bool, out: Path | None) -> int:
     traceback.print_exception(exc, file=sys.stderr)
     message = f"{type(exc).__name__}: {exc}"
     typer.echo(f"internal error: {message}", err=True)
     if as_json or out is not None:
         with contextlib.suppress(OSError):
-            emit({"status": "error", "errors": [{"field": None, "message": message}], "source": source,
-                  "bioprocess_twin_version": version()}, as_json, out)
+            emit(
+                {
+                    "status": "error",
+                    "errors": [{"field": None, "message": message}],
+                    "source": source,
+                    "bioprocess_twin_version": version(),
+                },
+                as_json,
+                out,
+            )
     return EXIT_INTERNAL
 
 
 def progress_printer():
+    from ..core.display import percent
+
     last = [-1]
 
     def show(fraction: float, message: str):
-        pct = int(100 * fraction)
+        pct = int(percent(fraction))
         if pct // 10 != last[0] // 10 or pct == 100:
             last[0] = pct
             typer.echo(f"  {pct:3d}%  {message}", err=True)
+
     return show
 
 
-def run_and_report(source: str, as_json: bool, out: Optional[Path], work: Callable[[], tuple[dict[str, Any], int, str]],
-                   show: Callable[[dict[str, Any]], None], invalid_errors: tuple[type[Exception], ...]) -> int:
+def run_and_report(
+    source: str,
+    as_json: bool,
+    out: Path | None,
+    work: Callable[[], tuple[dict[str, Any], int, str]],
+    show: Callable[[dict[str, Any]], None],
+    invalid_errors: tuple[type[Exception], ...],
+) -> int:
     """The shape every command shares. ``work()`` returns the JSON document, the exit code and, for a
     non-zero code, the message; ``invalid_errors`` are the bad-input exceptions (exit 2, fields named).
     With ``--json`` nothing but the document reaches stdout (solver chatter goes to stderr)."""

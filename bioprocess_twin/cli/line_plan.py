@@ -4,10 +4,11 @@ Exit codes: 0 a plan was found (optimal, or the best found when the time limit s
 1 internal error; 2 bad spec; 3 HiGHS stopped without any plan; 4 the demand cannot be met
 (the JSON carries ``infeasibility`` with the binding module type per product).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -15,24 +16,28 @@ from .common import EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, run_and_repor
 from .line import line_app
 
 EXIT_INFEASIBLE = 4
-PLAN_EXIT_HELP = ("Exit codes: 0 plan found (optimal, or best within the time limit); 1 internal error;\n"
-                  "2 bad spec (missing file, invalid YAML, unknown or out-of-range field);\n"
-                  "3 HiGHS stopped without a plan; 4 demand cannot be met (the report names the limiting "
-                  "module type).")
+PLAN_EXIT_HELP = (
+    "Exit codes: 0 plan found (optimal, or best within the time limit); 1 internal error;\n"
+    "2 bad spec (missing file, invalid YAML, unknown or out-of-range field);\n"
+    "3 HiGHS stopped without a plan; 4 demand cannot be met (the report names the limiting "
+    "module type)."
+)
 
 
-@line_app.command("plan", help="Choose how many modules of each type to install and a weekly campaign "
-                               "schedule that meets the demand in SPEC at least cost (Pyomo MILP, HiGHS).\n\n"
-                               + PLAN_EXIT_HELP)
+@line_app.command(
+    "plan",
+    help="Choose how many modules of each type to install and a weekly campaign "
+    "schedule that meets the demand in SPEC at least cost (Pyomo MILP, HiGHS).\n\n" + PLAN_EXIT_HELP,
+)
 def plan_command(
     spec: Path = typer.Argument(..., metavar="SPEC", help="plan spec file (YAML or JSON)", show_default=False),
     as_json: bool = JSON_OPTION,
-    out: Optional[Path] = OUT_OPTION,
+    out: Path | None = OUT_OPTION,
 ):
     raise typer.Exit(run_plan(spec, as_json, out))
 
 
-def run_plan(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
+def run_plan(spec_path: Path, as_json: bool, out: Path | None) -> int:
     from ..core.spec import SpecError
     from ..line.plan_spec import load_plan_spec
     from ..line.planning import plan
@@ -40,7 +45,7 @@ def run_plan(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
     def work():
         spec = load_plan_spec(spec_path)
         result = plan(spec)
-        doc = result.to_dict() | {"spec": spec.model_dump(mode="json")}
+        doc = result.to_dict() | {"spec": result.spec.model_dump(mode="json")}
         if result.ok:
             return doc, EXIT_OK, ""
         return doc, EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_SOLVER, result.message
@@ -53,22 +58,36 @@ def _print_summary(doc: dict[str, Any]):
     from rich.markup import escape
     from rich.table import Table
 
+    from ..core.display import format_percent
+
     console = Console()
     console.print(f"[bold]{escape(doc['name'])}[/bold]  status: {doc['status']}  " + escape(doc["message"]))
     if doc["status"] == "infeasible":
-        table = Table("product", "demand (doses)", "at most (doses)", "limiting module type", "h needed",
-                      "h available", title="infeasible demand")
+        table = Table(
+            "product",
+            "demand (doses)",
+            "at most (doses)",
+            "limiting module type",
+            "h needed",
+            "h available",
+            title="infeasible demand",
+        )
         for e in doc["infeasibility"]["products"]:
-            table.add_row(e["product"], f"{e['demand_doses']:,.0f}", f"{e['max_doses']:,.0f}",
-                          f"{e['module_type']} (max {e['max_modules']})", f"{e['hours_needed']:,.0f}",
-                          f"{e['hours_available']:,.0f}")
+            table.add_row(
+                e["product"],
+                f"{e['demand_doses']:,.0f}",
+                f"{e['max_doses']:,.0f}",
+                f"{e['module_type']} (max {e['max_modules']})",
+                f"{e['hours_needed']:,.0f}",
+                f"{e['hours_available']:,.0f}",
+            )
         console.print(table)
         return
     if doc["total_cost"] is None:
         return
     table = Table("module type", "modules", "utilisation", title="line configuration")
     for m, n in doc["modules"].items():
-        table.add_row(m, str(n), f"{100 * doc['utilisation'][m]:.0f} %")
+        table.add_row(m, str(n), format_percent(doc["utilisation"][m]))
     console.print(table)
     costs = Table("cost item", doc["currency"], title="cost over the horizon")
     for item, value in doc["cost_breakdown"].items():
@@ -79,5 +98,7 @@ def _print_summary(doc: dict[str, Any]):
     if doc["bottleneck"]:
         console.print("bottleneck: " + escape(doc["bottleneck"]["note"]))
     s = doc["solver"]
-    console.print(f"solver: {s['termination']}, gap {s['mip_gap']}, {s['variables']} variables, "
-                  f"{s['constraints']} constraints, build {s['build_s']:.2f} s, solve {s['solve_s']:.2f} s")
+    console.print(
+        f"solver: {s['termination']}, gap {s['mip_gap']}, {s['variables']} variables, "
+        f"{s['constraints']} constraints, build {s['build_s']:.2f} s, solve {s['solve_s']:.2f} s"
+    )

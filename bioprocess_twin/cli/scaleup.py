@@ -1,8 +1,9 @@
 """``bioprocess-twin scaleup SPEC``: translate a lab-scale scenario to the target scale."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -10,18 +11,20 @@ from .app import app
 from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, run_and_report
 
 
-@app.command(help="Translate the lab-scale scenario in SPEC (YAML or JSON scale-up spec) to the target scale: "
-                  "lab vs target table, warnings outside typical ranges and, with an oxygen demand, the "
-                  "NLP-sized agitation and gas flow.\n\n" + EXIT_CODES_HELP)
+@app.command(
+    help="Translate the lab-scale scenario in SPEC (YAML or JSON scale-up spec) to the target scale: "
+    "lab vs target table, warnings outside typical ranges and, with an oxygen demand, the "
+    "NLP-sized agitation and gas flow.\n\n" + EXIT_CODES_HELP
+)
 def scaleup(
     spec: Path = typer.Argument(..., metavar="SPEC", help="scale-up spec file (YAML or JSON)", show_default=False),
     as_json: bool = JSON_OPTION,
-    out: Optional[Path] = OUT_OPTION,
+    out: Path | None = OUT_OPTION,
 ):
     raise typer.Exit(run_scaleup(spec, as_json, out))
 
 
-def run_scaleup(spec_path: Path, as_json: bool, out: Optional[Path]) -> int:
+def run_scaleup(spec_path: Path, as_json: bool, out: Path | None) -> int:
     from ..core import ParameterError
     from ..scaleup import ScaleUpSpecError, load_scaleup_spec, translate
 
@@ -54,9 +57,7 @@ def _print_result(doc: dict[str, Any]):
     console.print(table)
     design = doc.get("design")
     if design and design.get("ok"):
-        console.print(f"aeration sizing (Pyomo + cyipopt): kLa >= {design['kla_required']:.3g} 1/h at "
-                      f"{60 * design['N']:.4g} rpm and {design['Qg'] * 6e4:.4g} L/min; binding: "
-                      + escape(", ".join(design["active"]) or "none"))
+        console.print("aeration sizing (Pyomo + cyipopt): " + escape(design["text"]))
     for w in doc.get("warnings") or []:
         console.print(escape(f"warning: {w['message']}"))
 

@@ -1,31 +1,32 @@
 """Line definitions: units, feed streams, connections and the batch recipe, as validated data.
 
-A line definition is what ``models/lines/<name>/<version>.yaml`` holds and what
-``bioprocess-twin line run`` reads. Its recipe follows ISA-88: the line's *procedure* is a list
-of *unit procedures*, one per unit, each started when the units it waits for have finished
-(plus an optional delay), and each made of *phases* with timed or conditional transitions
-(:class:`~bioprocess_twin.core.phased.UnitPhase`); a unit procedure without phases runs the
-unit's default phases, which the unit builds from its parameters.
+A line definition is what ``lines/<name>/<version>.yaml`` in a models folder holds (the user's
+first, then the shipped ``bioprocess_twin/models``) and what ``bioprocess-twin line run`` reads.
+Its recipe follows ISA-88: the line's *procedure* is a list of *unit procedures*, one per unit,
+each started when the units it waits for have finished (plus an optional delay), and each made of
+*phases* with timed or conditional transitions (:class:`~bioprocess_twin.core.phased.Phase`); a unit
+procedure without phases runs the unit's default phases, which the unit builds from its parameters.
 """
+
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
 
 from ..core.parameters import ParameterError
-from ..core.phased import UnitPhase
+from ..core.recipe import Phase
+from ..core.resources import model_roots
 from ..core.spec import SpecError, read_spec_file
 from ..core.streams import ParticleSize, Stream
 from ..core.units import UnitsError, to_magnitude
 
-LINES_DIR = Path(__file__).resolve().parents[2] / "models" / "lines"
-WATER_DENSITY = 997.0   # kg/m3 at 25 C; water fills the volume the solutes do not account for
+WATER_DENSITY = 997.0  # kg/m3 at 25 C; water fills the volume the solutes do not account for
 
-Amount = Union[float, str]
+Amount = float | str
 
 
 def _magnitude(value: Amount, units: str, field: str) -> float:
@@ -95,7 +96,7 @@ class UnitProcedure(BaseModel):
     unit: str
     after: list[str] | None = Field(None, description="units that must finish first (default: the units feeding it)")
     delay: float = Field(0.0, ge=0, description="hours between the last of those finishing and this start")
-    phases: list[UnitPhase] | None = Field(None, description="override the unit's default phases")
+    phases: list[Phase] | None = Field(None, description="override the unit's default phases")
 
 
 class LineDefinition(BaseModel):
@@ -108,8 +109,10 @@ class LineDefinition(BaseModel):
     units: dict[str, UnitSpec]
     feeds: dict[str, FeedSpec] = Field(default_factory=dict)
     connections: list[Connection] = Field(default_factory=list)
-    procedure: list[UnitProcedure] = Field(default_factory=list, description="unit procedures; units not listed "
-                                           "run with their defaults after the units feeding them")
+    procedure: list[UnitProcedure] = Field(
+        default_factory=list,
+        description="unit procedures; units not listed run with their defaults after the units feeding them",
+    )
     provenance: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("units")
@@ -145,30 +148,41 @@ def parse_line(data: Any, source: str = "line definition") -> LineDefinition:
     try:
         return LineDefinition.model_validate(data)
     except ValidationError as exc:
-        raise ParameterError([(".".join(str(x) for x in e["loc"]) or "(top level)", e["msg"]) for e in exc.errors()],
-                             source) from None
+        raise ParameterError(
+            [(".".join(str(x) for x in e["loc"]) or "(top level)", e["msg"]) for e in exc.errors()], source
+        ) from None
 
 
-def available_lines(root: Path = LINES_DIR) -> dict[str, list[str]]:
-    """Line name -> its versions, oldest first."""
-    if not root.is_dir():
-        return {}
-    return {d.name: sorted((p.stem for p in d.glob("*.yaml")), key=_version_key)
-            for d in sorted(root.iterdir()) if d.is_dir() and any(d.glob("*.yaml"))}
+def line_roots(root: str | Path | None = None) -> list[Path]:
+    """The folders lines are read from: ``root``, else ``lines/`` of the user's then the shipped models."""
+    return [Path(root)] if root is not None else [folder / "lines" for folder in model_roots()]
 
 
-def load_line(name_or_path: str | Path, root: Path = LINES_DIR) -> LineDefinition:
-    """A line by file path, by ``name`` (newest version) or by ``name@version``."""
+def available_lines(root: str | Path | None = None) -> dict[str, list[str]]:
+    """Line name -> its versions, oldest first, over :func:`line_roots`."""
+    found: dict[str, set[str]] = {}
+    for folder in line_roots(root):
+        if folder.is_dir():
+            for d in folder.iterdir():
+                if d.is_dir():
+                    found.setdefault(d.name, set()).update(p.stem for p in d.glob("*.yaml"))
+    return {name: sorted(versions, key=_version_key) for name, versions in sorted(found.items()) if versions}
+
+
+def load_line(name_or_path: str | Path, root: str | Path | None = None) -> LineDefinition:
+    """A line by file path, by ``name`` (newest version) or by ``name@version``; by name the user's
+    folder wins over the shipped one."""
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml", ".json") or not path.exists():
         name, _, version = str(name_or_path).partition("@")
         versions = available_lines(root).get(name)
         if not versions:
             known = ", ".join(available_lines(root)) or "none"
-            raise ParameterError([("line", f"no line '{name_or_path}' (not a file, not a shipped line; shipped: {known})")])
+            raise ParameterError([("line", f"no line '{name_or_path}' (not a file, not a known line; known: {known})")])
         if version and version not in versions:
             raise ParameterError([("line", f"line '{name}' has no version {version}; versions: {', '.join(versions)}")])
-        path = root / name / f"{version or versions[-1]}.yaml"
+        candidates = [folder / name / f"{version or versions[-1]}.yaml" for folder in line_roots(root)]
+        path = next(p for p in candidates if p.is_file())
     try:
         data = read_spec_file(path)
     except SpecError as exc:

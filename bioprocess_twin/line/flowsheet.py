@@ -7,14 +7,18 @@ required inlet is fed exactly once; the flow has no cycles) and reports all prob
 the unit results, the streams between units, the batch schedule and the mass balances: per unit
 ``in + generated - out`` and for the line as a whole ``feeds + generated - products``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from ..core import registry
+from .. import catalogue
 from ..core.parameters import ParameterError
-from ..core.streams import PhaseRecord, Stream, UnitOperation, UnitResult
+from ..core.recipe import PhaseRecord
+from ..core.streams import Stream, UnitOperation, UnitResult
+from ..core.units import to_magnitude
 from .definition import LineDefinition
 
 
@@ -22,9 +26,9 @@ from .definition import LineDefinition
 class Line:
     definition: LineDefinition
     units: dict[str, UnitOperation]
-    order: list[str]                           # flow order
-    sources: dict[tuple[str, str], str]        # (unit, inlet) -> feed name or "unit.outlet"
-    waits: dict[str, list[str]]                # unit -> units it waits for
+    order: list[str]  # flow order
+    sources: dict[tuple[str, str], str]  # (unit, inlet) -> feed name or "unit.outlet"
+    waits: dict[str, list[str]]  # unit -> units it waits for
 
     @property
     def products(self) -> list[str]:
@@ -37,7 +41,7 @@ class Line:
 class ScheduledPhase:
     unit: str
     phase: str
-    start: float       # h from the line batch start
+    start: float  # h from the line batch start
     end: float
     ended_by: str
 
@@ -45,7 +49,7 @@ class ScheduledPhase:
 @dataclass
 class LineResult:
     line: Line
-    status: str                                 # "ok", "failed"
+    status: str  # "ok", "failed"
     message: str
     results: dict[str, UnitResult] = field(default_factory=dict)
     inlets: dict[str, dict[str, Stream]] = field(default_factory=dict)
@@ -68,17 +72,28 @@ class LineResult:
         feeds = [self.inlets[u][i] for (u, i), src in self.line.sources.items() if "." not in src]
         feeds += [s for r in self.results.values() for s in r.supplied.values()]
         products = [self.results[u].outlets[o] for u, o in (p.split(".", 1) for p in self.line.products)]
-        comps = sorted({c for s in feeds + products for c in s.mass} | {c for r in self.results.values() for c in r.generated})
-        return {c: sum(s.mass.get(c, 0.0) for s in feeds) + sum(r.generated.get(c, 0.0) for r in self.results.values())
-                - sum(s.mass.get(c, 0.0) for s in products) for c in comps}
+        comps = sorted(
+            {c for s in feeds + products for c in s.mass} | {c for r in self.results.values() for c in r.generated}
+        )
+        return {
+            c: sum(s.mass.get(c, 0.0) for s in feeds)
+            + sum(r.generated.get(c, 0.0) for r in self.results.values())
+            - sum(s.mass.get(c, 0.0) for s in products)
+            for c in comps
+        }
 
     def streams(self) -> list[dict[str, Any]]:
         """Every stream of the batch: feeds, transfers between units and products, with its ends."""
         rows = []
         for (u, inlet), src in self.line.sources.items():
             if u in self.inlets:
-                rows.append({"from": src if "." in src else f"feed:{src}", "to": f"{u}.{inlet}",
-                             "stream": self.inlets[u][inlet]})
+                rows.append(
+                    {
+                        "from": src if "." in src else f"feed:{src}",
+                        "to": f"{u}.{inlet}",
+                        "stream": self.inlets[u][inlet],
+                    }
+                )
         for p in self.line.products:
             u, o = p.split(".", 1)
             if u in self.results:
@@ -91,15 +106,55 @@ class LineResult:
             out.update({f"{u}.{k}": v for k, v in r.kpis.items()})
         return out
 
+    def balance_residual(self) -> float:
+        """The largest absolute line mass-balance residual over the components, kg (0 when the line failed)."""
+        balance = self.line_balance() if self.ok else {}
+        return max((abs(v) for v in balance.values()), default=0.0)
+
+    def summary_kpis(self) -> dict[str, float]:
+        """The line's headline numbers, then every unit's KPIs (``unit.kpi``): batch duration, units run and
+        the largest line mass-balance residual first."""
+        return {
+            "batch_duration_h": self.duration,
+            "units_run": float(len(self.results)),
+            "line_balance_residual_kg": self.balance_residual(),
+        } | self.kpis()
+
+    def stream_table(self, top: int = 4) -> list[dict[str, Any]]:
+        """One row per stream, ready to show: its ends, volume (L), temperature (degC), its ``top`` solutes by
+        concentration (g/L, water left out) and the d50 (nm) of its particles, if any."""
+        rows = []
+        for r in self.streams():
+            s: Stream = r["stream"]
+            solutes = {k: s.concentration(k) for k in s.mass if k != "water" and s.concentration(k) > 0}
+            main = sorted(solutes, key=solutes.get, reverse=True)[:top]
+            rows.append(
+                {
+                    "from": r["from"],
+                    "to": r["to"],
+                    "volume_L": round(to_magnitude({"value": s.volume, "units": "m^3"}, "L"), 3),
+                    "T_C": round(to_magnitude({"value": s.temperature, "units": "K"}, "degC"), 2),
+                    "main solutes (g/L)": ", ".join(f"{k} {solutes[k]:.4g}" for k in main),
+                    "d50_nm": round(s.particles.statistics()["d50_nm"], 1) if s.particles is not None else None,
+                }
+            )
+        return rows
+
     def to_dict(self, include_series: bool = True) -> dict[str, Any]:
         d = self.line.definition
-        return {"status": self.status, "message": self.message, "line": d.name, "line_version": d.version,
-                "kpis": self.kpis(), "duration_h": self.duration,
-                "schedule": [vars(s) for s in self.schedule],
-                "units": {u: r.to_dict(include_series) | {"start_h": self.starts[u]} for u, r in self.results.items()},
-                "not_run": [u for u in self.line.order if u not in self.results],
-                "streams": [{"from": r["from"], "to": r["to"]} | r["stream"].to_dict() for r in self.streams()],
-                "balance": {"units_kg": self.unit_balances(), "line_kg": self.line_balance() if self.ok else None}}
+        return {
+            "status": self.status,
+            "message": self.message,
+            "line": d.name,
+            "line_version": d.version,
+            "kpis": self.kpis(),
+            "duration_h": self.duration,
+            "schedule": [vars(s) for s in self.schedule],
+            "units": {u: r.to_dict(include_series) | {"start_h": self.starts[u]} for u, r in self.results.items()},
+            "not_run": [u for u in self.line.order if u not in self.results],
+            "streams": [{"from": r["from"], "to": r["to"]} | r["stream"].to_dict() for r in self.streams()],
+            "balance": {"units_kg": self.unit_balances(), "line_kg": self.line_balance() if self.ok else None},
+        }
 
 
 def build_line(definition: LineDefinition) -> Line:
@@ -107,15 +162,17 @@ def build_line(definition: LineDefinition) -> Line:
     units: dict[str, UnitOperation] = {}
     for uid, spec in definition.units.items():
         try:
-            cls = registry.unit_class(spec.kind)
+            cls = catalogue.unit_class(spec.kind)
         except KeyError as exc:
             errors.append((f"units.{uid}.kind", exc.args[0]))
             continue
         try:
             units[uid] = cls(uid, spec.parameters, spec.config)
         except ParameterError as exc:
-            errors += [(f"units.{uid}.{'parameters.' if not f.startswith(uid + '.') else ''}"
-                        f"{f.removeprefix(uid + '.')}", m) for f, m in exc.errors]
+            errors += [
+                (f"units.{uid}.{'parameters.' if not f.startswith(uid + '.') else ''}{f.removeprefix(uid + '.')}", m)
+                for f, m in exc.errors
+            ]
 
     def port(ref: str, where: str, kind: str) -> tuple[str, str] | None:
         uid, _, name = ref.partition(".")
@@ -125,7 +182,9 @@ def build_line(definition: LineDefinition) -> Line:
         if uid in units:
             names = getattr(units[uid], kind)
             if name not in names:
-                errors.append((where, f"'{uid}' ({units[uid].kind}) has no {kind[:-1]} '{name}'; {kind}: {', '.join(names)}"))
+                errors.append(
+                    (where, f"'{uid}' ({units[uid].kind}) has no {kind[:-1]} '{name}'; {kind}: {', '.join(names)}")
+                )
                 return None
         return uid, name
 

@@ -9,6 +9,7 @@ t - lag) are available. Module counts start at the hours lower bound and grow at
 type until every batch ends inside the horizon. Every product order is tried (up to 24) and the
 cheapest plan is kept. The MILP then improves on it or proves it optimal.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -21,9 +22,9 @@ from .plan_spec import PlanSpec
 @dataclass
 class Start:
     modules: dict[str, int]
-    batches: dict[tuple[str, str, int, int], int]          # (p, m, k, t) -> batches started
-    setup: dict[tuple[str, int, int], str]                 # (m, k, t) -> product set up
-    carry: dict[tuple[str, int, int], float]               # (m, k, t) -> hours running on into t+1
+    batches: dict[tuple[str, str, int, int], int]  # (p, m, k, t) -> batches started
+    setup: dict[tuple[str, int, int], str]  # (m, k, t) -> product set up
+    carry: dict[tuple[str, int, int], float]  # (m, k, t) -> hours running on into t+1
     cost: float
 
 
@@ -31,7 +32,7 @@ def _simulate(spec: PlanSpec, lags: dict, order: list[str], modules: dict[str, i
     H, N = spec.hours_per_week, spec.horizon_weeks
     steps = [(p.name, j, s) for p in (spec.product(n) for n in order) for j, s in enumerate(p.steps)]
     need = {p.name: p.batches_needed for p in spec.products}
-    started = {(p, s.module): [0] * (N + 1) for p, _, s in steps}      # cumulative by week, index 0 = before
+    started = {(p, s.module): [0] * (N + 1) for p, _, s in steps}  # cumulative by week, index 0 = before
     free = {(m, k): 0.0 for m in modules for k in range(modules[m])}
     current: dict[tuple[str, int], str | None] = {mk: None for mk in free}
     out = Start(modules=dict(modules), batches={}, setup={}, carry={}, cost=0.0)
@@ -55,9 +56,9 @@ def _simulate(spec: PlanSpec, lags: dict, order: list[str], modules: dict[str, i
                 mk = (m, k)
                 on = current[mk]
                 if on is not None and on != p and started[on, m][t] < need[on]:
-                    continue                                # still in another product's campaign
+                    continue  # still in another product's campaign
                 if out.setup.get((m, k, t), p) != p:
-                    continue                                # already ran another product this week
+                    continue  # already ran another product this week
                 now = max(free[mk], (t - 1) * H)
                 if on != p:
                     if now + s.changeover_h >= t * H:
@@ -82,7 +83,8 @@ def _simulate(spec: PlanSpec, lags: dict, order: list[str], modules: dict[str, i
     if any(started[p, s.module][N] < need[p] for p, _, s in steps) or any(f > N * H + 1e-9 for f in free.values()):
         return None
     out.cost = changeover_cost + spec.years * sum(
-        n * (spec.module(m).capex_per_module + spec.module(m).fixed_opex_per_module) for m, n in modules.items())
+        n * (spec.module(m).capex_per_module + spec.module(m).fixed_opex_per_module) for m, n in modules.items()
+    )
     return out
 
 
@@ -94,8 +96,12 @@ def least_modules(spec: PlanSpec) -> dict[str, int]:
         for s in p.steps:
             hours[s.module] += p.batches_needed * s.occupied_h + (s.changeover_h if p.batches_needed else 0)
     total = spec.horizon_weeks * spec.hours_per_week
-    return {m.name: min(m.max_modules, max(m.min_modules, math.ceil(hours[m.name] / total - 1e-9),
-                                            1 if hours[m.name] else 0)) for m in spec.module_types}
+    return {
+        m.name: min(
+            m.max_modules, max(m.min_modules, math.ceil(hours[m.name] / total - 1e-9), 1 if hours[m.name] else 0)
+        )
+        for m in spec.module_types
+    }
 
 
 def campaign_start(spec: PlanSpec, lags: dict, max_orders: int = 24) -> Start | None:

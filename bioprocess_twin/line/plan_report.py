@@ -1,5 +1,6 @@
 """What a campaign plan returns: costs, module counts, schedule, batch timeline, utilisation,
 bottleneck, and, for infeasible demand, which module type's hours run out and by how much."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,14 +8,15 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+from ..core.display import format_percent
 from .plan_spec import PlanSpec
 
-ON = 0.5          # a binary above this is "on"
+ON = 0.5  # a binary above this is "on"
 
 
 @dataclass
 class PlanResult:
-    status: str                                   # optimal | time_limit | infeasible | failed
+    status: str  # optimal | time_limit | infeasible | failed
     spec: PlanSpec
     message: str = ""
     total_cost: float | None = None
@@ -22,8 +24,8 @@ class PlanResult:
     modules: dict[str, int] = field(default_factory=dict)
     batches: dict[str, int] = field(default_factory=dict)
     doses: dict[str, float] = field(default_factory=dict)
-    schedule: list[dict[str, Any]] = field(default_factory=list)     # product x module type x week
-    timeline: list[dict[str, Any]] = field(default_factory=list)     # Gantt rows (hours from the start)
+    schedule: list[dict[str, Any]] = field(default_factory=list)  # product x module type x week
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # Gantt rows (hours from the start)
     changeovers: int = 0
     utilisation: dict[str, float] = field(default_factory=dict)
     bottleneck: dict[str, Any] | None = None
@@ -35,13 +37,26 @@ class PlanResult:
         return self.status in ("optimal", "time_limit")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "message": self.message, "name": self.spec.name,
-                "currency": self.spec.currency, "horizon_weeks": self.spec.horizon_weeks,
-                "hours_per_week": self.spec.hours_per_week, "total_cost": self.total_cost,
-                "cost_breakdown": self.cost_breakdown, "modules": self.modules, "batches": self.batches,
-                "doses": self.doses, "changeovers": self.changeovers, "utilisation": self.utilisation,
-                "bottleneck": self.bottleneck, "schedule": self.schedule, "timeline": self.timeline,
-                "solver": self.solver, "infeasibility": self.infeasibility}
+        return {
+            "status": self.status,
+            "message": self.message,
+            "name": self.spec.name,
+            "currency": self.spec.currency,
+            "horizon_weeks": self.spec.horizon_weeks,
+            "hours_per_week": self.spec.hours_per_week,
+            "total_cost": self.total_cost,
+            "cost_breakdown": self.cost_breakdown,
+            "modules": self.modules,
+            "batches": self.batches,
+            "doses": self.doses,
+            "changeovers": self.changeovers,
+            "utilisation": self.utilisation,
+            "bottleneck": self.bottleneck,
+            "schedule": self.schedule,
+            "timeline": self.timeline,
+            "solver": self.solver,
+            "infeasibility": self.infeasibility,
+        }
 
 
 def _v(x) -> float:
@@ -80,8 +95,9 @@ def timeline(mdl, idx) -> list[dict[str, Any]]:
                 for _ in range(round(_v(mdl.b[p, m, k, t]))):
                     rows.append(common | {"kind": "batch", "start_h": now, "end_h": now + step.batch_h})
                     if step.cleaning_h > 0:
-                        rows.append(common | {"kind": "cleaning", "start_h": now + step.batch_h,
-                                              "end_h": now + step.occupied_h})
+                        rows.append(
+                            common | {"kind": "cleaning", "start_h": now + step.batch_h, "end_h": now + step.occupied_h}
+                        )
                     now += step.occupied_h
             free, previous = now, p
     counters: dict[tuple[str, str], int] = {}
@@ -102,26 +118,52 @@ def build_result(mdl, idx, status: str, stats: dict[str, Any]) -> PlanResult:
         for t in idx.weeks:
             ks = [k for k in range(spec.module(m).max_modules) if _v(mdl.b[p, m, k, t]) > ON]
             if ks:
-                schedule.append({"product": p, "module_type": m, "week": t, "modules": len(ks),
-                                 "batches": round(sum(_v(mdl.b[p, m, k, t]) for k in ks))})
+                schedule.append(
+                    {
+                        "product": p,
+                        "module_type": m,
+                        "week": t,
+                        "modules": len(ks),
+                        "batches": round(sum(_v(mdl.b[p, m, k, t]) for k in ks)),
+                    }
+                )
     rows = timeline(mdl, idx)
     busy = {m.name: 0.0 for m in spec.module_types}
     for r in rows:
         busy[r["module_type"]] += r["end_h"] - r["start_h"]
     utilisation = {m: (busy[m] / (modules[m] * N * H) if modules[m] else 0.0) for m in busy}
-    breakdown = {"capex": _v(mdl.capex), "fixed_opex": _v(mdl.fixed_opex), "batches": _v(mdl.batch_cost),
-                 "changeovers": _v(mdl.changeover_cost)}
+    breakdown = {
+        "capex": _v(mdl.capex),
+        "fixed_opex": _v(mdl.fixed_opex),
+        "batches": _v(mdl.batch_cost),
+        "changeovers": _v(mdl.changeover_cost),
+    }
     total = sum(breakdown.values())
-    result = PlanResult(status=status, spec=spec, total_cost=total, cost_breakdown=breakdown, modules=modules,
-                        batches=batches, doses={p.name: batches[p.name] * p.doses_per_batch for p in spec.products},
-                        schedule=schedule, timeline=rows, changeovers=_count_changeovers(mdl, idx),
-                        utilisation=utilisation, solver=stats)
+    result = PlanResult(
+        status=status,
+        spec=spec,
+        total_cost=total,
+        cost_breakdown=breakdown,
+        modules=modules,
+        batches=batches,
+        doses={p.name: batches[p.name] * p.doses_per_batch for p in spec.products},
+        schedule=schedule,
+        timeline=rows,
+        changeovers=_count_changeovers(mdl, idx),
+        utilisation=utilisation,
+        solver=stats,
+    )
     result.bottleneck = bottleneck(spec, modules, utilisation, busy)
     gap = stats.get("mip_gap")
-    result.message = (f"{status}: total cost {total:,.0f} {spec.currency}"
-                      + (f", gap {100 * gap:.3g} %" if gap else "")
-                      + (f"; bottleneck {result.bottleneck['module_type']} "
-                         f"({100 * result.bottleneck['utilisation']:.0f} % busy)" if result.bottleneck else ""))
+    result.message = (
+        f"{status}: total cost {total:,.0f} {spec.currency}"
+        + (f", gap {format_percent(gap, '.3g')}" if gap else "")
+        + (
+            f"; bottleneck {result.bottleneck['module_type']} ({format_percent(result.bottleneck['utilisation'])} busy)"
+            if result.bottleneck
+            else ""
+        )
+    )
     return result
 
 
@@ -137,8 +179,9 @@ def _count_changeovers(mdl, idx) -> int:
     return count
 
 
-def bottleneck(spec: PlanSpec, modules: dict[str, int], utilisation: dict[str, float],
-               busy: dict[str, float]) -> dict[str, Any] | None:
+def bottleneck(
+    spec: PlanSpec, modules: dict[str, int], utilisation: dict[str, float], busy: dict[str, float]
+) -> dict[str, Any] | None:
     """The busiest module type, with its spare hours and whether more modules may still be added."""
     used = [m for m in modules if modules[m]]
     if not used:
@@ -146,11 +189,20 @@ def bottleneck(spec: PlanSpec, modules: dict[str, int], utilisation: dict[str, f
     m = max(used, key=lambda name: utilisation[name])
     cap = modules[m] * spec.horizon_weeks * spec.hours_per_week
     at_max = modules[m] >= spec.module(m).max_modules
-    return {"module_type": m, "utilisation": utilisation[m], "busy_h": busy[m], "available_h": cap,
-            "spare_h": cap - busy[m], "modules": modules[m], "max_modules": spec.module(m).max_modules,
-            "at_max_modules": at_max,
-            "note": (f"{m}: {busy[m]:,.0f} h of {cap:,.0f} h busy on {modules[m]} module(s)"
-                     + (" - at the maximum number of modules" if at_max else ""))}
+    return {
+        "module_type": m,
+        "utilisation": utilisation[m],
+        "busy_h": busy[m],
+        "available_h": cap,
+        "spare_h": cap - busy[m],
+        "modules": modules[m],
+        "max_modules": spec.module(m).max_modules,
+        "at_max_modules": at_max,
+        "note": (
+            f"{m}: {busy[m]:,.0f} h of {cap:,.0f} h busy on {modules[m]} module(s)"
+            + (" - at the maximum number of modules" if at_max else "")
+        ),
+    }
 
 
 # -- infeasible demand ------------------------------------------------------------------------
@@ -178,14 +230,24 @@ def step_capacity(spec: PlanSpec, lags: dict) -> list[dict[str, Any]]:
             L = s.occupied_h
             if weeks == 0:
                 per_module = 0
-            else:   # start by the end of week `last` (one batch may run on), finish by the horizon end
-                per_module = max(0, min(int((weeks * H - s.changeover_h) // L) + 1,
-                                        int(((N - first + 1) * H - s.changeover_h) // L)))
-            rows.append({"product": p.name, "module_type": s.module, "max_modules": K, "weeks": weeks,
-                         "first_week": first, "last_week": last, "batches_needed": need,
-                         "max_batches": K * per_module,
-                         "hours_needed": need * L + min(K, need) * s.changeover_h,
-                         "hours_available": K * weeks * H})
+            else:  # start by the end of week `last` (one batch may run on), finish by the horizon end
+                per_module = max(
+                    0, min(int((weeks * H - s.changeover_h) // L) + 1, int(((N - first + 1) * H - s.changeover_h) // L))
+                )
+            rows.append(
+                {
+                    "product": p.name,
+                    "module_type": s.module,
+                    "max_modules": K,
+                    "weeks": weeks,
+                    "first_week": first,
+                    "last_week": last,
+                    "batches_needed": need,
+                    "max_batches": K * per_module,
+                    "hours_needed": need * L + min(K, need) * s.changeover_h,
+                    "hours_available": K * weeks * H,
+                }
+            )
     return rows
 
 
@@ -204,12 +266,18 @@ def analyse_infeasibility(spec: PlanSpec, idx, delivered: dict[str, int] | None)
     for m in spec.module_types:
         users = [r for r in steps if r["module_type"] == m.name]
         if users:
-            shared[m.name] = {"module_type": m.name, "max_modules": m.max_modules,
-                              "products": [r["product"] for r in users],
-                              "hours_needed": sum(r["hours_needed"] for r in users),
-                              "hours_available": m.max_modules * N * H}
-    over = sorted((s for s in shared.values() if s["hours_needed"] > s["hours_available"]),
-                  key=lambda s: s["hours_needed"] / s["hours_available"], reverse=True)
+            shared[m.name] = {
+                "module_type": m.name,
+                "max_modules": m.max_modules,
+                "products": [r["product"] for r in users],
+                "hours_needed": sum(r["hours_needed"] for r in users),
+                "hours_available": m.max_modules * N * H,
+            }
+    over = sorted(
+        (s for s in shared.values() if s["hours_needed"] > s["hours_available"]),
+        key=lambda s: s["hours_needed"] / s["hours_available"],
+        reverse=True,
+    )
     products, messages = [], []
     for p in spec.products:
         rows = [r for r in steps if r["product"] == p.name]
@@ -221,28 +289,46 @@ def analyse_infeasibility(spec: PlanSpec, idx, delivered: dict[str, int] | None)
             if delivered is not None or not any(p.name in s["products"] for s in over):
                 continue
         if short_alone:
-            limit = {"module_type": alone["module_type"], "max_modules": alone["max_modules"],
-                     "hours_needed": alone["hours_needed"], "hours_available": alone["hours_available"],
-                     "shared_with": []}
+            limit = {
+                "module_type": alone["module_type"],
+                "max_modules": alone["max_modules"],
+                "hours_needed": alone["hours_needed"],
+                "hours_available": alone["hours_available"],
+                "shared_with": [],
+            }
         else:
             mine = [s for s in over if p.name in s["products"]]
-            pick = mine[0] if mine else max((shared[r["module_type"]] for r in rows),
-                                            key=lambda s: s["hours_needed"] / s["hours_available"])
+            pick = (
+                mine[0]
+                if mine
+                else max(
+                    (shared[r["module_type"]] for r in rows), key=lambda s: s["hours_needed"] / s["hours_available"]
+                )
+            )
             limit = {k: pick[k] for k in ("module_type", "max_modules", "hours_needed", "hours_available")}
             limit["shared_with"] = [q for q in pick["products"] if q != p.name]
         possible = jointly if jointly is not None else possible_alone
-        entry = {"product": p.name, "demand_doses": p.demand_doses, "max_doses": possible,
-                 "max_doses_alone": possible_alone, **limit}
+        entry = {
+            "product": p.name,
+            "demand_doses": p.demand_doses,
+            "max_doses": possible,
+            "max_doses_alone": possible_alone,
+            **limit,
+        }
         products.append(entry)
-        text = (f"product {p.name}: demand {p.demand_doses:,.0f} doses, at most {possible:,.0f} doses possible: "
-                f"module type {limit['module_type']} (max {limit['max_modules']} modules) limits, "
-                f"{limit['hours_needed']:,.0f} h needed vs {limit['hours_available']:,.0f} h available")
+        text = (
+            f"product {p.name}: demand {p.demand_doses:,.0f} doses, at most {possible:,.0f} doses possible: "
+            f"module type {limit['module_type']} (max {limit['max_modules']} modules) limits, "
+            f"{limit['hours_needed']:,.0f} h needed vs {limit['hours_available']:,.0f} h available"
+        )
         if limit["shared_with"]:
             text += f" (shared with {', '.join(limit['shared_with'])})"
         if limit["hours_needed"] <= limit["hours_available"]:
             text += "; the weeks left by the step lags and changeovers are too few"
         messages.append(text)
     if not messages:
-        messages.append("no plan meets all demands; no single module type is out of hours, so the limit "
-                        "is the combination of step lags, changeovers and weekly campaigns")
+        messages.append(
+            "no plan meets all demands; no single module type is out of hours, so the limit "
+            "is the combination of step lags, changeovers and weekly campaigns"
+        )
     return {"products": products, "module_types": over, "steps": steps, "messages": messages}

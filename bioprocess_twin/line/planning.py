@@ -27,6 +27,7 @@ Infeasible demand is not a crash: the same model is solved with a shortfall per 
 (maximising the fraction of demand met) and ``plan_report.infeasibility`` names the product,
 the module type whose hours run out, and the hours needed against those available.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,11 +37,16 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+from .plan_from_line import resolve_line_products
 from .plan_heuristic import Start, campaign_start, least_modules
 from .plan_report import PlanResult, analyse_infeasibility, build_result
 from .plan_spec import PlanSpec
 
 __all__ = ["plan", "build_model", "PlanResult", "PlanSpec", "step_lags"]
+
+#: weight of the (cost-scaled) total cost in the elastic objective: small enough that cost only breaks ties
+#: between plans that miss the same fraction of demand
+TIE_BREAK_WEIGHT = 1e-9
 
 
 @dataclass
@@ -49,9 +55,9 @@ class Indices:
 
     spec: PlanSpec
     weeks: list[int]
-    slots: list[tuple[str, int]]                         # (module type, k)
-    steps: list[tuple[str, str]]                         # (product, module type) in product order
-    lags: dict[tuple[str, str], int]                     # weeks from a step to the next one
+    slots: list[tuple[str, int]]  # (module type, k)
+    steps: list[tuple[str, str]]  # (product, module type) in product order
+    lags: dict[tuple[str, str], int]  # weeks from a step to the next one
     step_of: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
@@ -63,14 +69,21 @@ def step_lags(spec: PlanSpec) -> dict[tuple[str, str], int]:
     """Weeks between a batch's week on a step and its week on the next step: ``lag_weeks`` if given,
     else ceil(batch_h / H), so a step's batch has started and finished before the next step's week."""
     H = spec.hours_per_week
-    return {(p.name, s.module): s.lag_weeks if s.lag_weeks is not None else math.ceil(s.batch_h / H - 1e-9)
-            for p in spec.products for s in p.steps}
+    return {
+        (p.name, s.module): s.lag_weeks if s.lag_weeks is not None else math.ceil(s.batch_h / H - 1e-9)
+        for p in spec.products
+        for s in p.steps
+    }
 
 
 def indices(spec: PlanSpec) -> Indices:
-    idx = Indices(spec=spec, weeks=list(range(1, spec.horizon_weeks + 1)),
-                  slots=[(m.name, k) for m in spec.module_types for k in range(m.max_modules)],
-                  steps=[(p.name, s.module) for p in spec.products for s in p.steps], lags=step_lags(spec))
+    idx = Indices(
+        spec=spec,
+        weeks=list(range(1, spec.horizon_weeks + 1)),
+        slots=[(m.name, k) for m in spec.module_types for k in range(m.max_modules)],
+        steps=[(p.name, s.module) for p in spec.products for s in p.steps],
+        lags=step_lags(spec),
+    )
     idx.step_of = {(p.name, s.module): s for p in spec.products for s in p.steps}
     return idx
 
@@ -84,7 +97,7 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
     mkt = [(m, k, t) for m, k in idx.slots for t in idx.weeks]
     products_on = {slot: [p for p, m in idx.steps if m == slot[0]] for slot in idx.slots}
 
-    def max_batches(p, m):           # sum L b <= H + r[t] <= H + L  ->  b <= H / L + 1
+    def max_batches(p, m):  # sum L b <= H + r[t] <= H + L  ->  b <= H / L + 1
         return math.floor(H / step_of[p, m].occupied_h) + 1
 
     mdl = pyo.ConcreteModel(name=spec.name)
@@ -99,10 +112,10 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
     for m in spec.module_types:
         ks = range(m.max_modules)
         for k in ks[1:]:
-            c.add(mdl.y[m.name, k] <= mdl.y[m.name, k - 1])           # install slots in order
+            c.add(mdl.y[m.name, k] <= mdl.y[m.name, k - 1])  # install slots in order
         if m.min_modules:
             c.add(sum(mdl.y[m.name, k] for k in ks) >= m.min_modules)
-    for (m, k) in idx.slots:
+    for m, k in idx.slots:
         ps = products_on[m, k]
         for t in idx.weeks:
             if not ps:
@@ -110,8 +123,10 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
                 continue
             c.add(sum(mdl.z[p, m, k, t] for p in ps) <= mdl.y[m, k])
             carry_in = mdl.r[m, k, t - 1] if t > 1 else 0
-            work = sum(step_of[p, m].occupied_h * mdl.b[p, m, k, t] + step_of[p, m].changeover_h * mdl.s[p, m, k, t]
-                       for p in ps)
+            work = sum(
+                step_of[p, m].occupied_h * mdl.b[p, m, k, t] + step_of[p, m].changeover_h * mdl.s[p, m, k, t]
+                for p in ps
+            )
             c.add(work + carry_in - mdl.r[m, k, t] <= H * mdl.y[m, k])
             c.add(mdl.r[m, k, t] <= sum(step_of[p, m].occupied_h * mdl.z[p, m, k, t] for p in ps))
     for p, m, k, t in pmkt:
@@ -122,10 +137,13 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
     mdl.cum = pyo.Var(idx.steps, idx.weeks, bounds=(0, None))
     for p, m in idx.steps:
         for t in idx.weeks:
-            c.add(mdl.cum[p, m, t] == (mdl.cum[p, m, t - 1] if t > 1 else 0)
-                  + sum(mdl.b[p, m, k, t] for k in range(spec.module(m).max_modules)))
+            c.add(
+                mdl.cum[p, m, t]
+                == (mdl.cum[p, m, t - 1] if t > 1 else 0)
+                + sum(mdl.b[p, m, k, t] for k in range(spec.module(m).max_modules))
+            )
         c.add(mdl.cum[p, m, N] == mdl.B[p])
-    for p, m in idx.steps:       # valid cut: a product that is made sets up at least one module per step
+    for p, m in idx.steps:  # valid cut: a product that is made sets up at least one module per step
         if spec.product(p).batches_needed and not elastic:
             c.add(sum(mdl.s[p, m, k, t] for k in range(spec.module(m).max_modules) for t in idx.weeks) >= 1)
     least = least_modules(spec)
@@ -135,8 +153,10 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
     for m in spec.module_types:  # symmetry: identical modules are ordered by their hours of work
         for k in range(1, m.max_modules):
             ps = products_on[m.name, k]
-            c.add(sum(step_of[p, m.name].occupied_h * mdl.b[p, m.name, k, t] for p in ps for t in idx.weeks)
-                  <= sum(step_of[p, m.name].occupied_h * mdl.b[p, m.name, k - 1, t] for p in ps for t in idx.weeks))
+            c.add(
+                sum(step_of[p, m.name].occupied_h * mdl.b[p, m.name, k, t] for p in ps for t in idx.weeks)
+                <= sum(step_of[p, m.name].occupied_h * mdl.b[p, m.name, k - 1, t] for p in ps for t in idx.weeks)
+            )
     for product in spec.products:
         p = product.name
         for prev, nxt in zip(product.steps, product.steps[1:]):
@@ -147,19 +167,22 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
     years = spec.years
     mdl.capex = pyo.Expression(expr=years * sum(spec.module(m).capex_per_module * mdl.y[m, k] for m, k in idx.slots))
     mdl.fixed_opex = pyo.Expression(
-        expr=years * sum(spec.module(m).fixed_opex_per_module * mdl.y[m, k] for m, k in idx.slots))
+        expr=years * sum(spec.module(m).fixed_opex_per_module * mdl.y[m, k] for m, k in idx.slots)
+    )
     mdl.batch_cost = pyo.Expression(expr=sum(spec.module(m).cost_per_batch * mdl.b[p, m, k, t] for p, m, k, t in pmkt))
     mdl.changeover_cost = pyo.Expression(
-        expr=sum(step_of[p, m].changeover_cost * mdl.s[p, m, k, t] for p, m, k, t in pmkt))
+        expr=sum(step_of[p, m].changeover_cost * mdl.s[p, m, k, t] for p, m, k, t in pmkt)
+    )
     total = mdl.capex + mdl.fixed_opex + mdl.batch_cost + mdl.changeover_cost
     if elastic:
         mdl.shortfall = pyo.Var([p.name for p in spec.products], bounds=(0, None))
         for product in spec.products:
             c.add(mdl.B[product.name] + mdl.shortfall[product.name] >= product.batches_needed)
         # fraction of demand missed, summed over products; cost only breaks ties
-        scale = 1e-9 / max(1.0, _cost_scale(spec))
-        mdl.objective = pyo.Objective(expr=sum(mdl.shortfall[p.name] / max(1, p.batches_needed)
-                                               for p in spec.products) + scale * total)
+        scale = TIE_BREAK_WEIGHT / max(1.0, _cost_scale(spec))
+        mdl.objective = pyo.Objective(
+            expr=sum(mdl.shortfall[p.name] / max(1, p.batches_needed) for p in spec.products) + scale * total
+        )
     else:
         for product in spec.products:
             c.add(mdl.B[product.name] >= product.batches_needed)
@@ -168,10 +191,12 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
 
 
 def _cost_scale(spec: PlanSpec) -> float:
-    per_module = sum((m.capex_per_module + m.fixed_opex_per_module) * spec.years * m.max_modules
-                     for m in spec.module_types)
-    per_batch = sum(spec.module(s.module).cost_per_batch + s.changeover_cost
-                    for p in spec.products for s in p.steps) * max(p.batches_needed for p in spec.products)
+    per_module = sum(
+        (m.capex_per_module + m.fixed_opex_per_module) * spec.years * m.max_modules for m in spec.module_types
+    )
+    per_batch = sum(
+        spec.module(s.module).cost_per_batch + s.changeover_cost for p in spec.products for s in p.steps
+    ) * max(p.batches_needed for p in spec.products)
     return per_module + per_batch
 
 
@@ -225,17 +250,23 @@ def solve(mdl: pyo.ConcreteModel, spec: PlanSpec, warm_start: bool = False) -> S
     res = opt.solve(mdl)
     elapsed = time.perf_counter() - t0
     tc = res.termination_condition
-    has_solution = tc == TC.optimal or (tc in (TC.maxTimeLimit, TC.maxIterations, TC.objectiveLimit)
-                                        and res.best_feasible_objective is not None)
+    has_solution = tc == TC.optimal or (
+        tc in (TC.maxTimeLimit, TC.maxIterations, TC.objectiveLimit) and res.best_feasible_objective is not None
+    )
     if has_solution:
         res.solution_loader.load_vars()
     info = opt._solver_model.getInfo()
     gap = getattr(info, "mip_gap", None) if has_solution else None
     nodes = getattr(info, "mip_node_count", None)
-    return SolveInfo(termination=tc.name, has_solution=has_solution,
-                     objective=res.best_feasible_objective if has_solution else None,
-                     bound=res.best_objective_bound, gap=None if gap is None or gap >= 1e30 else float(gap),
-                     solve_s=elapsed, nodes=None if nodes is None or nodes < 0 else int(nodes))
+    return SolveInfo(
+        termination=tc.name,
+        has_solution=has_solution,
+        objective=res.best_feasible_objective if has_solution else None,
+        bound=res.best_objective_bound,
+        gap=None if gap is None or gap >= 1e30 else float(gap),
+        solve_s=elapsed,
+        nodes=None if nodes is None or nodes < 0 else int(nodes),
+    )
 
 
 def model_size(mdl: pyo.ConcreteModel) -> dict[str, int]:
@@ -250,8 +281,12 @@ def plan(spec: PlanSpec, warm_start: bool = True) -> PlanResult:
 
     Returns a PlanResult with status "optimal", "time_limit" (a feasible plan with a gap),
     "infeasible" (with ``infeasibility`` naming the binding module type) or "failed".
-    ``warm_start=False`` leaves out the campaign heuristic (for the benchmark).
+    ``warm_start=False`` leaves out the campaign heuristic (for the benchmark). Products given
+    ``from_line`` are resolved first (their lines are simulated once each; ``result.spec`` holds the
+    resolved spec); a problem with a line raises SpecError naming the field.
     """
+    if any(p.from_line is not None for p in spec.products):
+        spec = resolve_line_products(spec, spec.name)
     t0 = time.perf_counter()
     mdl, idx = build_model(spec)
     start = campaign_start(spec, idx.lags) if warm_start else None
@@ -259,9 +294,17 @@ def plan(spec: PlanSpec, warm_start: bool = True) -> PlanResult:
         apply_start(mdl, idx, start)
     build_s = time.perf_counter() - t0
     info = solve(mdl, spec, warm_start=start is not None)
-    stats = {"build_s": build_s, "heuristic_cost": None if start is None else start.cost + _fixed_batch_cost(spec), "solve_s": info.solve_s, "termination": info.termination,
-             "mip_gap": info.gap, "best_bound": info.bound, "nodes": info.nodes, "solver": "HiGHS (appsi_highs)",
-             **model_size(mdl)}
+    stats = {
+        "build_s": build_s,
+        "heuristic_cost": None if start is None else start.cost + _fixed_batch_cost(spec),
+        "solve_s": info.solve_s,
+        "termination": info.termination,
+        "mip_gap": info.gap,
+        "best_bound": info.bound,
+        "nodes": info.nodes,
+        "solver": "HiGHS (appsi_highs)",
+        **model_size(mdl),
+    }
     if info.has_solution:
         status = "optimal" if info.termination == "optimal" else "time_limit"
         return build_result(mdl, idx, status, stats)
@@ -273,8 +316,13 @@ def plan(spec: PlanSpec, warm_start: bool = True) -> PlanResult:
         if einfo.has_solution:
             delivered = {p.name: round(pyo.value(elastic.B[p.name])) for p in spec.products}
         report = analyse_infeasibility(spec, idx, delivered)
-        return PlanResult(status="infeasible", spec=spec, solver=stats, infeasibility=report,
-                          message="; ".join(report["messages"]))
-    return PlanResult(status="failed", spec=spec, solver=stats,
-                      message=f"HiGHS stopped with {info.termination} and no feasible plan "
-                              f"(time limit {spec.solver.time_limit_s:g} s)")
+        return PlanResult(
+            status="infeasible", spec=spec, solver=stats, infeasibility=report, message="; ".join(report["messages"])
+        )
+    return PlanResult(
+        status="failed",
+        spec=spec,
+        solver=stats,
+        message=f"HiGHS stopped with {info.termination} and no feasible plan "
+        f"(time limit {spec.solver.time_limit_s:g} s)",
+    )

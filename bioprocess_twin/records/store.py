@@ -4,23 +4,24 @@ Each executed simulation is stored once, with its spec, the model version that r
 set's label such as ``1.0.0+cal.1`` when the spec named one), KPIs, full results and
 the SHA-256 of the canonical results JSON. Records are insert-only: there is no update path.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, Text, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from bioprocess_twin.catalogue import run_spec
 from bioprocess_twin.core.process import ProcessRun
+from bioprocess_twin.core.resources import example_path
 from bioprocess_twin.core.results import json_safe
 from bioprocess_twin.core.spec import SimulationSpec, load_spec, simulation_spec_files
-
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
 def default_url() -> str:
@@ -61,9 +62,16 @@ class RunRecord(Base):
     results_sha256: Mapped[str] = mapped_column(String(64))
 
     def summary(self) -> dict[str, Any]:
-        return {"id": self.id, "created_at": self.created_at.isoformat(), "author": self.author,
-                "model": self.model, "model_version": self.model_version, "status": self.status,
-                "kpis": json.loads(self.kpis_json), "results_sha256": self.results_sha256}
+        return {
+            "id": self.id,
+            "created_at": self.created_at.isoformat(),
+            "author": self.author,
+            "model": self.model,
+            "model_version": self.model_version,
+            "status": self.status,
+            "kpis": json.loads(self.kpis_json),
+            "results_sha256": self.results_sha256,
+        }
 
 
 class RunStore:
@@ -76,11 +84,17 @@ class RunStore:
         if not author.strip():
             raise ValueError("author: a run record must name its author")
         results = run.to_dict()
-        record = RunRecord(created_at=datetime.now(timezone.utc), author=author.strip(), model=run.result.model.name,
-                           model_version=run.result.model_version, status=run.result.status,
-                           spec_json=canonical_json(spec.model_dump(mode="json")),
-                           kpis_json=canonical_json(run.kpis), results_json=canonical_json(results),
-                           results_sha256=sha256(results))
+        record = RunRecord(
+            created_at=datetime.now(UTC),
+            author=author.strip(),
+            model=run.result.model.name,
+            model_version=run.result.model_version,
+            status=run.result.status,
+            spec_json=canonical_json(spec.model_dump(mode="json")),
+            kpis_json=canonical_json(run.kpis),
+            results_json=canonical_json(results),
+            results_sha256=sha256(results),
+        )
         with Session(self.engine) as session, session.begin():
             session.add(record)
             session.flush()
@@ -113,12 +127,12 @@ class RunStore:
             return sha256(json.loads(r.results_json)) == r.results_sha256
 
     def seed_demo(self, specs_dir: Path | None = None) -> list[int]:
-        """When the store is empty, run and save every example spec in ``data/specs``."""
+        """When the store is empty, run and save every shipped example simulation spec (``examples/specs``)."""
         if self.list_runs(limit=1):
             return []
         ids = []
-        for path in simulation_spec_files(specs_dir or DATA_DIR / "specs"):
+        for path in simulation_spec_files(specs_dir or example_path("specs")):
             spec = load_spec(path)
-            run = spec.run()
+            run = run_spec(spec)
             ids.append(self.save_run(spec, run, author="demo"))
         return ids

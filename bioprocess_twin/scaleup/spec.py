@@ -1,21 +1,25 @@
 """The scale-up spec shared by the CLI, the dashboard and the Python API (pydantic; errors name the field).
 
 Quantities take a number in the documented units or a string with units (``"50 L"``, ``"120 rpm"``);
-they are stored as floats in the documented units.
+they are stored as floats in the documented units, which each field declares (``quantity(units)``), and
+``section.si(name)`` gives a field in SI, converted by pint, for the scale-up equations.
 """
+
 from __future__ import annotations
 
 import math
+import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from ..core.parameters import ParameterError
-from ..core.spec import SpecError, read_spec_file
-from ..core.units import to_magnitude
-from ..units import agitation as ag
-from ..units.emulsion_homogenizer import PARAMETERS as EMULSION_PARAMETERS
+from ..core.spec import SpecError, StrictModel, read_spec_file
+from ..core.units import to_magnitude, to_si
+from ..correlations import agitation as ag
+from ..processes.emulsion_homogenizer import PARAMETERS as EMULSION_PARAMETERS
 from .limits import HOMOGENIZER_LIMITS, STIRRED_TANK_LIMITS
 from .stirred_tank import CRITERIA, GAS_BASES
 
@@ -26,15 +30,44 @@ def _converter(units: str, lo: float, hi: float):
         if not (math.isfinite(x) and lo <= x <= hi):
             raise ValueError(f"{x:g} {units} is outside [{lo:g}, {hi:g}] {units}")
         return x
+
     return convert
+
+
+@dataclass(frozen=True)
+class DeclaredUnits:
+    """The units a quantity field is stored in (metadata of ``quantity``, read by ``field_units``)."""
+
+    units: str
 
 
 def quantity(units: str, lo: float = -math.inf, hi: float = math.inf):
     """A float field in ``units`` that also accepts strings with units, checked against [lo, hi]."""
-    return Annotated[float, BeforeValidator(_converter(units, lo, hi))]
+    return Annotated[float, BeforeValidator(_converter(units, lo, hi)), DeclaredUnits(units)]
 
 
-_EMULSION = {name: (units, default, bounds) for name, units, default, bounds, *_ in EMULSION_PARAMETERS}
+def field_units(model: type[BaseModel], name: str) -> str:
+    """The declared units of the quantity field ``name`` of a spec section (``Optional`` fields too)."""
+    field = model.model_fields[name]
+    pending: list[Any] = [*field.metadata, field.annotation]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, DeclaredUnits):
+            return item.units
+        pending.extend(getattr(item, "__metadata__", ()))
+        pending.extend(typing.get_args(item))
+    raise KeyError(f"{model.__name__}.{name} is not a quantity with units")
+
+
+class QuantitySection(StrictModel):
+    """A spec section whose quantity fields can be read in SI."""
+
+    def si(self, name: str) -> float:
+        """Field ``name`` in SI base units, converted by pint from its declared units."""
+        return to_si(getattr(self, name), field_units(type(self), name))
+
+
+_EMULSION = {p.name: (p.units, p.default, p.bounds) for p in EMULSION_PARAMETERS}
 
 
 def _emulsion_quantity(name: str):
@@ -43,11 +76,7 @@ def _emulsion_quantity(name: str):
     return quantity(units, lo, hi)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class VesselSpec(_Strict):
+class VesselSpec(QuantitySection):
     """A stirred tank by working volume and geometric ratios (``Vessel.from_volume``)."""
 
     volume: quantity("m^3", 1e-5, 200) = Field(description="working volume, m^3 (or '50 L')")
@@ -63,17 +92,18 @@ class VesselSpec(_Strict):
         return v
 
     def vessel(self, volume: float | None = None) -> ag.Vessel:
-        return ag.Vessel.from_volume(self.volume if volume is None else volume, self.aspect_ratio, self.d_over_t,
-                                     self.impeller, self.n_impellers)
+        return ag.Vessel.from_volume(
+            self.volume if volume is None else volume, self.aspect_ratio, self.d_over_t, self.impeller, self.n_impellers
+        )
 
 
-class TargetGeometry(_Strict):
+class TargetGeometry(StrictModel):
     """Target-vessel changes; anything left out keeps the lab value (geometric similarity)."""
 
-    aspect_ratio: Optional[quantity("1", 0.3, 5)] = None
-    d_over_t: Optional[quantity("1", 0.15, 0.7)] = None
-    impeller: Optional[str] = None
-    n_impellers: Optional[int] = Field(None, ge=1, le=6)
+    aspect_ratio: quantity("1", 0.3, 5) | None = None
+    d_over_t: quantity("1", 0.15, 0.7) | None = None
+    impeller: str | None = None
+    n_impellers: int | None = Field(None, ge=1, le=6)
 
     @field_validator("impeller")
     @classmethod
@@ -83,22 +113,23 @@ class TargetGeometry(_Strict):
         return v
 
 
-class OxygenDemand(_Strict):
+class OxygenDemand(QuantitySection):
     """Peak oxygen demand of the culture; sets the kLa the target must reach (``aeration.kla_required``)."""
 
     our: quantity("mmol/L/h", 0, 1000) = Field(description="peak oxygen uptake rate, mmol/L/h")
     do_setpoint: quantity("percent", 0, 100) = Field(30.0, description="DO setpoint, % of air saturation")
-    c_star_air: quantity("mmol/L", 0.01, 2) = Field(0.2, description="O2 solubility with air, mmol/L "
-                                                    "(water at 37 C 0.21; media slightly lower)")
+    c_star_air: quantity("mmol/L", 0.01, 2) = Field(
+        0.2, description="O2 solubility with air, mmol/L (water at 37 C 0.21; media slightly lower)"
+    )
     oxygen_fraction: quantity("1", 0.01, 1) = Field(0.2095, description="O2 mole fraction of the sparge gas")
     vvm_min: quantity("1/min", 0, 5) = Field(0.002, description="lowest gas flow the sparger handles, vvm")
 
 
-class StirredTankCase(_Strict):
+class StirredTankCase(QuantitySection):
     lab: VesselSpec
     agitation: quantity("rpm", 0.1, 5000) = Field(description="lab agitation speed, rpm")
-    vvm: Optional[quantity("1/min", 0, 5)] = Field(None, description="lab gas flow, vvm (or give gas_flow)")
-    gas_flow: Optional[quantity("L/min", 0, 1e6)] = Field(None, description="lab gas flow, L/min (or give vvm)")
+    vvm: quantity("1/min", 0, 5) | None = Field(None, description="lab gas flow, vvm (or give gas_flow)")
+    gas_flow: quantity("L/min", 0, 1000000.0) | None = Field(None, description="lab gas flow, L/min (or give vvm)")
     target_volume: quantity("m^3", 1e-5, 200) = Field(description="target working volume, m^3 (or '2000 L')")
     target: TargetGeometry = Field(default_factory=TargetGeometry)
     criterion: Literal[tuple(CRITERIA)] = "power_per_volume"
@@ -106,7 +137,7 @@ class StirredTankCase(_Strict):
     kla_correlation: str = "van_t_riet_coalescing"
     density: quantity("kg/m^3", 500, 2000) = 1000.0
     viscosity: quantity("Pa*s", 1e-4, 1.0) = ag.MU_MEDIUM
-    oxygen: Optional[OxygenDemand] = None
+    oxygen: OxygenDemand | None = None
 
     @field_validator("kla_correlation")
     @classmethod
@@ -131,31 +162,34 @@ class StirredTankCase(_Strict):
     def lab_gas_flow(self) -> float:
         """Lab gas flow in m^3/s."""
         if self.gas_flow is not None:
-            return self.gas_flow / 6e4
+            return self.si("gas_flow")
         return ag.gas_flow_from_vvm(self.vvm, self.lab.volume)
 
 
-class HomogenizerLab(_Strict):
+class HomogenizerLab(QuantitySection):
     pressure: quantity("bar", 100, 2000) = Field(1000.0, description="homogenizing pressure, bar")
     n_passes: int = Field(6, ge=1, le=30)
     flow_rate: quantity("L/h", 0.06, 6000) = Field(15.0, description="flow at the operating pressure, L/h")
-    chamber_volume: quantity("nL", 1, 1e6) = Field(_EMULSION["chamber_volume"][1], description="dissipation-zone volume, nL")
+    chamber_volume: quantity("nL", 1, 1e6) = Field(
+        _EMULSION["chamber_volume"][1], description="dissipation-zone volume, nL"
+    )
     batch_volume: quantity("L", 0.01, 1e5) = Field(5.0, description="batch volume, L")
     T_inlet: quantity("degC", 2, 60) = Field(20.0, description="product temperature entering each pass, degC")
     cooling: bool = True
 
 
-class HomogenizerTarget(_Strict):
+class HomogenizerTarget(QuantitySection):
     flow_rate: quantity("L/h", 0.06, 6000) = Field(description="production flow at the operating pressure, L/h")
     batch_volume: quantity("L", 0.01, 1e5) = Field(description="production batch volume, L")
-    chamber_volume: Optional[quantity("nL", 1, 1e6)] = Field(
-        None, description="dissipation-zone volume, nL; default: scaled with the flow to keep t_res and eps")
-    pressure: Optional[quantity("bar", 100, 2000)] = Field(None, description="default: the lab pressure")
-    n_passes: Optional[int] = Field(None, ge=1, le=30)
-    T_inlet: Optional[quantity("degC", 2, 60)] = None
+    chamber_volume: quantity("nL", 1, 1000000.0) | None = Field(
+        None, description="dissipation-zone volume, nL; default: scaled with the flow to keep t_res and eps"
+    )
+    pressure: quantity("bar", 100, 2000) | None = Field(None, description="default: the lab pressure")
+    n_passes: int | None = Field(None, ge=1, le=30)
+    T_inlet: quantity("degC", 2, 60) | None = None
 
 
-class HomogenizerCase(_Strict):
+class HomogenizerCase(QuantitySection):
     lab: HomogenizerLab = Field(default_factory=HomogenizerLab)
     target: HomogenizerTarget
     oil_fraction: _emulsion_quantity("oil_fraction") = _EMULSION["oil_fraction"][1]
@@ -167,13 +201,13 @@ class HomogenizerCase(_Strict):
         return {"oil_fraction": self.oil_fraction, "rho_c": self.rho_c, "rho_d": self.rho_d, "cp": self.cp}
 
 
-class ScaleUpSpec(_Strict):
+class ScaleUpSpec(StrictModel):
     """A lab-scale scenario and the target scale: ``kind`` says which section applies."""
 
     kind: Literal["stirred_tank", "homogenizer"] = "stirred_tank"
     title: str = ""
-    stirred_tank: Optional[StirredTankCase] = None
-    homogenizer: Optional[HomogenizerCase] = None
+    stirred_tank: StirredTankCase | None = None
+    homogenizer: HomogenizerCase | None = None
     limits: dict[str, Any] = Field(default_factory=dict, description="overrides of the typical-range limits")
 
     @model_validator(mode="after")

@@ -11,7 +11,9 @@ The agitation criterion fixes N at the target; the gas basis fixes Qg (sections 
 With geometric similarity (D ~ V^(1/3)) these give the textbook exponents (Oldshue 1983, Fluid Mixing
 Technology ch. 8; Nienow 2006, Cytotechnology 50:9): constant P/V raises the tip speed ~V^(1/9) and the
 mixing time ~V^(2/9); constant tip speed lowers P/V ~V^(-1/3); constant N raises P/V ~V^(2/3).
+Everything here is SI (N and kLa in 1/s, Qg in m^3/s, lengths in m); only messages convert, by pint.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,19 +21,28 @@ import math
 from scipy.optimize import brentq
 
 from ..core.parameters import ParameterError
-from ..units import agitation as ag
+from ..core.units import from_si
+from ..correlations import agitation as ag
 
 #: criterion -> (what is held, one-line consequence at geometric similarity)
 CRITERIA: dict[str, tuple[str, str]] = {
-    "power_per_volume": ("ungassed power per volume P0/V",
-                         "N ~ V^-2/9; tip speed rises ~V^1/9; mixing time rises ~V^2/9"),
+    "power_per_volume": (
+        "ungassed power per volume P0/V",
+        "N ~ V^-2/9; tip speed rises ~V^1/9; mixing time rises ~V^2/9",
+    ),
     "tip_speed": ("impeller tip speed pi N D", "N ~ V^-1/3; P/V falls ~V^-1/3; mixing time rises ~V^1/3"),
     "kla": ("volumetric mass-transfer coefficient kLa", "N set so that kLa matches at the chosen gas basis"),
-    "vvm": ("gas volumes per volume per minute (with constant P0/V for agitation)",
-            "superficial gas velocity rises ~V^1/3; kLa rises"),
+    "vvm": (
+        "gas volumes per volume per minute (with constant P0/V for agitation)",
+        "superficial gas velocity rises ~V^1/3; kLa rises",
+    ),
     "mixing_time": ("95 % mixing time", "N constant at geometric similarity; P/V rises ~V^2/3; tip speed ~V^1/3"),
     "speed": ("agitation speed N (reference)", "P/V rises ~V^2/3; tip speed rises ~V^1/3"),
 }
+#: agitation range (1/s) searched for the kla criterion: 1e-3 to 100 rev/s, i.e. 0.06 to 6000 rpm
+SPEED_BRACKET = (1e-3, 100.0)
+#: absolute tolerance of the root in log N (a relative tolerance of N)
+LOG_SPEED_TOL = 1e-12
 GAS_BASES: dict[str, str] = {
     "vvm": "gas flow per liquid volume (Qg ~ V)",
     "superficial_velocity": "superficial gas velocity (Qg ~ T^2)",
@@ -60,27 +71,44 @@ def speed_for_kla(vessel: ag.Vessel, Qg: float, kla_target: float, rho: float, c
         pv = gassed_power_total(vessel, math.exp(log_n), Qg, rho) / vessel.volume
         return math.log(ag.kla(pv, v_s, correlation)) - math.log(kla_target)
 
-    lo, hi = math.log(1e-3), math.log(100.0)
+    lo, hi = (math.log(n) for n in SPEED_BRACKET)
     if gap(lo) > 0 or gap(hi) < 0:
-        raise ParameterError([("criterion", f"no agitation between 0.06 and 6000 rpm reaches kLa "
-                               f"{kla_target * 3600:.3g} 1/h at this gas flow")])
-    return math.exp(brentq(gap, lo, hi, xtol=1e-12))
+        n_lo, n_hi = (from_si(n, "rpm") for n in SPEED_BRACKET)
+        raise ParameterError(
+            [
+                (
+                    "criterion",
+                    f"no agitation between {n_lo:.3g} and {n_hi:.4g} rpm reaches kLa "
+                    f"{from_si(kla_target, '1/h'):.3g} 1/h at this gas flow",
+                )
+            ]
+        )
+    return math.exp(brentq(gap, lo, hi, xtol=LOG_SPEED_TOL))
 
 
-def target_speed(lab: ag.Vessel, N_lab: float, Qg_lab: float, target: ag.Vessel, Qg_target: float,
-                 criterion: str, rho: float, correlation: str) -> float:
+def target_speed(
+    lab: ag.Vessel,
+    N_lab: float,
+    Qg_lab: float,
+    target: ag.Vessel,
+    Qg_target: float,
+    criterion: str,
+    rho: float,
+    correlation: str,
+) -> float:
     """Agitation N (1/s) at the target for ``criterion`` (see module docstring)."""
     if criterion in ("power_per_volume", "vvm"):
         pv = ag.ungassed_power(lab.power_number, rho, N_lab, lab.impeller_diameter, lab.n_impellers) / lab.volume
-        return (pv * target.volume / (target.n_impellers * target.power_number * rho
-                                      * target.impeller_diameter ** 5)) ** (1 / 3)
+        return (
+            pv * target.volume / (target.n_impellers * target.power_number * rho * target.impeller_diameter**5)
+        ) ** (1 / 3)
     if criterion == "tip_speed":
         return N_lab * lab.impeller_diameter / target.impeller_diameter
     if criterion == "mixing_time":
-        theta_lab = ag.mixing_time(N_lab, lab.impeller_diameter, lab.tank_diameter, lab.liquid_height,
-                                   lab.power_number)
-        theta_unit = ag.mixing_time(1.0, target.impeller_diameter, target.tank_diameter, target.liquid_height,
-                                    target.power_number)
+        theta_lab = ag.mixing_time(N_lab, lab.impeller_diameter, lab.tank_diameter, lab.liquid_height, lab.power_number)
+        theta_unit = ag.mixing_time(
+            1.0, target.impeller_diameter, target.tank_diameter, target.liquid_height, target.power_number
+        )
         return theta_unit / theta_lab
     if criterion == "speed":
         return N_lab
@@ -93,9 +121,16 @@ def target_speed(lab: ag.Vessel, N_lab: float, Qg_lab: float, target: ag.Vessel,
     raise ParameterError([("criterion", f"unknown criterion '{criterion}'; known: {', '.join(CRITERIA)}")])
 
 
-def scale_operation(lab: ag.Vessel, N_lab: float, Qg_lab: float, target: ag.Vessel, criterion: str,
-                    gas_basis: str = "vvm", rho: float = ag.RHO_WATER,
-                    correlation: str = "van_t_riet_coalescing") -> tuple[float, float]:
+def scale_operation(
+    lab: ag.Vessel,
+    N_lab: float,
+    Qg_lab: float,
+    target: ag.Vessel,
+    criterion: str,
+    gas_basis: str = "vvm",
+    rho: float = ag.RHO_WATER,
+    correlation: str = "van_t_riet_coalescing",
+) -> tuple[float, float]:
     """Target (N in 1/s, Qg in m^3/s) for ``criterion``; the ``vvm`` criterion forces the vvm gas basis."""
     Qg_target = target_gas_flow(lab, Qg_lab, target, "vvm" if criterion == "vvm" else gas_basis)
     return target_speed(lab, N_lab, Qg_lab, target, Qg_target, criterion, rho, correlation), Qg_target

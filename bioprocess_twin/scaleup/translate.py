@@ -1,4 +1,10 @@
-"""``translate``: a lab-scale scenario in, the target-scale scenario out, side by side with warnings."""
+"""``translate``: a lab-scale scenario in, the target-scale scenario out, side by side with warnings.
+
+The spec's quantities are in their declared units (rpm, L/min, percent, ...); pint converts them to SI where
+they enter the scale-up equations (``spec.si``), and the result rows and scenarios are converted back to
+their stated units (rpm, L/min, the units of ``OPERATION_QUANTITIES`` and ``HOMOGENIZER_QUANTITIES``).
+"""
+
 from __future__ import annotations
 
 import math
@@ -8,15 +14,44 @@ from typing import Any
 import pandas as pd
 
 from ..core.parameters import ParameterError
-from ..units import agitation as ag
-from .aeration import kla_required, size_aeration
-from .homogenizer import (HOMOGENIZER_QUANTITIES, describe_homogenizer, emulsion_density, emulsion_scenario,
-                          target_chamber_volume)
+from ..core.units import from_si
+from ..correlations import agitation as ag
+from .aeration import G, kla_required, size_aeration
+from .energy_density import (
+    HOMOGENIZER_QUANTITIES,
+    describe_homogenizer,
+    emulsion_density,
+    emulsion_scenario,
+    target_chamber_volume,
+)
 from .limits import HOMOGENIZER_LIMITS, STIRRED_TANK_LIMITS, check_limits
 from .spec import HomogenizerCase, ScaleUpSpec, StirredTankCase, parse_scaleup_spec
 from .stirred_tank import CRITERIA, scale_operation
 
-TURBULENT_REYNOLDS = 1e4   # the power, kLa and mixing-time correlations assume Re above this
+TURBULENT_REYNOLDS = 1e4  # the power, kLa and mixing-time correlations assume Re above this
+#: units of the agitation and gas flow in the scenarios and the flooding warning
+SPEED_UNITS, GAS_FLOW_UNITS = "rpm", "L/min"
+#: the quantities whose target/lab ratio tells the story of a scale-up (agitation, shear, mass transfer, mixing
+#: for a stirred tank; flow, zone, residence time, dissipation and time for a homogenizer)
+RATIO_QUANTITIES = (
+    "agitation_rpm",
+    "tip_speed",
+    "power_per_volume",
+    "kla",
+    "mixing_time",
+    "reynolds",
+    "vvm",
+    "superficial_gas_velocity",
+    "eps_max",
+    "kolmogorov_length",
+    "flow_rate",
+    "chamber_volume",
+    "residence_time",
+    "dissipation_rate",
+    "processing_time",
+    "cooling_duty",
+    "temperature_rise",
+)
 
 
 @dataclass
@@ -49,6 +84,17 @@ class ScaleUpResult:
     def ok(self) -> bool:
         return self.design is None or bool(self.design.get("ok"))
 
+    def ratio_rows(self) -> list[dict[str, Any]]:
+        """The rows of :data:`RATIO_QUANTITIES` that have a positive target/lab ratio, in table order."""
+        return [
+            r
+            for r in self.rows
+            if r["quantity"] in RATIO_QUANTITIES
+            and isinstance(r.get("ratio"), float)
+            and math.isfinite(r["ratio"])
+            and r["ratio"] > 0
+        ]
+
 
 def translate(spec: ScaleUpSpec | dict) -> ScaleUpResult:
     """Translate the lab scenario of ``spec`` to the target scale (ScaleUpSpecError / ParameterError on bad input)."""
@@ -59,7 +105,7 @@ def translate(spec: ScaleUpSpec | dict) -> ScaleUpResult:
             result = _stirred_tank(spec.stirred_tank, limits)
         else:
             result = _homogenizer(spec.homogenizer, limits)
-    except ParameterError as exc:     # name the field by its place in the spec
+    except ParameterError as exc:  # name the field by its place in the spec
         raise ParameterError([(f if "." in f else f"{spec.kind}.{f}", m) for f, m in exc.errors]) from None
     result.title = spec.title
     result.spec = spec.model_dump(mode="json")
@@ -70,8 +116,14 @@ def _rows(lab: dict, target: dict, quantities: dict, optimized: dict | None = No
     rows = []
     for key, (label, units) in quantities.items():
         a, b = float(lab[key]), float(target[key])
-        row = {"quantity": key, "label": label, "units": units, "lab": a, "target": b,
-               "ratio": b / a if a != 0 and math.isfinite(a) and math.isfinite(b) else math.nan}
+        row = {
+            "quantity": key,
+            "label": label,
+            "units": units,
+            "lab": a,
+            "target": b,
+            "ratio": b / a if a != 0 and math.isfinite(a) and math.isfinite(b) else math.nan,
+        }
         if optimized is not None:
             row["optimized"] = float(optimized[key])
         rows.append(row)
@@ -86,28 +138,44 @@ def flooding_gas_flow(vessel: ag.Vessel, N: float) -> float:
     """Gas flow (m^3/s) at which a Rushton turbine floods: Fl_G = 30 Fr (D/T)^3.5
     (Nienow, Warmoeskerken, Smith & Konno 1985), Fl_G = Qg/(N D^3), Fr = N^2 D / g."""
     D = vessel.impeller_diameter
-    return 30 * N ** 2 * D / 9.80665 * vessel.d_over_t ** 3.5 * N * D ** 3
+    return 30 * N**2 * D / G * vessel.d_over_t**3.5 * N * D**3
 
 
 def _hydrodynamic_warnings(vessel: ag.Vessel, N: float, Qg: float, op: dict, scale: str) -> list[dict[str, Any]]:
     out = []
     if op["reynolds"] < TURBULENT_REYNOLDS:
-        out.append({"scale": scale, "quantity": "reynolds", "value": op["reynolds"], "bound": TURBULENT_REYNOLDS,
-                    "units": "1", "limit": "turbulent_reynolds",
-                    "message": f"{scale}: Re {op['reynolds']:.3g} is below {TURBULENT_REYNOLDS:g}; the turbulent "
-                               "power, kLa and mixing-time correlations overestimate"})
+        out.append(
+            {
+                "scale": scale,
+                "quantity": "reynolds",
+                "value": op["reynolds"],
+                "bound": TURBULENT_REYNOLDS,
+                "units": "1",
+                "limit": "turbulent_reynolds",
+                "message": f"{scale}: Re {op['reynolds']:.3g} is below {TURBULENT_REYNOLDS:g}; the turbulent "
+                "power, kLa and mixing-time correlations overestimate",
+            }
+        )
     if vessel.impeller == "rushton" and Qg > 0 and Qg > flooding_gas_flow(vessel, N):
-        q_f = flooding_gas_flow(vessel, N) * 6e4
-        out.append({"scale": scale, "quantity": "gas_flow", "value": Qg * 6e4, "bound": q_f, "units": "L/min",
-                    "limit": "flooding",
-                    "message": f"{scale}: gas flow {Qg * 6e4:.3g} L/min floods the Rushton turbine (limit {q_f:.3g} "
-                               "L/min; Nienow et al. 1985): raise N or lower the gas flow"})
+        q, q_f = from_si(Qg, GAS_FLOW_UNITS), from_si(flooding_gas_flow(vessel, N), GAS_FLOW_UNITS)
+        out.append(
+            {
+                "scale": scale,
+                "quantity": "gas_flow",
+                "value": q,
+                "bound": q_f,
+                "units": GAS_FLOW_UNITS,
+                "limit": "flooding",
+                "message": f"{scale}: gas flow {q:.3g} L/min floods the Rushton turbine (limit {q_f:.3g} "
+                "L/min; Nienow et al. 1985): raise N or lower the gas flow",
+            }
+        )
     return out
 
 
 def _stirred_tank(case: StirredTankCase, limits: dict) -> ScaleUpResult:
     lab, target = case.lab_vessel(), case.target_vessel()
-    N_lab, Qg_lab = case.agitation / 60, case.lab_gas_flow()
+    N_lab, Qg_lab = case.si("agitation"), case.lab_gas_flow()
     rho, mu, corr = case.density, case.viscosity, case.kla_correlation
     N_t, Qg_t = scale_operation(lab, N_lab, Qg_lab, target, case.criterion, case.gas_basis, rho, corr)
     lab_op = ag.describe_operation(lab, N_lab, Qg_lab, rho, mu, corr)
@@ -121,31 +189,74 @@ def _stirred_tank(case: StirredTankCase, limits: dict) -> ScaleUpResult:
     optimized = None
     if case.oxygen is not None:
         ox = case.oxygen
-        k_req = kla_required(ox.our, ox.do_setpoint / 100, ox.c_star_air, ox.oxygen_fraction)
+        k_req = kla_required(ox.our, ox.si("do_setpoint"), ox.c_star_air, ox.oxygen_fraction)
         for scale, op in (("lab", lab_op), ("target", tgt_op)):
             if op["kla"] < k_req:
-                warnings.append({"scale": scale, "quantity": "kla", "value": op["kla"], "bound": k_req, "units": "1/h",
-                                 "limit": "kla_required",
-                                 "message": f"{scale}: kLa {op['kla']:.3g} 1/h is below the {k_req:.3g} 1/h needed "
-                                            f"for OUR {ox.our:g} mmol/L/h at DO {ox.do_setpoint:g} %"})
-        sized = size_aeration(target, k_req, rho=rho, mu=mu, correlation=corr,
-                              tip_speed_max=limits["tip_speed_max"], power_per_volume_max=limits["power_per_volume_max"],
-                              power_per_volume_min=limits["power_per_volume_min"],
-                              mixing_time_max=limits["mixing_time_max"],
-                              vvm_min=ox.vvm_min, vvm_max=limits["vvm_max"], initial=(N_t, Qg_t))
+                warnings.append(
+                    {
+                        "scale": scale,
+                        "quantity": "kla",
+                        "value": op["kla"],
+                        "bound": k_req,
+                        "units": "1/h",
+                        "limit": "kla_required",
+                        "message": f"{scale}: kLa {op['kla']:.3g} 1/h is below the {k_req:.3g} 1/h needed "
+                        f"for OUR {ox.our:g} mmol/L/h at DO {ox.do_setpoint:g} %",
+                    }
+                )
+        sized = size_aeration(
+            target,
+            k_req,
+            rho=rho,
+            mu=mu,
+            correlation=corr,
+            tip_speed_max=limits["tip_speed_max"],
+            power_per_volume_max=limits["power_per_volume_max"],
+            power_per_volume_min=limits["power_per_volume_min"],
+            mixing_time_max=limits["mixing_time_max"],
+            vvm_min=ox.vvm_min,
+            vvm_max=limits["vvm_max"],
+            initial=(N_t, Qg_t),
+        )
         design = sized.to_dict()
         if sized.ok:
             optimized = sized.operation
         else:
-            warnings.append({"scale": "target", "quantity": "kla", "value": None, "bound": k_req, "units": "1/h",
-                             "limit": "aeration_sizing", "message": f"target: {sized.message}"})
+            warnings.append(
+                {
+                    "scale": "target",
+                    "quantity": "kla",
+                    "value": None,
+                    "bound": k_req,
+                    "units": "1/h",
+                    "limit": "aeration_sizing",
+                    "message": f"target: {sized.message}",
+                }
+            )
     rows = _rows(lab_op, tgt_op, ag.OPERATION_QUANTITIES, optimized)
-    scenario = {"vessel": target.to_dict(), "agitation_rpm": N_t * 60, "gas_flow_L_per_min": Qg_t * 6e4,
-                "vvm": tgt_op["vvm"]}
+    scenario = {
+        "vessel": target.to_dict(),
+        "agitation_rpm": from_si(N_t, SPEED_UNITS),
+        "gas_flow_L_per_min": from_si(Qg_t, GAS_FLOW_UNITS),
+        "vvm": tgt_op["vvm"],
+    }
     held, consequence = CRITERIA[case.criterion]
-    return ScaleUpResult("stirred_tank", "", case.criterion, f"constant {held}; {consequence}", rows, warnings,
-                         {"vessel": lab.to_dict(), "agitation_rpm": case.agitation, "gas_flow_L_per_min": Qg_lab * 6e4,
-                          "vvm": lab_op["vvm"]}, scenario, design)
+    return ScaleUpResult(
+        "stirred_tank",
+        "",
+        case.criterion,
+        f"constant {held}; {consequence}",
+        rows,
+        warnings,
+        {
+            "vessel": lab.to_dict(),
+            "agitation_rpm": case.agitation,
+            "gas_flow_L_per_min": from_si(Qg_lab, GAS_FLOW_UNITS),
+            "vvm": lab_op["vvm"],
+        },
+        scenario,
+        design,
+    )
 
 
 def _homogenizer(case: HomogenizerCase, limits: dict) -> ScaleUpResult:
@@ -154,28 +265,55 @@ def _homogenizer(case: HomogenizerCase, limits: dict) -> ScaleUpResult:
     pressure = tgt.pressure if tgt.pressure is not None else lab.pressure
     passes = tgt.n_passes if tgt.n_passes is not None else lab.n_passes
     T_in = tgt.T_inlet if tgt.T_inlet is not None else lab.T_inlet
-    chamber = (tgt.chamber_volume if tgt.chamber_volume is not None
-               else target_chamber_volume(lab.chamber_volume, lab.flow_rate, tgt.flow_rate))
-    a = describe_homogenizer(lab.pressure, lab.n_passes, lab.flow_rate, lab.batch_volume, lab.chamber_volume,
-                             lab.T_inlet, rho_e, case.cp, rho_c=case.rho_c)
-    b = describe_homogenizer(pressure, passes, tgt.flow_rate, tgt.batch_volume, chamber, T_in, rho_e, case.cp,
-                             rho_c=case.rho_c)
+    chamber = (
+        tgt.chamber_volume
+        if tgt.chamber_volume is not None
+        else target_chamber_volume(lab.chamber_volume, lab.flow_rate, tgt.flow_rate)
+    )
+    a = describe_homogenizer(
+        lab.pressure,
+        lab.n_passes,
+        lab.flow_rate,
+        lab.batch_volume,
+        lab.chamber_volume,
+        lab.T_inlet,
+        rho_e,
+        case.cp,
+        rho_c=case.rho_c,
+    )
+    b = describe_homogenizer(
+        pressure, passes, tgt.flow_rate, tgt.batch_volume, chamber, T_in, rho_e, case.cp, rho_c=case.rho_c
+    )
     labels = {k: v[0] for k, v in HOMOGENIZER_QUANTITIES.items()}
     mismatch = {"dissipation_mismatch": abs(b["dissipation_rate"] / a["dissipation_rate"] - 1)}
     labels["dissipation_mismatch"] = "relative difference of eps from the lab"
-    warnings = (_warnings(a, limits, HOMOGENIZER_LIMITS, labels, "lab")
-                + _warnings(b | mismatch, limits, HOMOGENIZER_LIMITS, labels, "target"))
+    warnings = _warnings(a, limits, HOMOGENIZER_LIMITS, labels, "lab") + _warnings(
+        b | mismatch, limits, HOMOGENIZER_LIMITS, labels, "target"
+    )
     if pressure != lab.pressure or passes != lab.n_passes:
-        warnings.append({"scale": "target", "quantity": "energy_density", "value": b["energy_density"],
-                         "bound": a["energy_density"], "units": "MJ/m^3", "limit": "same_energy_density",
-                         "message": "target: pressure or passes differ from the lab, so the energy density and the "
-                                    "droplet size differ; run the target scenario through the emulsion model"})
+        warnings.append(
+            {
+                "scale": "target",
+                "quantity": "energy_density",
+                "value": b["energy_density"],
+                "bound": a["energy_density"],
+                "units": "MJ/m^3",
+                "limit": "same_energy_density",
+                "message": "target: pressure or passes differ from the lab, so the energy density and the "
+                "droplet size differ; run the target scenario through the emulsion model",
+            }
+        )
     fluid = case.fluid()
     return ScaleUpResult(
-        "homogenizer", "", "energy_density",
+        "homogenizer",
+        "",
+        "energy_density",
         "same pressure (energy density per pass), passes and dissipation rate; the dissipation zone grows with "
         "the flow so that the residence time is kept",
-        _rows(a, b, HOMOGENIZER_QUANTITIES), warnings,
-        emulsion_scenario(lab.pressure, lab.n_passes, lab.flow_rate, lab.chamber_volume, lab.T_inlet, lab.cooling,
-                          fluid),
-        emulsion_scenario(pressure, passes, tgt.flow_rate, chamber, T_in, lab.cooling, fluid))
+        _rows(a, b, HOMOGENIZER_QUANTITIES),
+        warnings,
+        emulsion_scenario(
+            lab.pressure, lab.n_passes, lab.flow_rate, lab.chamber_volume, lab.T_inlet, lab.cooling, fluid
+        ),
+        emulsion_scenario(pressure, passes, tgt.flow_rate, chamber, T_in, lab.cooling, fluid),
+    )

@@ -1,0 +1,86 @@
+"""Use an uploaded batch-record file in place of one file of a tag map, without touching the original.
+
+:func:`replace_tag_map_file` writes, into a folder the caller gives (a fresh temporary folder, say), a
+copy of the tag map and of each of its files, with the upload in place of the file it replaces. The
+copy is validated as a tag map before it is returned, so what the importer reads next is a valid
+:class:`~.tagmap.TagMap`. The upload's name keeps only safe characters and never leaves the folder.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..core.parameters import ParameterError
+from ..core.spec import read_spec_file
+from .tagmap import FILE_SUFFIXES, TagMap, load_tag_map
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def tag_map_files(tag_map: str | Path) -> list[str]:
+    """The ``path`` of every file entry of the tag map file, as written in it (unvalidated)."""
+    raw = read_spec_file(tag_map)
+    entries = raw.get("files") if isinstance(raw, dict) else None
+    return [str(e["path"]) for e in entries or [] if isinstance(e, dict) and "path" in e]
+
+
+def safe_file_name(filename: str | None, default: str = "upload") -> str:
+    """The last part of ``filename`` with every character other than letters, digits, ``._-`` made ``_``."""
+    name = Path(str(filename or default).replace("\\", "/")).name or default
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+@dataclass(frozen=True)
+class ReplacedTagMap:
+    """The copy: its ``tag_map`` file, the ``folder`` it sits in, the stored name of the upload (``file``),
+    the tag-map file it ``replaces``, and the validated copy (``parsed``)."""
+
+    tag_map: Path
+    folder: Path
+    file: str
+    replaces: str
+    parsed: TagMap
+
+
+def replace_tag_map_file(
+    tag_map: str | Path, replaces: str, filename: str | None, data: bytes, folder: str | Path
+) -> ReplacedTagMap:
+    """Copy the tag map at ``tag_map`` and its files into ``folder``, with ``data`` (a file called
+    ``filename``) in place of its file ``replaces``.
+
+    The upload keeps its (made safe) name so import reports name it; a clash with another file of the
+    tag map gets the prefix ``upload_``. An Excel ``sheet`` is dropped when a non-Excel file replaces an
+    Excel one. Raises ParameterError on ``replaces`` (not a file of the tag map) or on the file name
+    (a type the importer does not read), and SpecError when the copy is not a valid tag map.
+    """
+    original, folder = Path(tag_map), Path(folder)
+    raw = read_spec_file(original)
+    entries = [e for e in (raw.get("files") if isinstance(raw, dict) else None) or [] if isinstance(e, dict)]
+    paths = [e.get("path") for e in entries]
+    if replaces not in paths:
+        raise ParameterError([("replaces", f"pick one of the tag map's files: {', '.join(map(str, paths))}")])
+    name = safe_file_name(filename)
+    if Path(name).suffix.lower() not in FILE_SUFFIXES:
+        raise ParameterError([(filename or "upload", "upload a CSV, Excel (.xlsx) or Parquet file")])
+    if name in {Path(str(p)).name for p in paths if p != replaces}:
+        name = f"upload_{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in entries:
+        if entry.get("path") == replaces:
+            entry["path"] = name
+            (folder / name).write_bytes(data)
+            if Path(name).suffix.lower() not in EXCEL_SUFFIXES:
+                entry.pop("sheet", None)
+        else:
+            source = original.parent / str(entry["path"])
+            entry["path"] = Path(str(entry["path"])).name
+            if source.is_file():
+                shutil.copyfile(source, folder / entry["path"])
+    copy = folder / original.name
+    copy.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return ReplacedTagMap(copy, folder, name, replaces, load_tag_map(copy))
