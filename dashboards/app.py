@@ -1,9 +1,10 @@
-"""The Dash dashboard: a multi-page app over the same SimulationSpec the CLI and HTTP API use.
+"""The Dash dashboard: a multi-page app over the same SimulationSpec the CLI uses.
 
 Start it with ``bioprocess-twin serve`` or ``python -m dashboards.app``. All CSS is served from
 ``dashboards/assets`` (Bootstrap 5 from its npm package); nothing is fetched from a CDN. Long
 runs are background callbacks executed in worker processes through a disk cache.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,23 @@ def _cache_dir(db_url: str) -> Path:
 
 
 def _navbar() -> dbc.Navbar:
-    links = [dbc.NavItem(dbc.NavLink(p["name"], href=p["relative_path"], active="exact"))
-             for p in dash.page_registry.values()]
-    return dbc.Navbar(dbc.Container([
-        dbc.NavbarBrand("bioprocess-twin", href="/", className="fw-bold"),
-        dbc.Nav(links, navbar=True, className="me-auto"),
-        html.Span("vaccine process digital twin", className="navbar-text small text-white-50"),
-    ], fluid=True), color="dark", dark=True, className="mb-3 py-2")
+    links = [
+        dbc.NavItem(dbc.NavLink(p["name"], href=p["relative_path"], active="exact"))
+        for p in dash.page_registry.values()
+    ]
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("bioprocess-twin", href="/", className="fw-bold"),
+                dbc.Nav(links, navbar=True, className="me-auto"),
+                html.Span("vaccine process digital twin", className="navbar-text small text-white-50"),
+            ],
+            fluid=True,
+        ),
+        color="dark",
+        dark=True,
+        className="mb-3 py-2",
+    )
 
 
 def create_app(db_url: str | None = None, demo: bool = True) -> dash.Dash:
@@ -55,10 +66,18 @@ def create_app(db_url: str | None = None, demo: bool = True) -> dash.Dash:
         except Exception as exc:  # noqa: BLE001 - a broken example must not stop the dashboard
             log.warning("demo data not loaded: %s", exc)
     manager = dash.DiskcacheManager(diskcache.Cache(str(_cache_dir(store.url))))
-    app = dash.Dash("dashboards", use_pages=True, pages_folder=str(HERE / "pages"),
-                    assets_folder=str(HERE / "assets"), external_stylesheets=[], external_scripts=[],
-                    serve_locally=True, background_callback_manager=manager,
-                    suppress_callback_exceptions=True, title="bioprocess-twin")
+    app = dash.Dash(
+        "dashboards",
+        use_pages=True,
+        pages_folder=str(HERE / "pages"),
+        assets_folder=str(HERE / "assets"),
+        external_stylesheets=[],
+        external_scripts=[],
+        serve_locally=True,
+        background_callback_manager=manager,
+        suppress_callback_exceptions=True,
+        title="bioprocess-twin",
+    )
     navbar = _navbar()
     app.layout = html.Div([navbar, dbc.Container(dash.page_container, fluid=True, className="pb-4")])
     return app

@@ -3,20 +3,22 @@
 Every field comes from ``Process.describe()``: operating parameters, model inputs and model
 parameters, each with its units, default and bounds. Field ids are pattern-matching dicts
 ``{"type": "param", "name": NAME}`` so one callback can read the whole form. For a calibrated
-version (:func:`describe_version`) the model-parameter defaults are the calibrated values, so the
-form shows what will run and the spec carries ``version`` plus only the user's changes to it.
+version (:func:`bioprocess_twin.catalogue.describe_version`) the model-parameter defaults are the
+calibrated values, so the form shows what will run and the spec carries ``version`` plus only the
+user's changes to it. Units and bounds are shown as :mod:`bioprocess_twin.core.display` writes them.
 """
+
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from bioprocess_twin.core.definitions import calibrated_parameters
-from bioprocess_twin.core.process import Process
+from bioprocess_twin.core.display import display_units, format_bounds, format_value
 from bioprocess_twin.core.spec import SimulationSpec
 
 PARAM = "param"
@@ -31,74 +33,52 @@ def param_dom_id(name: str) -> str:
     return json.dumps(param_id(name), sort_keys=True, separators=(",", ":"))
 
 
-def is_particle_process(process: Process) -> bool:
-    """True when the process reports size distributions (it overrides ``Process.distribution``)."""
-    return type(process).distribution is not Process.distribution
-
-
-def particle_models() -> list[str]:
-    """Registered processes that report a size distribution."""
-    from bioprocess_twin.core import registry
-    return [n for n in registry.names() if is_particle_process(registry.get(n))]
-
-
-def describe_version(model: str, version: str | None) -> dict[str, Any]:
-    """``Process.describe()`` of ``model`` at ``version``: for a calibrated set, its values are the
-    model-parameter defaults (the code's default kept as ``code_default``) and ``calibrated_version``
-    names it. Raises ParameterError on ``version`` when the set cannot be used."""
-    from bioprocess_twin.core import registry
-    process = registry.get(model)
-    description = process.describe()
-    if not version or version == process.version:
-        return description
-    values = calibrated_parameters(process, version)
-    description["parameters"] = [p | {"default": values[p["name"]], "code_default": p["default"]}
-                                 if p["name"] in values else p for p in description["parameters"]]
-    return description | {"calibrated_version": version}
-
-
 def fields(description: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
     """The form's sections, in display order: (title, parameter descriptors)."""
-    return [("Conditions", list(description.get("inputs", []))),
-            ("Recipe", list(description.get("operating", []))),
-            ("Model parameters", list(description.get("parameters", [])))]
-
-
-def _fmt(x: float | None) -> str:
-    if x is None:
-        return "∞"
-    return f"{x:.4g}"
-
-
-_PRETTY_UNITS = {"degC": "°C", "um": "µm", "us": "µs", "umol/m^2": "µmol/m²", "kg/m^3": "kg/m³", "m^3": "m³",
-                 "mPa*s": "mPa·s", "1": "", "dimensionless": ""}
-
-
-def pretty_units(units: str) -> str:
-    return _PRETTY_UNITS.get(units, units)
+    return [
+        ("Conditions", list(description.get("inputs", []))),
+        ("Recipe", list(description.get("operating", []))),
+        ("Model parameters", list(description.get("parameters", []))),
+    ]
 
 
 def _field(p: dict[str, Any], value: Any = None) -> html.Div:
     value = p["default"] if value is None else value
     lo, hi = p["bounds"]
-    units = pretty_units(p["units"])
-    bounds = f"[{_fmt(lo) if lo is not None else '−∞'}, {_fmt(hi)}]"
-    base = (f"calibrated {_fmt(p['default'])} (code {_fmt(p['code_default'])})" if "code_default" in p
-            else f"default {_fmt(p['default'])}")
+    units = display_units(p["units"])
+    bounds = format_bounds(lo, hi)
+    base = (
+        f"calibrated {format_value(p['default'])} (code {format_value(p['code_default'])})"
+        if "code_default" in p
+        else f"default {format_value(p['default'])}"
+    )
     hint = f"{base} · bounds {bounds}" + (f" {units}" if units else "")
-    box = dcc.Input(id=param_id(p["name"]), type="number", value=value, min=lo, max=hi,
-                    step=1 if p.get("integer") else "any", debounce=True, required=True,
-                    className="param-input")
+    box = dcc.Input(
+        id=param_id(p["name"]),
+        type="number",
+        value=value,
+        min=lo,
+        max=hi,
+        step=1 if p.get("integer") else "any",
+        debounce=True,
+        required=True,
+        className="param-input",
+    )
     group = dbc.InputGroup([box] + ([dbc.InputGroupText(units)] if units else []), size="sm")
     title = p.get("description") or p["name"]
     if p.get("source"):
         title += f" (source: {p['source']})"
-    return html.Div([
-        html.Label(p["name"], htmlFor=param_dom_id(p["name"]), className="form-label mb-0 small fw-semibold",
-                   title=title),
-        group,
-        html.Div(hint, className="form-text mt-0 param-hint"),
-    ], className="mb-2 param-field", title=title)
+    return html.Div(
+        [
+            html.Label(
+                p["name"], htmlFor=param_dom_id(p["name"]), className="form-label mb-0 small fw-semibold", title=title
+            ),
+            group,
+            html.Div(hint, className="form-text mt-0 param-hint"),
+        ],
+        className="mb-2 param-field",
+        title=title,
+    )
 
 
 def build_form(description: dict[str, Any], keep: Mapping[str, Any] | None = None) -> list:
@@ -113,23 +93,35 @@ def build_form(description: dict[str, Any], keep: Mapping[str, Any] | None = Non
             out.extend(_field(p, keep.get(p["name"])) for p in params)
     title, params = sections[2]
     if params:
-        out.append(dbc.Accordion([dbc.AccordionItem([_field(p) for p in params],
-                                                    title=f"{title} ({len(params)})")],
-                                 start_collapsed=True, flush=True, className="mt-2"))
+        out.append(
+            dbc.Accordion(
+                [dbc.AccordionItem([_field(p) for p in params], title=f"{title} ({len(params)})")],
+                start_collapsed=True,
+                flush=True,
+                className="mt-2",
+            )
+        )
     return out
 
 
-def spec_from_form(model: str, description: dict[str, Any], ids: Sequence[dict], values: Sequence[Any]
-                   ) -> tuple[SimulationSpec | None, list[tuple[str, str]]]:
+def spec_from_form(
+    model: str, description: dict[str, Any], ids: Sequence[dict], values: Sequence[Any]
+) -> tuple[SimulationSpec | None, list[tuple[str, str]]]:
     """Build the spec from the form; only values that differ from the defaults are written (for a
     calibrated version, from its values; the spec then names the ``version``).
 
     Returns ``(spec, [])`` or ``(None, [(field, message), ...])`` for fields the browser could not
     turn into a number (an HTML number box reports an out-of-range or malformed entry as empty).
     """
-    declared = {p["name"]: (section, p) for section, params in
-                (("operating", description.get("operating", [])), ("inputs", description.get("inputs", [])),
-                 ("parameters", description.get("parameters", []))) for p in params}
+    declared = {
+        p["name"]: (section, p)
+        for section, params in (
+            ("operating", description.get("operating", [])),
+            ("inputs", description.get("inputs", [])),
+            ("parameters", description.get("parameters", [])),
+        )
+        for p in params
+    }
     parameters: dict[str, float] = {}
     inputs: dict[str, float] = {}
     errors: list[tuple[str, str]] = []
@@ -142,8 +134,13 @@ def spec_from_form(model: str, description: dict[str, Any], ids: Sequence[dict],
         if value is None or value == "":
             lo, hi = p["bounds"]
             what = "a whole number" if p.get("integer") else "a number"
-            errors.append((name, f"enter {what} within [{_fmt(lo) if lo is not None else '−∞'}, {_fmt(hi)}] "
-                                 f"{pretty_units(p['units'])} (the box is empty or its entry is not valid)"))
+            errors.append(
+                (
+                    name,
+                    f"enter {what} within {format_bounds(lo, hi)} "
+                    f"{display_units(p['units'])} (the box is empty or its entry is not valid)",
+                )
+            )
             continue
         value = float(value)
         default = float(p["default"])
@@ -152,5 +149,6 @@ def spec_from_form(model: str, description: dict[str, Any], ids: Sequence[dict],
         (inputs if section == "inputs" else parameters)[name] = value
     if errors:
         return None, errors
-    return SimulationSpec(model=model, version=description.get("calibrated_version"), parameters=parameters,
-                          inputs=inputs), []
+    return SimulationSpec(
+        model=model, version=description.get("calibrated_version"), parameters=parameters, inputs=inputs
+    ), []

@@ -3,6 +3,7 @@
 Background callbacks run in forked worker processes; a SQLAlchemy engine must not cross a fork,
 so each process opens its own :class:`RunStore` on the configured URL.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,10 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
+from bioprocess_twin.core.display import describe_kpi, format_value, headline_kpis
 from bioprocess_twin.records.store import RunStore
 
-from .kpis import fmt, split_key
+from .common import timestamp
 
 _CONFIG: dict[str, Any] = {"url": None}
 _STORES: dict[int, RunStore] = {}
@@ -36,11 +38,7 @@ def store() -> RunStore:
 
 
 def _kpi_columns(rows: list[dict[str, Any]], n: int = 3) -> list[str]:
-    preferred = ["z_average_nm", "pdi", "d50_nm", "span"]
-    seen = [k for r in rows for k in (r.get("kpis") or {})]
-    cols = [k for k in preferred if k in seen]
-    cols += [k for k in dict.fromkeys(seen) if k not in cols]
-    return cols[:n]
+    return headline_kpis((k for r in rows for k in (r.get("kpis") or {})), n)
 
 
 def recent_runs_table(limit: int = 10, model: str | None = None) -> html.Div | dbc.Table:
@@ -54,15 +52,43 @@ def recent_runs_table(limit: int = 10, model: str | None = None) -> html.Div | d
     if not rows:
         return html.Div("No saved runs yet.", className="text-secondary small", id="recent-runs-empty")
     kcols = _kpi_columns(rows)
-    klabels = [f"{n} ({u})" if u else n for n, u in map(split_key, kcols)]
-    head = html.Thead(html.Tr([html.Th(h) for h in ["#", "created (UTC)", "author", "model", "version", "status"]
-                               + klabels + ["results SHA-256"]]))
-    body = html.Tbody([html.Tr([
-        html.Td(r["id"]), html.Td(str(r["created_at"])[:19].replace("T", " ")), html.Td(r.get("author", "")),
-        html.Td(r["model"]), html.Td(r["model_version"]),
-        html.Td(html.Span(r["status"], className="badge " + ("bg-success" if r["status"] == "ok" else "bg-danger"))),
-        *[html.Td(fmt((r.get("kpis") or {}).get(k))) for k in kcols],
-        html.Td(html.Code(r["results_sha256"][:12], title=r["results_sha256"])),
-    ]) for r in rows])
-    return dbc.Table([head, body], id="recent-runs-table", size="sm", striped=True, hover=True,
-                     responsive=True, className="mb-0 small")
+    kviews = [describe_kpi(k, None) for k in kcols]
+    klabels = [f"{v.label} ({v.display_units})" if v.display_units else v.label for v in kviews]
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th(h)
+                for h in ["#", "created (UTC)", "author", "model", "version", "status"] + klabels + ["results SHA-256"]
+            ]
+        )
+    )
+    body = html.Tbody(
+        [
+            html.Tr(
+                [
+                    html.Td(r["id"]),
+                    html.Td(timestamp(r["created_at"])),
+                    html.Td(r.get("author", "")),
+                    html.Td(r["model"]),
+                    html.Td(r["model_version"]),
+                    html.Td(
+                        html.Span(
+                            r["status"], className="badge " + ("bg-success" if r["status"] == "ok" else "bg-danger")
+                        )
+                    ),
+                    *[html.Td(format_value((r.get("kpis") or {}).get(k))) for k in kcols],
+                    html.Td(html.Code(r["results_sha256"][:12], title=r["results_sha256"])),
+                ]
+            )
+            for r in rows
+        ]
+    )
+    return dbc.Table(
+        [head, body],
+        id="recent-runs-table",
+        size="sm",
+        striped=True,
+        hover=True,
+        responsive=True,
+        className="mb-0 small",
+    )

@@ -1,8 +1,9 @@
 """Plan: module counts and a campaign schedule for a plan spec, shown as a Gantt chart.
 
-The page loads a demo plan spec from ``data/plans``, lets the user change each product's demand,
+The page loads a demo plan spec from the shipped ``examples/plans``, lets the user change each product's demand,
 and calls the same ``plan(spec: PlanSpec)`` as ``bioprocess-twin line plan``. No science lives here.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -12,17 +13,21 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
+from bioprocess_twin.core.resources import example_path
 from bioprocess_twin.core.spec import SpecError
+from bioprocess_twin.line.plan_from_line import resolve_line_products
 from bioprocess_twin.line.plan_spec import load_plan_spec
 from bioprocess_twin.line.planning import plan
 from dashboards.components import gantt
+from dashboards.components.common import GRAPH_CONFIG, error_alert, status_badge
+from dashboards.components.kpis import card
 
 dash.register_page(__name__, path="/plan", name="Plan", order=30, title="Plan · bioprocess-twin")
 
-PLANS = Path(__file__).resolve().parents[2] / "data" / "plans"
+PLANS = example_path("plans")
 PREFERRED = "vaccine_campaign.yaml"
 DEMAND = "plan-demand"
-GRAPH_CONFIG = {"displaylogo": False, "showSendToCloud": False, "modeBarButtonsToRemove": ["sendDataToCloud"]}
+DEMAND_UNITS = "Mdose"  # the demand is entered in millions of doses
 
 
 def plan_files() -> list[str]:
@@ -37,7 +42,7 @@ def load_spec(name: str):
 
 @lru_cache(maxsize=16)
 def _load_spec(path: Path, mtime_ns: int):
-    return load_plan_spec(path)
+    return resolve_line_products(load_plan_spec(path))
 
 
 def _demand_inputs(name: str | None) -> list:
@@ -46,91 +51,183 @@ def _demand_inputs(name: str | None) -> list:
     try:
         spec = load_spec(name)
     except SpecError as exc:
-        return [_alert("This plan spec is not valid", exc.errors)]
-    rows = [html.Div(f"{spec.horizon_weeks} weeks × {spec.hours_per_week:g} h · {len(spec.module_types)} module "
-                     f"types · {len(spec.products)} products", className="small text-secondary mb-2")]
-    for p in spec.products:
-        rows += [dbc.Label(f"{p.name} demand", className="small mb-0"),
-                 dbc.InputGroup([dbc.Input(id={"type": DEMAND, "name": p.name}, type="number", min=0, step="any",
-                                           value=p.demand_doses / 1e6, className="text-end"),
-                                 dbc.InputGroupText("M doses", className="small")], size="sm", className="mb-1")]
+        return [error_alert("This plan spec is not valid", exc.errors, "plan-error")]
+    rows = [
+        html.Div(
+            f"{spec.horizon_weeks} weeks × {spec.hours_per_week:g} h · {len(spec.module_types)} module "
+            f"types · {len(spec.products)} products",
+            className="small text-secondary mb-2",
+        )
+    ]
+    for name, demand in spec.demand(DEMAND_UNITS).items():
+        rows += [
+            dbc.Label(f"{name} demand", className="small mb-0"),
+            dbc.InputGroup(
+                [
+                    dbc.Input(
+                        id={"type": DEMAND, "name": name},
+                        type="number",
+                        min=0,
+                        step="any",
+                        value=demand,
+                        className="text-end",
+                    ),
+                    dbc.InputGroupText("M doses", className="small"),
+                ],
+                size="sm",
+                className="mb-1",
+            ),
+        ]
     return rows
 
 
-def _alert(title: str, errors: list[tuple[str, str]], element_id: str = "plan-error") -> dbc.Alert:
-    return dbc.Alert([html.Strong(title), html.Ul([html.Li([html.Code(f), f": {m}"]) for f, m in errors],
-                                                  className="mb-0 mt-1")],
-                     color="danger", id=element_id, className="mt-2 mb-0 small")
-
-
 def _kpi(key: str, label: str, value: str) -> dbc.Col:
-    return dbc.Col(dbc.Card(dbc.CardBody([html.Div(label, className="small text-secondary text-truncate"),
-                                          html.Div(value, id=f"plan-kpi-{key}", className="kpi-value")],
-                                         className="py-2 px-3"), className="kpi-card h-100 shadow-sm"),
-                   xs=6, md=3, className="mb-2")
+    return card(label, value, f"plan-kpi-{key}", xs=6, md=3, xl=None)
 
 
 def _kpis(doc: dict | None) -> list:
     if not doc or doc.get("total_cost") is None:
-        return [dbc.Col(html.Div("No plan yet: pick a spec, set the demand and press Run.",
-                                 className="text-secondary small py-2"))]
+        return [
+            dbc.Col(
+                html.Div(
+                    "No plan yet: pick a spec, set the demand and press Run.", className="text-secondary small py-2"
+                )
+            )
+        ]
     b = doc.get("bottleneck") or {}
-    return [_kpi("total_cost", f"total cost ({doc['currency']})", f"{doc['total_cost']:,.0f}"),
-            _kpi("modules", "modules installed", str(sum(doc["modules"].values()))),
-            _kpi("changeovers", "set-ups / changeovers", str(doc["changeovers"])),
-            _kpi("bottleneck", "bottleneck", f"{b.get('module_type', '—')} "
-                                             f"({100 * b.get('utilisation', 0):.0f} %)")]
+    return [
+        _kpi("total_cost", f"total cost ({doc['currency']})", f"{doc['total_cost']:,.0f}"),
+        _kpi("modules", "modules installed", str(sum(doc["modules"].values()))),
+        _kpi("changeovers", "set-ups / changeovers", str(doc["changeovers"])),
+        _kpi("bottleneck", "bottleneck", f"{b.get('module_type', '—')} ({b.get('utilisation', 0):.0%})"),
+    ]
 
 
 def _modules_table(doc: dict) -> dbc.Table:
     head = html.Thead(html.Tr([html.Th("module type"), html.Th("modules"), html.Th("busy")]))
-    body = html.Tbody([html.Tr([html.Td(m), html.Td(n), html.Td(f"{100 * doc['utilisation'][m]:.0f} %")])
-                       for m, n in doc["modules"].items()])
+    body = html.Tbody(
+        [html.Tr([html.Td(m), html.Td(n), html.Td(f"{doc['utilisation'][m]:.0%}")]) for m, n in doc["modules"].items()]
+    )
     return dbc.Table([head, body], size="sm", className="small mb-0", id="plan-modules-table")
 
 
 def _infeasible(doc: dict) -> dbc.Alert:
-    return dbc.Alert([html.Strong("The demand cannot be met"),
-                      html.Ul([html.Li(m) for m in doc["infeasibility"]["messages"]], className="mb-0 mt-1")],
-                     color="warning", id="plan-infeasible", className="small")
+    return dbc.Alert(
+        [
+            html.Strong("The demand cannot be met"),
+            html.Ul([html.Li(m) for m in doc["infeasibility"]["messages"]], className="mb-0 mt-1"),
+        ],
+        color="warning",
+        id="plan-infeasible",
+        className="small",
+    )
 
 
 def layout(**_):
     files = plan_files()
     selected = PREFERRED if PREFERRED in files else (files[0] if files else None)
-    return html.Div([
-        dcc.Store(id="plan-data"),
-        html.H3("Line configuration and campaign plan", className="mb-1"),
-        html.P("How many parallel modules of each type, and which product runs where each week, to meet "
-               "the demand at least cost (Pyomo MILP solved by HiGHS; see docs/planning.md).",
-               className="text-secondary"),
-        dbc.Row([
-            dbc.Col(dbc.Card(dbc.CardBody([
-                html.H5("Plan spec and demand", className="card-title"),
-                dbc.Label("Plan spec", html_for="plan-picker", className="small fw-semibold mb-0"),
-                dcc.Dropdown(id="plan-picker", options=[{"label": f, "value": f} for f in files], value=selected,
-                             clearable=False, className="mb-2"),
-                html.Div(_demand_inputs(selected), id="plan-demand-form"),
-                dbc.Button("Run", id="plan-run", color="primary", n_clicks=0, className="w-100 mt-2",
-                           disabled=not selected),
-                html.Div(id="plan-alert"),
-            ]), className="shadow-sm"), md=5, lg=4, xxl=3, className="mb-3"),
-            dbc.Col(dcc.Loading([
-                html.Div(id="plan-status", className="small text-secondary mb-2"),
-                html.Div(id="plan-report"),
-                dbc.Row(_kpis(None), id="plan-kpis", className="g-2 mb-1"),
-                dbc.Card(dbc.CardBody(dcc.Graph(id="plan-gantt", figure=gantt.gantt_figure(None),
-                                                config=GRAPH_CONFIG)), className="shadow-sm mb-3"),
-                dbc.Row([
-                    dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id="plan-util", figure=gantt.utilisation_figure(None),
-                                                            config=GRAPH_CONFIG)), className="shadow-sm"), lg=7),
-                    dbc.Col(dbc.Card(dbc.CardBody([dcc.Graph(id="plan-costs", figure=gantt.cost_figure(None),
-                                                             config=GRAPH_CONFIG),
-                                                   html.Div(id="plan-modules")]), className="shadow-sm"), lg=5),
-                ], className="g-3"),
-            ], type="default", delay_show=300), md=7, lg=8, xxl=9),
-        ], className="g-3"),
-    ])
+    return html.Div(
+        [
+            dcc.Store(id="plan-data"),
+            html.H3("Line configuration and campaign plan", className="mb-1"),
+            html.P(
+                "How many parallel modules of each type, and which product runs where each week, to meet "
+                "the demand at least cost (Pyomo MILP solved by HiGHS; see docs/planning.md).",
+                className="text-secondary",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        dbc.Card(
+                            dbc.CardBody(
+                                [
+                                    html.H5("Plan spec and demand", className="card-title"),
+                                    dbc.Label("Plan spec", html_for="plan-picker", className="small fw-semibold mb-0"),
+                                    dcc.Dropdown(
+                                        id="plan-picker",
+                                        options=[{"label": f, "value": f} for f in files],
+                                        value=selected,
+                                        clearable=False,
+                                        className="mb-2",
+                                    ),
+                                    html.Div(_demand_inputs(selected), id="plan-demand-form"),
+                                    dbc.Button(
+                                        "Run",
+                                        id="plan-run",
+                                        color="primary",
+                                        n_clicks=0,
+                                        className="w-100 mt-2",
+                                        disabled=not selected,
+                                    ),
+                                    html.Div(id="plan-alert"),
+                                ]
+                            ),
+                            className="shadow-sm",
+                        ),
+                        md=5,
+                        lg=4,
+                        xxl=3,
+                        className="mb-3",
+                    ),
+                    dbc.Col(
+                        dcc.Loading(
+                            [
+                                html.Div(id="plan-status", className="small text-secondary mb-2"),
+                                html.Div(id="plan-report"),
+                                dbc.Row(_kpis(None), id="plan-kpis", className="g-2 mb-1"),
+                                dbc.Card(
+                                    dbc.CardBody(
+                                        dcc.Graph(id="plan-gantt", figure=gantt.gantt_figure(None), config=GRAPH_CONFIG)
+                                    ),
+                                    className="shadow-sm mb-3",
+                                ),
+                                dbc.Row(
+                                    [
+                                        dbc.Col(
+                                            dbc.Card(
+                                                dbc.CardBody(
+                                                    dcc.Graph(
+                                                        id="plan-util",
+                                                        figure=gantt.utilisation_figure(None),
+                                                        config=GRAPH_CONFIG,
+                                                    )
+                                                ),
+                                                className="shadow-sm",
+                                            ),
+                                            lg=7,
+                                        ),
+                                        dbc.Col(
+                                            dbc.Card(
+                                                dbc.CardBody(
+                                                    [
+                                                        dcc.Graph(
+                                                            id="plan-costs",
+                                                            figure=gantt.cost_figure(None),
+                                                            config=GRAPH_CONFIG,
+                                                        ),
+                                                        html.Div(id="plan-modules"),
+                                                    ]
+                                                ),
+                                                className="shadow-sm",
+                                            ),
+                                            lg=5,
+                                        ),
+                                    ],
+                                    className="g-3",
+                                ),
+                            ],
+                            type="default",
+                            delay_show=300,
+                        ),
+                        md=7,
+                        lg=8,
+                        xxl=9,
+                    ),
+                ],
+                className="g-3",
+            ),
+        ]
+    )
 
 
 @callback(Output("plan-demand-form", "children"), Input("plan-picker", "value"), prevent_initial_call=True)
@@ -138,43 +235,81 @@ def pick_plan(name):
     return _demand_inputs(name)
 
 
-@callback(Output("plan-data", "data"), Output("plan-alert", "children"),
-          Input("plan-run", "n_clicks"), State("plan-picker", "value"),
-          State({"type": DEMAND, "name": ALL}, "value"), State({"type": DEMAND, "name": ALL}, "id"),
-          prevent_initial_call=True, running=[(Output("plan-run", "disabled"), True, False)])
+@callback(
+    Output("plan-data", "data"),
+    Output("plan-alert", "children"),
+    Input("plan-run", "n_clicks"),
+    State("plan-picker", "value"),
+    State({"type": DEMAND, "name": ALL}, "value"),
+    State({"type": DEMAND, "name": ALL}, "id"),
+    prevent_initial_call=True,
+    running=[(Output("plan-run", "disabled"), True, False)],
+)
 def run_plan(_, name, values, ids):
     if not name:
-        return no_update, _alert("Nothing to run", [("plan", "pick a plan spec")])
-    bad = [(f"demand.{i['name']}", "enter a number of million doses, 0 or more")
-           for i, v in zip(ids, values) if v is None or v < 0]
+        return no_update, error_alert("Nothing to run", [("plan", "pick a plan spec")], "plan-error")
+    bad = [
+        (f"demand.{i['name']}", "enter a number of million doses, 0 or more")
+        for i, v in zip(ids, values)
+        if v is None or v < 0
+    ]
     if bad:
-        return no_update, _alert("Check the demand", bad)
+        return no_update, error_alert("Check the demand", bad, "plan-error")
     try:
-        spec = load_spec(name).with_demand({i["name"]: v * 1e6 for i, v in zip(ids, values)})
+        spec = load_spec(name).with_demand({i["name"]: v for i, v in zip(ids, values)}, DEMAND_UNITS)
         result = plan(spec)
     except SpecError as exc:
-        return no_update, _alert("Check the inputs", exc.errors)
+        return no_update, error_alert("Check the inputs", exc.errors, "plan-error")
     except Exception as exc:  # noqa: BLE001 - report, never crash the page
-        return no_update, _alert("The plan could not be computed", [(type(exc).__name__, str(exc))])
+        return no_update, error_alert("The plan could not be computed", [(type(exc).__name__, str(exc))], "plan-error")
     return result.to_dict() | {"spec": spec.model_dump(mode="json")}, None
 
 
-@callback(Output("plan-gantt", "figure"), Output("plan-util", "figure"), Output("plan-costs", "figure"),
-          Output("plan-kpis", "children"), Output("plan-status", "children"), Output("plan-report", "children"),
-          Output("plan-modules", "children"), Input("plan-data", "data"))
+@callback(
+    Output("plan-gantt", "figure"),
+    Output("plan-util", "figure"),
+    Output("plan-costs", "figure"),
+    Output("plan-kpis", "children"),
+    Output("plan-status", "children"),
+    Output("plan-report", "children"),
+    Output("plan-modules", "children"),
+    Input("plan-data", "data"),
+)
 def show_plan(doc):
     if not doc:
-        return (gantt.gantt_figure(None), gantt.utilisation_figure(None), gantt.cost_figure(None), _kpis(None),
-                "No plan yet.", None, None)
+        return (
+            gantt.gantt_figure(None),
+            gantt.utilisation_figure(None),
+            gantt.cost_figure(None),
+            _kpis(None),
+            "No plan yet.",
+            None,
+            None,
+        )
     status = doc["status"]
-    colour = {"optimal": "success", "time_limit": "info", "infeasible": "warning"}.get(status, "danger")
     s = doc["solver"]
-    note = [dbc.Badge(status, color=colour, className="me-2", id="plan-status-badge"),
-            f"{doc['name']} · {s.get('variables', 0):,} variables, {s.get('constraints', 0):,} constraints · "
-            f"solved in {s.get('solve_s', 0):.1f} s" + (f" · gap {100 * s['mip_gap']:.2g} %"
-                                                       if s.get("mip_gap") is not None else "")]
-    report = _infeasible(doc) if status == "infeasible" else (
-        dbc.Alert(doc["message"], color="danger", id="plan-failed", className="small") if status == "failed" else None)
+    note = [
+        status_badge(status, "plan-status-badge"),
+        f"{doc['name']} · {s.get('variables', 0):,} variables, {s.get('constraints', 0):,} constraints · "
+        f"solved in {s.get('solve_s', 0):.1f} s"
+        + (f" · gap {s['mip_gap']:.2%}" if s.get("mip_gap") is not None else ""),
+    ]
+    report = (
+        _infeasible(doc)
+        if status == "infeasible"
+        else (
+            dbc.Alert(doc["message"], color="danger", id="plan-failed", className="small")
+            if status == "failed"
+            else None
+        )
+    )
     modules = _modules_table(doc) if doc.get("modules") else None
-    return (gantt.gantt_figure(doc), gantt.utilisation_figure(doc), gantt.cost_figure(doc), _kpis(doc), note,
-            report, modules)
+    return (
+        gantt.gantt_figure(doc),
+        gantt.utilisation_figure(doc),
+        gantt.cost_figure(doc),
+        _kpis(doc),
+        note,
+        report,
+        modules,
+    )
