@@ -4,6 +4,7 @@
 tests/test_demo_kpis.py reruns every demo and compares to 1e-9 relative, so a refactoring that
 changes a result by more than round-off fails. Timing fields are left out.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,19 +15,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).with_name("data") / "demo_kpis.json"
-SKIP = ("time_s", "build_s", "solve_s", "seconds", "elapsed", "wall", "stats", "solve_time", "cpu", "created", "runtime")
+SKIP = (
+    "time_s",
+    "build_s",
+    "solve_s",
+    "seconds",
+    "elapsed",
+    "wall",
+    "stats",
+    "solve_time",
+    "cpu",
+    "created",
+    "runtime",
+)
 
 
 def demos() -> dict[str, list[str]]:
     """Demo name -> CLI arguments (after ``bioprocess-twin``)."""
-    specs = ROOT / "data" / "specs"
+    from bioprocess_twin.core.resources import example_path
+
     out = {}
-    for path in sorted(specs.glob("*.yaml")):
+    for path in sorted(example_path("specs").glob("*.yaml")):
         kind = "scaleup" if path.stem.startswith("scaleup") else "simulate"
         out[f"{kind}:{path.stem}"] = [kind, str(path), "--json"]
     for line in ("adjuvant_only", "adjuvanted_vaccine"):
         out[f"line:{line}"] = ["line", "run", line, "--json", "--no-series"]
-    for path in sorted((ROOT / "data" / "plans").glob("*.yaml")):
+    for path in sorted(example_path("plans").glob("*.yaml")):
         out[f"plan:{path.stem}"] = ["line", "plan", str(path), "--json"]
     return out
 

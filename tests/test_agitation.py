@@ -1,4 +1,5 @@
 """Stirred-vessel correlations: hand-computed numbers, physical trends, symbolic use, input errors."""
+
 import math
 
 import casadi as ca
@@ -7,7 +8,7 @@ import pyomo.environ as pe
 import pytest
 
 from bioprocess_twin.core import ParameterError
-from bioprocess_twin.units import agitation as ag
+from bioprocess_twin.correlations import agitation as ag
 
 
 def test_power_number_definition_by_hand():
@@ -22,23 +23,23 @@ def test_power_number_definition_by_hand():
     assert ag.otr(10 / 3600, 0.2, 0.06) == pytest.approx(10 / 3600 * 0.14)
     assert ag.energy_dissipation(50.0, 1000.0, 1.0) == pytest.approx(0.05)
     # eta = (nu^3/eps)^(1/4): nu = 1e-6, eps = 1 W/kg -> 1e-4.5 m = 31.6 um
-    assert ag.kolmogorov_length(1.0, 1e-6) == pytest.approx(10 ** -4.5)
+    assert ag.kolmogorov_length(1.0, 1e-6) == pytest.approx(10**-4.5)
     assert ag.kolmogorov_shear_rate(1.0, 1e-6) == pytest.approx(1000.0)
 
 
 def test_van_t_riet_numbers():
     # coalescing: 0.026 * 100^0.4 * 0.01^0.5 = 0.026 * 6.3096 * 0.1
-    assert ag.kla(100.0, 0.01) == pytest.approx(0.026 * 100 ** 0.4 * 0.1, rel=1e-12)
+    assert ag.kla(100.0, 0.01) == pytest.approx(0.026 * 100**0.4 * 0.1, rel=1e-12)
     assert ag.kla(100.0, 0.01) == pytest.approx(0.016405, rel=1e-4)
-    assert ag.kla(100.0, 0.01, "van_t_riet_non_coalescing") == pytest.approx(0.002 * 100 ** 0.7 * 0.01 ** 0.2)
+    assert ag.kla(100.0, 0.01, "van_t_riet_non_coalescing") == pytest.approx(0.002 * 100**0.7 * 0.01**0.2)
     assert set(ag.KLA_CORRELATIONS) >= {"van_t_riet_coalescing", "van_t_riet_non_coalescing", "linek_coalescing"}
 
 
 def test_michel_miller_constant_is_the_imperial_one_in_si():
     # 1 hp, 100 rpm, 1 ft, 10 ft^3/min in the original units: Pg = 0.08 (1 * 100 * 1 / 10^0.56)^0.45 hp
     hp, ft = 745.7, 0.3048
-    expected_hp = 0.08 * (1.0 * 100.0 * 1.0 / 10 ** 0.56) ** 0.45
-    si = ag.gassed_power_michel_miller(hp, 100 / 60, ft, 10 * ft ** 3 / 60)
+    expected_hp = 0.08 * (1.0 * 100.0 * 1.0 / 10**0.56) ** 0.45
+    si = ag.gassed_power_michel_miller(hp, 100 / 60, ft, 10 * ft**3 / 60)
     assert si / hp == pytest.approx(expected_hp, rel=1e-9)
     assert ag.MICHEL_MILLER_C_SI == pytest.approx(0.706, abs=2e-3)
 
@@ -64,20 +65,20 @@ def test_mixing_time_falls_with_speed_and_matches_grenville():
     N = np.array([0.5, 1.0, 2.0])
     theta = ag.mixing_time(N, 0.5, 1.5, 1.5, 5.0)
     assert np.all(np.diff(theta) < 0)
-    assert theta[0] * 0.5 == pytest.approx(theta[2] * 2.0)          # theta ~ 1/N
+    assert theta[0] * 0.5 == pytest.approx(theta[2] * 2.0)  # theta ~ 1/N
     # H = T, D/T = 1/3, Np = 5: N theta = 5.20 * 9 / 5^(1/3) = 27.37
     assert theta[1] == pytest.approx(5.20 * 9 / 5 ** (1 / 3), rel=1e-12)
     tall = ag.mixing_time(1.0, 0.5, 1.5, 3.0, 5.0)
-    assert tall == pytest.approx(theta[1] * 2 ** 2.5)
+    assert tall == pytest.approx(theta[1] * 2**2.5)
 
 
 def test_vessel_from_volume_geometry():
     v = ag.Vessel.from_volume(2.0, aspect_ratio=2.0, d_over_t=0.4, impeller="pitched_blade", n_impellers=2)
-    assert math.pi * v.tank_diameter ** 2 * v.liquid_height / 4 == pytest.approx(2.0)
+    assert math.pi * v.tank_diameter**2 * v.liquid_height / 4 == pytest.approx(2.0)
     assert v.aspect_ratio == pytest.approx(2.0) and v.d_over_t == pytest.approx(0.4)
     assert v.power_number == ag.IMPELLERS["pitched_blade"].power_number
     big = v.scaled(16.0)
-    assert big.tank_diameter / v.tank_diameter == pytest.approx(2.0)     # (16/2)^(1/3)
+    assert big.tank_diameter / v.tank_diameter == pytest.approx(2.0)  # (16/2)^(1/3)
     assert big.d_over_t == pytest.approx(0.4) and big.n_impellers == 2
 
 
@@ -90,13 +91,16 @@ def test_impeller_library():
         ag.find_impeller("paddle_wheel")
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(volume=-1.0, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.3), "volume"),
-    (dict(volume=0.785, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.3, impeller="x"), "impeller"),
-    (dict(volume=0.785, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.9), "impeller_diameter"),
-    (dict(volume=2.0, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.3), "volume"),
-    (dict(volume=0.785, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.3, n_impellers=0), "n_impellers"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(volume=-1.0, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.3), "volume"),
+        (dict(volume=0.785, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.3, impeller="x"), "impeller"),
+        (dict(volume=0.785, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.9), "impeller_diameter"),
+        (dict(volume=2.0, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.3), "volume"),
+        (dict(volume=0.785, tank_diameter=1.0, liquid_height=1.0, impeller_diameter=0.3, n_impellers=0), "n_impellers"),
+    ],
+)
 def test_vessel_errors_name_the_field(kwargs, field):
     with pytest.raises(ParameterError) as info:
         ag.Vessel(**kwargs)
@@ -119,12 +123,17 @@ def test_casadi_and_pyomo_expressions_go_through_the_same_functions():
     got = [float(x) for x in f(1.5, 1e-3)]
     p0 = ag.ungassed_power(5.0, 1000.0, 1.5, D)
     pg = ag.gassed_power_michel_miller(p0, 1.5, D, 1e-3)
-    want = [p0, pg, ag.kla(pg / 1.5, ag.superficial_gas_velocity(1e-3, T)), ag.mixing_time(1.5, D, T, T, 5.0),
-            ag.tip_speed(1.5, D)]
+    want = [
+        p0,
+        pg,
+        ag.kla(pg / 1.5, ag.superficial_gas_velocity(1e-3, T)),
+        ag.mixing_time(1.5, D, T, T, 5.0),
+        ag.tip_speed(1.5, D),
+    ]
     assert got == pytest.approx(want, rel=1e-12)
     # derivative of P0 with respect to N: 3 Np rho N^2 D^5
     dP = ca.Function("dP", [N], [ca.jacobian(P0, N)])
-    assert float(dP(1.5)) == pytest.approx(3 * 5.0 * 1000.0 * 1.5 ** 2 * D ** 5)
+    assert float(dP(1.5)) == pytest.approx(3 * 5.0 * 1000.0 * 1.5**2 * D**5)
     m = pe.ConcreteModel()
     m.N = pe.Var(initialize=1.5)
     expr = ag.kla(ag.ungassed_power(5.0, 1000.0, m.N, D) / 1.5, 2e-3)
@@ -137,8 +146,8 @@ def test_describe_operation_is_consistent():
     op = ag.describe_operation(v, N, Qg)
     assert set(op) == set(ag.OPERATION_QUANTITIES)
     assert op["agitation_rpm"] == pytest.approx(90.0)
-    assert op["vvm"] == pytest.approx(0.05) and op["gas_flow"] == pytest.approx(100.0)     # L/min
-    assert op["ungassed_power"] == pytest.approx(2 * 1.3 * 1000 * N ** 3 * v.impeller_diameter ** 5)
+    assert op["vvm"] == pytest.approx(0.05) and op["gas_flow"] == pytest.approx(100.0)  # L/min
+    assert op["ungassed_power"] == pytest.approx(2 * 1.3 * 1000 * N**3 * v.impeller_diameter**5)
     assert op["gassed_power"] < op["ungassed_power"]
     assert op["power_per_volume"] == pytest.approx(op["gassed_power"] / 2.0)
     assert op["kla"] == pytest.approx(3600 * ag.kla(op["power_per_volume"], op["superficial_gas_velocity"] / 1e3))

@@ -1,4 +1,5 @@
 """``bioprocess-twin calibrate SPEC``: a user's own model file plus plant-like records is enough; bad data exits 2."""
+
 from __future__ import annotations
 
 import json
@@ -8,19 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from test_calibration_estimation import MONOD_SOURCE, TRUE, monod_model
 from typer.testing import CliRunner
 
 from bioprocess_twin.calibration.parameter_sets import load_parameter_set
 from bioprocess_twin.cli import app
 from bioprocess_twin.core import ParameterError
-from test_calibration_estimation import MONOD_SOURCE, TRUE, monod_model
+from bioprocess_twin.core.resources import example_path
 
 runner = CliRunner()
 
 
-
 def write_case(tmp_path, fault=None) -> Path:
     from bioprocess_twin.core import simulate
+
     model = monod_model()
     (tmp_path / "my_model.py").write_text(MONOD_SOURCE)
     rng = np.random.default_rng(7)
@@ -31,26 +33,52 @@ def write_case(tmp_path, fault=None) -> Path:
         X = res.state("X") * (1 + 0.04 * rng.normal(size=t.size))
         S = np.maximum(res.state("S") + 0.05 * rng.normal(size=t.size), 0.0)
         for k, tk in enumerate(t):
-            rows.append({"batch": f"R{i + 1}", "hours": tk, "biomass_mg_per_mL": X[k],     # mg/mL = g/L
-                         "glucose_g_per_L": S[k] * 1000, "X_start": x0 if k == 0 else None})
+            rows.append(
+                {
+                    "batch": f"R{i + 1}",
+                    "hours": tk,
+                    "biomass_mg_per_mL": X[k],  # mg/mL = g/L
+                    "glucose_g_per_L": S[k] * 1000,
+                    "X_start": x0 if k == 0 else None,
+                }
+            )
     frame = pd.DataFrame(rows)
     frame["glucose_g_per_L"] /= 1000
     if fault == "text":
         frame["glucose_g_per_L"] = frame["glucose_g_per_L"].astype(object)
         frame.loc[20, "glucose_g_per_L"] = "n/a"
     frame.to_csv(tmp_path / "runs.csv", index=False)
-    tag_map = {"kind": "tag map", "model": "monod_batch",
-               "files": [{"path": "runs.csv", "shape": "wide", "batch_column": "batch", "time_column": "hours",
-                          "time_format": "elapsed", "elapsed_units": "h"}],
-               "tags": {"biomass_mg_per_mL": {"output": "X", "units": "mg/mL"},
-                        "glucose_g_per_L": {"output": "S", "units": "g/L"},
-                        "X_start": {"initial": "X", "units": "g/L"}}}
+    tag_map = {
+        "kind": "tag map",
+        "model": "monod_batch",
+        "files": [
+            {
+                "path": "runs.csv",
+                "shape": "wide",
+                "batch_column": "batch",
+                "time_column": "hours",
+                "time_format": "elapsed",
+                "elapsed_units": "h",
+            }
+        ],
+        "tags": {
+            "biomass_mg_per_mL": {"output": "X", "units": "mg/mL"},
+            "glucose_g_per_L": {"output": "S", "units": "g/L"},
+            "X_start": {"initial": "X", "units": "g/L"},
+        },
+    }
     (tmp_path / "tagmap.yaml").write_text(yaml.safe_dump(tag_map))
-    spec = {"name": "monod from plant records", "model_file": "my_model.py", "data": "tagmap.yaml",
-            "parameters": [{"name": "mu_max"}, {"name": "K_s"}, {"name": "Y_xs"}],
-            "initial_states": [{"state": "S", "lower": 1, "upper": 30}],
-            "error_models": {"X": {"kind": "proportional"}, "S": {"kind": "constant"}},
-            "held_out": ["R5"], "profiles": ["mu_max"], "save": {"root": "models"}}
+    spec = {
+        "name": "monod from plant records",
+        "model_file": "my_model.py",
+        "data": "tagmap.yaml",
+        "parameters": [{"name": "mu_max"}, {"name": "K_s"}, {"name": "Y_xs"}],
+        "initial_states": [{"state": "S", "lower": 1, "upper": 30}],
+        "error_models": {"X": {"kind": "proportional"}, "S": {"kind": "constant"}},
+        "held_out": ["R5"],
+        "profiles": ["mu_max"],
+        "save": {"root": "models"},
+    }
     path = tmp_path / "calibration.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
@@ -66,7 +94,7 @@ def test_calibrate_a_users_own_model_from_a_spec(tmp_path):
     for name, value in TRUE.items():
         assert est[name]["ci_low"] < value < est[name]["ci_high"], est[name]
     assert est["mu_max"]["units"] == "1/h"
-    assert est["S(0)[R1]"]["value"] == pytest.approx(10, rel=0.05)       # fitted per batch
+    assert est["S(0)[R1]"]["value"] == pytest.approx(10, rel=0.05)  # fitted per batch
     assert doc["batches"] == {"fitted": ["R1", "R2", "R3", "R4"], "held_out": ["R5"], "excluded": []}
     assert doc["identifiability"]["after"]["rank"] == len(doc["estimates"])
     assert doc["profiles"][0]["ci_low"] < TRUE["mu_max"] < doc["profiles"][0]["ci_high"]
@@ -77,7 +105,7 @@ def test_calibrate_a_users_own_model_from_a_spec(tmp_path):
     assert saved["version"] == "1+cal.1" and saved["parameters"]["mu_max"] == pytest.approx(est["mu_max"]["value"])
     assert saved["provenance"]["data"]["files"] and saved["provenance"]["spec"]["held_out"] == ["R5"]
     again = json.loads(runner.invoke(app, ["calibrate", str(spec), "--json"]).stdout)
-    assert again["saved"].endswith("1+cal.2.yaml")                    # a new version, never an overwrite
+    assert again["saved"].endswith("1+cal.2.yaml")  # a new version, never an overwrite
 
 
 def test_bad_data_exits_2_with_file_row_and_column(tmp_path):
@@ -111,7 +139,7 @@ def test_the_cho_demo_calibration_finds_the_plant_truth():
     from bioprocess_twin.calibration.run import calibrate
     from bioprocess_twin.calibration.spec import load_calibration_spec
 
-    spec, base = load_calibration_spec(Path(__file__).resolve().parents[1] / "data/batch_records/cho/calibration.yaml")
+    spec, base = load_calibration_spec(example_path("batch_records", "cho", "calibration.yaml"))
     spec = spec.model_copy(update={"profiles": []})
     result = calibrate(spec, base)
     assert result.status == "ok"
@@ -120,6 +148,6 @@ def test_the_cho_demo_calibration_finds_the_plant_truth():
         assert rows[name].ci_low < truth < rows[name].ci_high, rows[name]
     assert result.identifiability_after["rank"] == len(result.table)
     assert "B08" not in result.used_batches and result.validation["batches"] == ["B06"]
-    with pytest.raises(ParameterError) as err:                     # the faulty batch stops a run that uses it
+    with pytest.raises(ParameterError) as err:  # the faulty batch stops a run that uses it
         calibrate(spec.model_copy(update={"exclude": [], "held_out": []}), base)
     assert any("B08" in m for _, m in err.value.errors)

@@ -4,27 +4,28 @@ The emulsion product is cooled back to the feed temperature before every homogen
 log the pass number as a phase marker, and ``phase_actions: {"*": {set_states: {T: 20 degC}}}`` turns each
 recorded pass start into a state reset of the model, in the fit and in held-out prediction alike.
 """
-from __future__ import annotations
 
-from pathlib import Path
+from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from bioprocess_twin import catalogue
 from bioprocess_twin.calibration.dataset import load_batch_records
 from bioprocess_twin.calibration.demo_data import EMULSION_TRUE_PARAMETERS
 from bioprocess_twin.calibration.problem import Problem, phase_recipe
 from bioprocess_twin.calibration.settings import FitParameter, FitSettings, PhaseAction
 from bioprocess_twin.calibration.spec import load_calibration_spec
-from bioprocess_twin.core import ParameterError, registry
+from bioprocess_twin.core import ParameterError
+from bioprocess_twin.core.resources import example_path
 
-EMULSION = Path(__file__).resolve().parents[1] / "data" / "batch_records" / "emulsion"
+EMULSION = example_path("batch_records", "emulsion")
 COOL = {"*": PhaseAction(set_states={"T": "20 degC"})}
 
 
 @pytest.fixture(scope="module")
 def records():
-    model = registry.get("emulsion_homogenizer").model
+    model = catalogue.get("emulsion_homogenizer").model
     return model, load_batch_records(EMULSION / "tagmap.yaml", model=model).batches
 
 
@@ -32,11 +33,11 @@ def test_each_recorded_phase_start_becomes_a_state_event(records):
     model, batches = records
     e1 = batches["E01"]
     recipe = phase_recipe(model, e1, COOL)
-    assert [e.time for e in recipe.events] == [float(k) for k in range(8)]       # pass k starts at k - 1
+    assert [e.time for e in recipe.events] == [float(k) for k in range(8)]  # pass k starts at k - 1
     assert all(e.set_states == {"T": pytest.approx(293.15)} for e in recipe.events)
     exact = phase_recipe(model, e1, {"3": PhaseAction(add_states={"T": "5 delta_degC"}), **COOL})
     third = next(e for e in exact.events if e.time == 2.0)
-    assert third.add_states == {"T": pytest.approx(5.0)} and not third.set_states   # an exact name beats '*'
+    assert third.add_states == {"T": pytest.approx(5.0)} and not third.set_states  # an exact name beats '*'
     assert phase_recipe(model, e1, {}) is None
 
 
@@ -62,14 +63,18 @@ def test_without_the_cooling_resets_the_model_cannot_follow_the_records(records)
     train = {b: batches[b] for b in ("E01", "E02")}
 
     def z_error(actions):
-        settings = FitSettings(parameters=[FitParameter(name=n) for n in EMULSION_TRUE_PARAMETERS],
-                               outputs=["z_average"], phase_actions=actions)
+        settings = FitSettings(
+            parameters=[FitParameter(name=n) for n in EMULSION_TRUE_PARAMETERS],
+            outputs=["z_average"],
+            phase_actions=actions,
+        )
         problem = Problem(model, train, settings)
         u = np.array([k.encode(EMULSION_TRUE_PARAMETERS[k.name]) for k in problem.unknowns])
         pred = np.concatenate(problem.predict(u))
         return float(np.sqrt(np.mean(((pred - problem.y) / problem.y) ** 2)))
+
     with_resets, without = z_error(COOL), z_error({})
-    assert with_resets < 0.03                       # the records' Z-average noise is 1 nm + 2 %
+    assert with_resets < 0.03  # the records' Z-average noise is 1 nm + 2 %
     assert without > 5 * with_resets
 
 

@@ -3,6 +3,7 @@
 Two small real processes are defined here (first-order decay, and the same process writing to
 stdout during its run) so the failure and stdout paths do not depend on any unit model.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,17 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from bioprocess_twin import catalogue
 from bioprocess_twin.cli import app
 from bioprocess_twin.core import ModelBuilder, Parameter
-from bioprocess_twin.core import registry
 from bioprocess_twin.core.parameters import ParameterTable
 from bioprocess_twin.core.process import Process
+from bioprocess_twin.core.resources import example_path
 from bioprocess_twin.core.spec import simulation_spec_files
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = ROOT / ".venv" / "bin" / "bioprocess-twin"
-SPECS = simulation_spec_files(ROOT / "data" / "specs")
+SPECS = simulation_spec_files(example_path("specs"))
 runner = CliRunner()
 
 
@@ -36,13 +38,21 @@ class CliTestDecay(Process):
 
     name = "cli_test_decay"
     description = "first-order decay used by the CLI tests"
-    operating = ParameterTable((Parameter("horizon", "s", 5.0, bounds=(0.1, 100), description="run length"),))
+    operating = ParameterTable(
+        (Parameter(name="horizon", units="s", default=5.0, bounds=(0.1, 100), description="run length"),)
+    )
 
     def build(self):
         m = ModelBuilder(self.name, version="0.3.1", description=self.description, time_units="s")
-        k = m.parameter("k", "1/s", 1.0, bounds=(0, 1e9), source="test", description="rate constant")
-        x0 = m.parameter("x0", "mol/L", 2.0, bounds=(0, 10), source="test", description="initial amount")
-        feed = m.input("feed", "mol/L/s", 0.0, bounds=(0, 5), description="constant feed")
+        k = m.parameter(
+            Parameter(name="k", units="1/s", default=1.0, bounds=(0, 1e9), source="test", description="rate constant")
+        )
+        x0 = m.parameter(
+            Parameter(
+                name="x0", units="mol/L", default=2.0, bounds=(0, 10), source="test", description="initial amount"
+            )
+        )
+        feed = m.input(Parameter(name="feed", units="mol/L/s", default=0.0, bounds=(0, 5), description="constant feed"))
         x = m.state("x", "mol/L", initial=x0)
         m.ode(x, feed - k * x)
         m.output("removal_rate", k * x, "mol/L/s")
@@ -81,15 +91,15 @@ TEST_PROCESSES = (CliTestDecay, CliTestNoisy, CliTestBroken)
 
 def register_test_processes():
     for cls in TEST_PROCESSES:
-        registry.register(cls)
+        catalogue.register(cls)
 
 
 @pytest.fixture(autouse=True, scope="module")
-def test_processes():
+def registered_test_processes():
     register_test_processes()
     yield
     for cls in TEST_PROCESSES:  # keep other test modules' registry listings clean
-        registry.unregister(cls.name)
+        catalogue.unregister(cls.name)
 
 
 def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
@@ -104,11 +114,14 @@ def invoke(*args):
 
 # -- success ---------------------------------------------------------------------------------
 def test_simulate_json_reports_run_and_follows_the_physics(tmp_path):
-    spec = write(tmp_path, """
+    spec = write(
+        tmp_path,
+        """
         model: cli_test_decay
         parameters: {k: "0.5 1/s", x0: 2.0, horizon: 4}
         solver: {rtol: 1.0e-8, atol: 1.0e-12}
-    """)
+    """,
+    )
     res = invoke("simulate", spec, "--json")
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
@@ -125,12 +138,15 @@ def test_simulate_json_reports_run_and_follows_the_physics(tmp_path):
 
 
 def test_steady_state_with_feed_and_explicit_times(tmp_path):
-    spec = write(tmp_path, """
+    spec = write(
+        tmp_path,
+        """
         model: cli_test_decay
         parameters: {k: 2.0, x0: 0.0}
         inputs: {feed: "60 mol/L/min"}
         times: {start: 0, stop: 10, points: 11}
-    """)
+    """,
+    )
     res = invoke("simulate", spec, "--json")
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
@@ -145,7 +161,7 @@ def test_out_writes_the_same_json_atomically(tmp_path):
     res = invoke("simulate", spec, "--json", "--out", out)
     assert res.exit_code == 0, res.stderr
     assert json.loads(out.read_text()) == json.loads(res.stdout)
-    assert [p.name for p in out.parent.iterdir()] == ["run.json"]   # no temporary file left behind
+    assert [p.name for p in out.parent.iterdir()] == ["run.json"]  # no temporary file left behind
 
 
 def test_human_readable_output_shows_kpis(tmp_path):
@@ -154,7 +170,7 @@ def test_human_readable_output_shows_kpis(tmp_path):
     res = invoke("simulate", spec, "--out", out)
     assert res.exit_code == 0, res.stderr
     assert "x_final_mol_per_L" in res.stdout and "0.3.1" in res.stdout
-    assert "%" in res.stderr                       # progress lines go to stderr
+    assert "%" in res.stderr  # progress lines go to stderr
     assert json.loads(out.read_text())["status"] == "ok"
 
 
@@ -191,10 +207,13 @@ def test_missing_file_exits_2(tmp_path):
     missing = tmp_path / "nope.yaml"
     res = invoke("simulate", missing, "--json")
     assert res.exit_code == 2
-    assert json.loads(res.stdout) == {"status": "invalid", "source": str(missing),
-                                      "errors": [{"field": "file", "message": "not found"}],
-                                      "bioprocess_twin_version": json.loads(res.stdout)["bioprocess_twin_version"]}
-    plain = invoke("simulate", missing)            # without --json: message on stderr, nothing on stdout
+    assert json.loads(res.stdout) == {
+        "status": "invalid",
+        "source": str(missing),
+        "errors": [{"field": "file", "message": "not found"}],
+        "bioprocess_twin_version": json.loads(res.stdout)["bioprocess_twin_version"],
+    }
+    plain = invoke("simulate", missing)  # without --json: message on stderr, nothing on stdout
     assert plain.exit_code == 2 and plain.stdout == "" and "not found" in plain.stderr
 
 
@@ -206,11 +225,14 @@ def test_several_errors_are_reported_together(tmp_path):
 
 # -- solver failure: exit 3 ------------------------------------------------------------------
 def test_solver_failure_exits_3_with_the_solver_message(tmp_path):
-    spec = write(tmp_path, """
+    spec = write(
+        tmp_path,
+        """
         model: cli_test_decay
         parameters: {k: 1.0e+7}
         solver: {max_num_steps: 2}
-    """)
+    """,
+    )
     out = tmp_path / "failed.json"
     res = invoke("simulate", spec, "--json", "--out", out)
     assert res.exit_code == 3, res.stderr
@@ -233,10 +255,17 @@ def test_internal_error_exits_1(tmp_path):
 # -- stdout purity -----------------------------------------------------------------------------
 def run_with_test_processes(args, cwd):
     """Run the CLI in a fresh interpreter with the test processes registered (real file descriptors)."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import test_cli; test_cli.register_test_processes(); "
-            "from bioprocess_twin.cli import app; sys.argv = ['bioprocess-twin'] + sys.argv[2:]; app()")
-    return subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import test_cli; test_cli.register_test_processes(); "
+        "from bioprocess_twin.cli import app; sys.argv = ['bioprocess-twin'] + sys.argv[2:]; app()"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_stdout_is_pure_json_when_the_run_writes_to_stdout(tmp_path):
@@ -252,7 +281,7 @@ def test_stdout_is_pure_json_when_casadi_warns(tmp_path):
     res = run_with_test_processes(["simulate", spec, "--json"], tmp_path)
     assert res.returncode == 3
     assert json.loads(res.stdout)["status"] == "failed"
-    assert "mxstep" in res.stderr                  # SUNDIALS' own warning went to stderr
+    assert "mxstep" in res.stderr  # SUNDIALS' own warning went to stderr
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -260,7 +289,7 @@ def test_models_json_lists_parameters_with_units_and_bounds():
     res = invoke("models", "--json")
     assert res.exit_code == 0, res.stderr
     described = {d["name"]: d for d in json.loads(res.stdout)["models"]}
-    assert set(registry.names()) == set(described)
+    assert set(catalogue.names()) == set(described)
     d = described["cli_test_decay"]
     k = {p["name"]: p for p in d["parameters"]}["k"]
     assert k["units"] == "1/s" and k["bounds"] == [0, 1e9] and k["default"] == 1.0 and k["source"] == "test"
@@ -282,6 +311,7 @@ def test_models_name_and_unknown_name():
 # -- serve and help ----------------------------------------------------------------------------
 def test_serve_passes_options_to_the_dashboard(monkeypatch):
     import types
+
     calls = {}
 
     class FakeDash:
@@ -295,8 +325,10 @@ def test_serve_passes_options_to_the_dashboard(monkeypatch):
     monkeypatch.setitem(sys.modules, "dashboards.app", types.SimpleNamespace(create_app=create_app))
     res = invoke("serve", "--no-demo", "--port", "8123", "--db", "sqlite:///x.db")
     assert res.exit_code == 0, res.stderr
-    assert calls == {"create": {"db_url": "sqlite:///x.db", "demo": False},
-                     "run": {"host": "127.0.0.1", "port": 8123, "debug": False}}
+    assert calls == {
+        "create": {"db_url": "sqlite:///x.db", "demo": False},
+        "run": {"host": "127.0.0.1", "port": 8123, "debug": False},
+    }
 
 
 def test_help_documents_exit_codes():
@@ -311,13 +343,15 @@ def test_help_documents_exit_codes():
 def test_console_script_end_to_end(tmp_path):
     res = subprocess.run([str(EXE), "models", "--json"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    assert isinstance(json.loads(res.stdout)["models"], list)
+    names = {m["name"] for m in json.loads(res.stdout)["models"]}
+    assert names >= PARTICLE_MODELS | {"cho_fed_batch", "microbial_fed_batch"}  # the shipped models
+    assert "cli_test_decay" not in names  # registered only in this process
     bad = write(tmp_path, "model: no_such_model\n")
     res = subprocess.run([str(EXE), "simulate", str(bad), "--json"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "no_such_model" in json.loads(res.stdout)["errors"][0]["message"]
 
 
-# -- the example specs in data/specs ----------------------------------------------------------
+# -- the shipped example specs (examples/specs) -------------------------------------------------------
 PARTICLE_MODELS = {"emulsion_homogenizer", "liposome_microfluidic", "alum_alooh", "alum_alpo4"}
 
 
@@ -337,7 +371,7 @@ def test_example_specs_run(spec, tmp_path):
     doc = json.loads(res.stdout)
     assert doc["status"] == "ok" and doc["model"] == spec_model(spec) and doc["series"]["time"]
     assert doc["kpis"] and all(v is None or math.isfinite(v) for v in doc["kpis"].values())
-    if "distribution" in doc:                       # particle processes
+    if "distribution" in doc:  # particle processes
         dist = doc["distribution"]
         assert len(dist["density"]) == len(dist["labels"]) and len(dist["density"][0]) == len(dist["diameter_nm"])
     else:
@@ -349,9 +383,10 @@ def test_example_specs_run(spec, tmp_path):
 
 @pytest.mark.skipif(not EXE.exists(), reason="console script not installed")
 def test_console_script_runs_an_example_spec(tmp_path):
-    spec = ROOT / "data" / "specs" / "liposome_microfluidic.yaml"
-    res = subprocess.run([str(EXE), "simulate", str(spec), "--json"], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path)
+    spec = example_path("specs", "liposome_microfluidic.yaml")
+    res = subprocess.run(
+        [str(EXE), "simulate", str(spec), "--json"], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     doc = json.loads(res.stdout)
     assert doc["status"] == "ok" and doc["kpis"]["z_average_nm"] > 0

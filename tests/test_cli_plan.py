@@ -1,4 +1,5 @@
 """``bioprocess-twin line plan SPEC``: JSON output, exit codes 0 / 2 / 4, fields named in errors."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,9 @@ from typer.testing import CliRunner
 import bioprocess_twin.cli.line_plan  # noqa: F401  (registers `line plan` until cli/__init__ imports it)
 from bioprocess_twin.cli import app
 from bioprocess_twin.cli.line_plan import EXIT_INFEASIBLE
+from bioprocess_twin.core.resources import example_path
 
-SMALL = Path(__file__).resolve().parents[1] / "data" / "plans" / "two_step_small.yaml"
+SMALL = example_path("plans", "two_step_small.yaml")
 runner = CliRunner()
 
 
@@ -58,10 +60,13 @@ def test_infeasible_demand_exits_4_with_the_report(tmp_path):
     assert text.exit_code == 4 and "infeasible demand" in text.stdout
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda d: d["products"][0]["steps"][0].update(module="freezer"), "products.0.steps.0.module"),
-    (lambda d: d["module_types"][0].update(cost_per_batch=-1), "module_types.0.cost_per_batch"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d["products"][0]["steps"][0].update(module="freezer"), "products.0.steps.0.module"),
+        (lambda d: d["module_types"][0].update(cost_per_batch=-1), "module_types.0.cost_per_batch"),
+    ],
+)
 def test_bad_spec_exits_2_naming_the_field(tmp_path, change, field):
     spec = write_spec(tmp_path, change)
     res = runner.invoke(app, ["line", "plan", str(spec), "--json"])

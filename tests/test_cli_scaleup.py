@@ -1,8 +1,8 @@
 """``bioprocess-twin scaleup SPEC``: exit codes, JSON shape, errors that name the field, example specs."""
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 import bioprocess_twin.cli.scaleup  # noqa: F401  (registers the command even before cli/__init__ imports it)
 from bioprocess_twin.cli.app import app
+from bioprocess_twin.core.resources import example_path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHO = ROOT / "data" / "specs" / "scaleup_cho_2000L.yaml"
-HOMOGENIZER = ROOT / "data" / "specs" / "scaleup_homogenizer.yaml"
+CHO = example_path("specs", "scaleup_cho_2000L.yaml")
+HOMOGENIZER = example_path("specs", "scaleup_homogenizer.yaml")
 runner = CliRunner()
 
 
@@ -29,16 +29,26 @@ def test_cho_example_json(tmp_path):
     assert json.loads(out.read_text()) == doc
     assert doc["status"] == "ok" and doc["kind"] == "stirred_tank" and doc["criterion"] == "power_per_volume"
     rows = {r["quantity"]: r for r in doc["rows"]}
-    assert {"agitation_rpm", "tip_speed", "power_per_volume", "kla", "mixing_time", "reynolds",
-            "kolmogorov_length"} <= set(rows)
+    assert {
+        "agitation_rpm",
+        "tip_speed",
+        "power_per_volume",
+        "kla",
+        "mixing_time",
+        "reynolds",
+        "kolmogorov_length",
+    } <= set(rows)
     assert set(rows["tip_speed"]) >= {"label", "units", "lab", "target", "ratio", "optimized"}
-    assert rows["ungassed_power_per_volume"]["ratio"] == pytest.approx(1.0)       # the criterion holds
+    assert rows["ungassed_power_per_volume"]["ratio"] == pytest.approx(1.0)  # the criterion holds
     assert rows["volume"]["target"] == pytest.approx(2.0)
     design = doc["design"]
     assert design["ok"] and "kla >= required" in design["active"]
     assert rows["kla"]["optimized"] == pytest.approx(design["kla_required"], rel=1e-6)
     assert doc["target_scenario"]["agitation_rpm"] == pytest.approx(rows["agitation_rpm"]["target"])
-    assert isinstance(doc["warnings"], list) and doc["source"] == str(CHO)
+    assert doc["source"] == str(CHO)
+    # constant P/V keeps P/V in the CHO range and raises the tip speed only by 40^(1/9) = 1.5x: no warning
+    assert rows["tip_speed"]["ratio"] == pytest.approx(40 ** (1 / 9), rel=1e-3)
+    assert doc["warnings"] == []
 
 
 def test_homogenizer_example_human_output():
@@ -108,6 +118,7 @@ def test_internal_error_exits_1(tmp_path, monkeypatch):
 
     def broken(spec):
         raise ZeroDivisionError("bug in the library")
+
     monkeypatch.setattr(scaleup, "translate", broken)
     res = invoke(CHO, "--json")
     assert res.exit_code == 1

@@ -7,7 +7,7 @@ from bioprocess_twin.core.parameters import ParameterTable
 
 
 def test_parameter_checks_bounds_units_and_integers():
-    p = Parameter("passes", "1", 5, bounds=(1, 30), integer=True, source="s", description="d")
+    p = Parameter(name="passes", units="1", default=5, bounds=(1, 30), integer=True, source="s", description="d")
     assert p.check(7) == 7
     for bad, text in ((0, "outside the bounds"), (2.5, "whole number"), (math.nan, "finite"), ("abc", "cannot read")):
         with pytest.raises(ParameterError, match=text) as info:
@@ -17,40 +17,51 @@ def test_parameter_checks_bounds_units_and_integers():
 
 def test_declaration_errors_are_caught_at_build_time():
     with pytest.raises(ValueError, match="lower bound"):
-        Parameter("k", "1/s", 1, bounds=(2, 1))
+        Parameter(name="k", units="1/s", default=1, bounds=(2, 1))
     with pytest.raises(ValueError, match="outside the bounds"):
-        Parameter("k", "1/s", 5, bounds=(0, 1))
+        Parameter(name="k", units="1/s", default=5, bounds=(0, 1))
     with pytest.raises(ValueError, match="unknown units"):
-        Parameter("k", "furlongs_per_blorp", 1)
+        Parameter(name="k", units="furlongs_per_blorp", default=1)
     with pytest.raises(ValueError, match="duplicate"):
-        ParameterTable((Parameter("a", "1", 1), Parameter("a", "1", 2)))
+        ParameterTable((Parameter(name="a", units="1", default=1), Parameter(name="a", units="1", default=2)))
     m = ModelBuilder("bad", version="1")
     m.state("x", "1", initial=0.0)
     with pytest.raises(ValueError, match="without an equation"):
         m.build()
     with pytest.raises(ValueError, match="declared twice"):
-        m.parameter("x", "1", 0)
+        m.parameter(Parameter(name="x", units="1", default=0))
 
 
 def test_describe_lists_units_bounds_and_sources():
     m = ModelBuilder("d", version="2.1", time_units="h")
-    m.parameter("mu", "1/h", 0.3, bounds=(0, 1), source="Monod 1949", description="max growth rate")
+    m.parameter(
+        Parameter(
+            name="mu", units="1/h", default=0.3, bounds=(0, 1), source="Monod 1949", description="max growth rate"
+        )
+    )
     x = m.state("X", "g/L", initial=1.0, description="biomass")
     m.ode(x, 0 * x)
     d = m.build().describe()
     assert d["version"] == "2.1" and d["time_units"] == "h"
-    assert d["parameters"][0] == {"name": "mu", "units": "1/h", "default": 0.3, "bounds": [0, 1],
-                                  "source": "Monod 1949", "description": "max growth rate", "integer": False}
+    assert d["parameters"][0] == {
+        "name": "mu",
+        "units": "1/h",
+        "default": 0.3,
+        "bounds": [0, 1],
+        "source": "Monod 1949",
+        "description": "max growth rate",
+        "integer": False,
+    }
     assert d["states"][0]["units"] == "g/L"
 
 
 def test_offset_units_and_stirrer_speeds_convert_as_engineers_expect():
-    T = Parameter("T", "K", 298.15, bounds=(273.15, 373.15))
+    T = Parameter(name="T", units="K", default=298.15, bounds=(273.15, 373.15))
     assert T.check("25 degC") == pytest.approx(298.15)
     assert T.check({"value": 77, "units": "degF"}) == pytest.approx(298.15)
-    N = Parameter("N", "1/s", 1.0, bounds=(0, 100))
-    assert N.check("300 rpm") == pytest.approx(5.0)      # revolutions, not radians
-    assert Parameter("Np", "1/min", 100, bounds=(0, 1e4)).check("2 rps") == pytest.approx(120)
+    N = Parameter(name="N", units="1/s", default=1.0, bounds=(0, 100))
+    assert N.check("300 rpm") == pytest.approx(5.0)  # revolutions, not radians
+    assert Parameter(name="Np", units="1/min", default=100, bounds=(0, 1e4)).check("2 rps") == pytest.approx(120)
 
 
 def test_non_numeric_initial_state_is_a_parameter_error():

@@ -1,17 +1,20 @@
 """Modelling kernel: analytical solutions, sensitivities, recipes, DAEs and failure reporting."""
+
 import numpy as np
 import pytest
 
-from bioprocess_twin.core import (Event, ModelBuilder, ParameterError, Phase, Recipe, SolverOptions, simulate)
+from bioprocess_twin.core import Event, ModelBuilder, Parameter, ParameterError, Phase, Recipe, SolverOptions, simulate
 
 TIGHT = SolverOptions(rtol=1e-10, atol=1e-12)
 
 
 def decay_model():
     m = ModelBuilder("decay", version="1.0", time_units="s")
-    k = m.parameter("k", "1/s", 0.5, bounds=(0, 100), source="test", description="rate constant")
-    x0 = m.parameter("x0", "mol/L", 2.0, bounds=(0, 10))
-    u = m.input("feed", "mol/L/s", 0.0, bounds=(-10, 10))
+    k = m.parameter(
+        Parameter(name="k", units="1/s", default=0.5, bounds=(0, 100), source="test", description="rate constant")
+    )
+    x0 = m.parameter(Parameter(name="x0", units="mol/L", default=2.0, bounds=(0, 10)))
+    u = m.input(Parameter(name="feed", units="mol/L/s", default=0.0, bounds=(-10, 10)))
     x = m.state("x", "mol/L", initial=x0)
     m.ode(x, -k * x + u)
     m.output("rate", k * x, "mol/L/s")
@@ -42,7 +45,7 @@ def test_forward_sensitivities_match_analytical_derivatives():
 
 def test_piecewise_constant_input_gives_exact_ramps():
     m = ModelBuilder("integrator", version="1.0")
-    u = m.input("u", "1/s", 0.0, bounds=(-5, 5))
+    u = m.input(Parameter(name="u", units="1/s", default=0.0, bounds=(-5, 5)))
     x = m.state("x", "1", initial=0.0)
     m.ode(x, u)
     model = m.build()
@@ -55,16 +58,23 @@ def test_piecewise_constant_input_gives_exact_ramps():
 
 def test_recipe_phases_and_events_change_inputs_and_states():
     model = decay_model()
-    recipe = Recipe(phases=[Phase(name="hold", duration=2.0),
-                            Phase(name="feed", duration=2.0, inputs={"feed": 1.0}, add_states={"x": 1.0})],
-                    events=[Event(time=3.0, name="reset", set_states={"x": 0.0})])
+    recipe = Recipe(
+        phases=[
+            Phase(name="hold", duration=2.0),
+            Phase(name="feed", duration=2.0, inputs={"feed": 1.0}, add_states={"x": 1.0}),
+        ],
+        events=[Event(time=3.0, name="reset", set_states={"x": 0.0})],
+    )
     t = recipe.time_grid(4)
     r = simulate(model, t, recipe=recipe, options=TIGHT)
     k = 0.5
-    x2 = 2 * np.exp(-k * 2) + 1.0                     # after the shot at t=2
-    x_at = lambda s, xa, ta: 1 / k + (xa - 1 / k) * np.exp(-k * (s - ta))   # feed = 1 from ta
+    x2 = 2 * np.exp(-k * 2) + 1.0  # after the shot at t=2
+
+    def x_at(s, xa, ta):
+        return 1 / k + (xa - 1 / k) * np.exp(-k * (s - ta))  # feed = 1 from ta
+
     expected = np.where(t <= 2, 2 * np.exp(-k * np.minimum(t, 2)), np.where(t < 3, x_at(t, x2, 2), x_at(t, 0.0, 3)))
-    expected[np.isclose(t, 2)] = x2                    # values at event times are after the event
+    expected[np.isclose(t, 2)] = x2  # values at event times are after the event
     np.testing.assert_allclose(r.state("x"), expected, rtol=1e-8, atol=1e-10)
     df = r.frame()
     assert df.loc[1.0, "phase"] == "hold" and df.loc[3.5, "phase"] == "feed"
@@ -73,7 +83,7 @@ def test_recipe_phases_and_events_change_inputs_and_states():
 
 def test_dae_uses_idas_and_matches_analytical_solution():
     m = ModelBuilder("dae", version="1.0")
-    k = m.parameter("k", "1/s", 2.0, bounds=(0, 10))
+    k = m.parameter(Parameter(name="k", units="1/s", default=2.0, bounds=(0, 10)))
     x = m.state("x", "1", initial=1.0)
     z = m.algebraic("z", "1/s", guess=0.0)
     m.ode(x, -z)
@@ -91,7 +101,7 @@ def test_dae_uses_idas_and_matches_analytical_solution():
 def test_solver_failure_is_a_status_with_the_solver_message_not_nan():
     m = ModelBuilder("blowup", version="1.0")
     x = m.state("x", "1", initial=1.0)
-    m.ode(x, x ** 2)                                   # x = 1/(1-t): finite-time blow-up at t = 1
+    m.ode(x, x**2)  # x = 1/(1-t): finite-time blow-up at t = 1
     model = m.build()
     r = simulate(model, np.linspace(0, 2, 21))
     assert r.status == "failed"
@@ -128,21 +138,24 @@ def test_values_with_units_are_converted():
 def test_integrator_is_reused_across_calls():
     model = decay_model()
     simulate(model, np.linspace(0, 1, 5))
-    n_cached = len(model._integrators)
+    n_cached = len(model.integrator_cache)
     simulate(model, np.linspace(0, 3, 5), parameters={"k": 1.0})
-    assert len(model._integrators) == n_cached
+    assert len(model.integrator_cache) == n_cached
 
 
 def test_solver_restarts_where_an_input_steps():
     m = ModelBuilder("lag", version="1.0")
-    u = m.input("u", "1", 0.0, bounds=(-10, 10))
+    u = m.input(Parameter(name="u", units="1", default=0.0, bounds=(-10, 10)))
     x = m.state("x", "1", initial=0.0)
-    m.ode(x, -1e4 * (x - u))                         # stiff first-order lag
+    m.ode(x, -1e4 * (x - u))  # stiff first-order lag
     model = m.build()
     t = np.linspace(0, 2, 21)
     r = simulate(model, t, inputs={"u": [[0, 0.0], [0.5, 5.0], [1.0, -5.0]]}, options=TIGHT)
-    assert r.ok and r.stats["chunks"] == 3           # one fresh CVODES start per constant-input stretch
-    decay = lambda t_step: np.exp(-1e4 * np.clip(t - t_step, 0, None))
+    assert r.ok and r.stats["chunks"] == 3  # one fresh CVODES start per constant-input stretch
+
+    def decay(t_step):
+        return np.exp(-1e4 * np.clip(t - t_step, 0, None))
+
     expected = np.where(t < 0.5, 0.0, np.where(t < 1.0, 5 * (1 - decay(0.5)), -5 + 10 * decay(1.0)))
     np.testing.assert_allclose(r.state("x"), expected, atol=1e-7)
 
@@ -151,10 +164,10 @@ def test_geometric_output_grid_on_a_stiff_problem_is_accurate():
     m = ModelBuilder("stiff_relax", version="1.0")
     x = m.state("x", "1", initial=0.0)
     y = m.state("y", "1", initial=0.0)
-    m.ode(x, -1e5 * (x - 1.0))                       # fast mode
-    m.ode(y, -(y - x))                               # slow mode
+    m.ode(x, -1e5 * (x - 1.0))  # fast mode
+    m.ode(y, -(y - x))  # slow mode
     model = m.build()
-    t = np.concatenate([[0.0], np.geomspace(1e-7, 10.0, 60)])   # interval lengths grow 1e8-fold
+    t = np.concatenate([[0.0], np.geomspace(1e-7, 10.0, 60)])  # interval lengths grow 1e8-fold
     r = simulate(model, t, options=TIGHT)
     assert r.ok and r.stats["chunks"] == 1
     k = 1e5

@@ -1,4 +1,5 @@
 """Streams: mixing conserves every component, particle blends, validation names the field."""
+
 import numpy as np
 import pytest
 
@@ -13,13 +14,14 @@ def psd(center_nm):
 
 def test_mixing_conserves_mass_and_volume_and_weights_temperature():
     a = Stream("a", 0.010, {"water": 10.0, "antigen": 0.002}, temperature=278.15)
-    b = Stream("b", 0.030, {"water": 29.0, "squalene": 1.3}, temperature=298.15,
-               particles=psd(150), dispersed="squalene")
+    b = Stream(
+        "b", 0.030, {"water": 29.0, "squalene": 1.3}, temperature=298.15, particles=psd(150), dispersed="squalene"
+    )
     m = Stream.mix("blend", [a, b])
     assert m.volume == pytest.approx(0.040)
     assert m.mass == pytest.approx({"water": 39.0, "antigen": 0.002, "squalene": 1.3})
     assert m.temperature == pytest.approx((0.01 * 278.15 + 0.03 * 298.15) / 0.04)
-    assert m.concentration("antigen") == pytest.approx(0.05)        # 2 g in 40 L
+    assert m.concentration("antigen") == pytest.approx(0.05)  # 2 g in 40 L
     assert m.particles is not None and m.particles.statistics()["d50_nm"] == pytest.approx(150, rel=0.02)
 
 

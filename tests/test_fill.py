@@ -1,4 +1,5 @@
 """Fill: dose count by hand, exact balance, overfill trade-off, USP <1151> excess volumes."""
+
 import pytest
 
 from bioprocess_twin.core import ParameterError
@@ -9,8 +10,13 @@ from bioprocess_twin.units.mixing_tank import lognormal_volume_psd
 
 def bulk(volume_L=10.0):
     V = volume_L / 1e3
-    return Stream("bulk", V, {"water": 1000 * V, "antigen": 0.03 * V, "squalene": 19.5 * V},
-                  particles=lognormal_volume_psd(150, 0.3), dispersed="squalene")
+    return Stream(
+        "bulk",
+        V,
+        {"water": 1000 * V, "antigen": 0.03 * V, "squalene": 19.5 * V},
+        particles=lognormal_volume_psd(150, 0.3),
+        dispersed="squalene",
+    )
 
 
 def test_dose_count_by_hand():
@@ -42,7 +48,9 @@ def test_mass_balance_is_exact_and_losses_carry_the_bulk_composition():
     assert losses.volume == pytest.approx(0.010 - 15345 * 0.6e-6)
     assert filled.concentration("antigen") == pytest.approx(0.03)
     assert losses.concentration("squalene") == pytest.approx(19.5)
-    assert filled.particles is not None
+    # filling splits the bulk without changing the emulsion: the vials hold the bulk's droplet sizes
+    assert filled.dispersed == "squalene"
+    assert filled.particles.statistics() == pytest.approx(feed["bulk"].particles.statistics(), rel=1e-12)
     k = result.kpis
     parts = k["loss_line_mL"] + k["loss_heel_mL"] + k["loss_rejects_mL"] + k["loss_remainder_mL"]
     assert parts == pytest.approx(losses.volume * 1e6)
@@ -55,10 +63,10 @@ def test_more_overfill_gives_fewer_vials():
 
 def test_usp_1151_excess_volumes():
     assert usp_1151_excess(0.5) == 0.10 and usp_1151_excess(0.5, viscous=True) == 0.12
-    assert usp_1151_excess(5.0) == 0.30 and usp_1151_excess(3.0) == 0.30      # next table size up
-    assert usp_1151_excess(100.0) == pytest.approx(2.0)                       # 2 % above 50 mL
+    assert usp_1151_excess(5.0) == 0.30 and usp_1151_excess(3.0) == 0.30  # next table size up
+    assert usp_1151_excess(100.0) == pytest.approx(2.0)  # 2 % above 50 mL
     unit = Fill("fill", {"doses_per_vial": 10}, {"overfill_rule": "usp1151_viscous"})
-    assert unit.fill_volume() == pytest.approx((5.5, 0.5))       # 10 x 0.5 mL, viscous
+    assert unit.fill_volume() == pytest.approx((5.5e-6, 0.5e-6), rel=1e-12)  # m^3: 10 x 0.5 mL, viscous
 
 
 def test_bad_input_names_the_field():

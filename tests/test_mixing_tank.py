@@ -1,19 +1,28 @@
 """Mixing tank: blend by hand, q.s. to a target, mixing-time trends, premix d32 vs rotor speed."""
+
 import math
 
 import pytest
 
 from bioprocess_twin.core import ParameterError
 from bioprocess_twin.core.streams import Stream
-from bioprocess_twin.units import agitation
+from bioprocess_twin.correlations import agitation
 from bioprocess_twin.units.mixing_tank import MixingTank, lognormal_volume_psd, premix_d32
 
 
 def inlets():
-    return {"antigen": Stream("antigen", 0.010, {"water": 10.0, "antigen": 0.040, "salts": 0.09}, 278.15),
-            "adjuvant": Stream("adjuvant", 0.050, {"water": 47.5, "squalene": 2.145, "polysorbate_80": 0.25},
-                               293.15, lognormal_volume_psd(150, 0.3), "squalene"),
-            "buffer": Stream("buffer", 0.100, {"water": 100.0, "salts": 0.9, "citrate": 0.2}, 293.15)}
+    return {
+        "antigen": Stream("antigen", 0.010, {"water": 10.0, "antigen": 0.040, "salts": 0.09}, 278.15),
+        "adjuvant": Stream(
+            "adjuvant",
+            0.050,
+            {"water": 47.5, "squalene": 2.145, "polysorbate_80": 0.25},
+            293.15,
+            lognormal_volume_psd(150, 0.3),
+            "squalene",
+        ),
+        "buffer": Stream("buffer", 0.100, {"water": 100.0, "salts": 0.9, "citrate": 0.2}, 293.15),
+    }
 
 
 def max_abs(balance):
@@ -28,7 +37,7 @@ def test_blend_concentrations_by_hand_and_exact_balance():
     blend = result.outlets["blend"]
     # 160 L in, 1.6 L (1 %) held up
     assert blend.volume == pytest.approx(0.1584)
-    assert blend.concentration("antigen") == pytest.approx(0.040 / 0.160)       # 0.25 g/L
+    assert blend.concentration("antigen") == pytest.approx(0.040 / 0.160)  # 0.25 g/L
     assert blend.concentration("salts") == pytest.approx(0.99 / 0.160)
     assert blend.concentration("squalene") == pytest.approx(2.145 / 0.160)
     assert blend.temperature == pytest.approx((0.01 * 278.15 + 0.15 * 293.15) / 0.16)
@@ -48,7 +57,7 @@ def test_target_concentration_draws_only_the_buffer_needed():
     assert result.kpis["diluent_used_L"] == pytest.approx(40.0)
     assert max_abs(result.balance(feed)) < 1e-12
     with pytest.raises(ParameterError, match="tank.target_concentration"):
-        MixingTank("tank", {"target_concentration": 0.1}).run(feed)      # needs 340 L of buffer
+        MixingTank("tank", {"target_concentration": 0.1}).run(feed)  # needs 340 L of buffer
 
 
 def test_mixing_time_falls_with_speed_and_rises_with_scale():
@@ -56,15 +65,15 @@ def test_mixing_time_falls_with_speed_and_rises_with_scale():
     fast = MixingTank("t", {"tank_volume": 200, "agitation": 200})
     large = MixingTank("t", {"tank_volume": 2000, "agitation": 100})
     t_small = small.mixing(0.2, 1000)["mixing_time_s"]
-    assert fast.mixing(0.2, 1000)["mixing_time_s"] == pytest.approx(t_small / 2)          # theta ~ 1/N
-    assert large.mixing(2.0, 1000)["mixing_time_s"] == pytest.approx(t_small)              # same N, same geometry
+    assert fast.mixing(0.2, 1000)["mixing_time_s"] == pytest.approx(t_small / 2)  # theta ~ 1/N
+    assert large.mixing(2.0, 1000)["mixing_time_s"] == pytest.approx(t_small)  # same N, same geometry
     # equal tip speed at 10x volume: N ~ 1/D ~ V^(-1/3), so theta rises by 10^(1/3)
     tip = MixingTank("t", {"tank_volume": 2000, "agitation": 100 / 10 ** (1 / 3)})
     assert tip.mixing(2.0, 1000)["mixing_time_s"] == pytest.approx(t_small * 10 ** (1 / 3))
     # Grenville/Nienow by hand for the full 200 L tank with a pitched-blade turbine, H = T, D/T = 0.33
     T = (4 * 0.2 / math.pi) ** (1 / 3)
     Np = agitation.IMPELLERS["pitched_blade"].power_number
-    assert t_small == pytest.approx(5.20 / (100 / 60 * Np ** (1 / 3)) / 0.33 ** 2)
+    assert t_small == pytest.approx(5.20 / (100 / 60 * Np ** (1 / 3)) / 0.33**2)
     assert small.mixing(0.2, 1000)["tank_diameter_m"] == pytest.approx(T)
 
 
@@ -84,8 +93,10 @@ def test_batch_time_is_fill_plus_mixing_plus_hold():
 
 
 def oil_and_water():
-    return {"oil": Stream("oil", 0.005, {"squalene": 4.29}),
-            "aqueous": Stream("aqueous", 0.095, {"water": 95.0, "polysorbate_80": 0.5, "sorbitan_trioleate": 0.5})}
+    return {
+        "oil": Stream("oil", 0.005, {"squalene": 4.29}),
+        "aqueous": Stream("aqueous", 0.095, {"water": 95.0, "polysorbate_80": 0.5, "sorbitan_trioleate": 0.5}),
+    }
 
 
 def test_premix_d32_falls_with_rotor_speed_as_we_to_the_minus_0_6():
@@ -98,10 +109,10 @@ def test_premix_d32_falls_with_rotor_speed_as_we_to_the_minus_0_6():
         assert blend.dispersed == "squalene"
         d32[rpm] = blend.particles.statistics()["d32_nm"]
         assert d32[rpm] == pytest.approx(result.kpis["premix_d32_nm"], rel=0.01)
-    assert d32[4000] / d32[2000] == pytest.approx(2 ** -1.2, rel=0.01)     # We ~ N^2 -> d32 ~ N^-1.2
+    assert d32[4000] / d32[2000] == pytest.approx(2**-1.2, rel=0.01)  # We ~ N^2 -> d32 ~ N^-1.2
     # 10 cm head at 3600 rpm, sigma 10 mN/m, phi 0.05: a 1-3 um pre-emulsion
     d = premix_d32(0.10, 60.0, 0.010, 0.05, 1000.0) * 1e9
-    assert d == pytest.approx(0.035 * 1.15 * 0.1 * (1000 * 60 ** 2 * 0.1 ** 3 / 0.01) ** -0.6 * 1e9)
+    assert d == pytest.approx(0.035 * 1.15 * 0.1 * (1000 * 60**2 * 0.1**3 / 0.01) ** -0.6 * 1e9)
     assert 1000 < d < 3000
 
 
@@ -119,11 +130,15 @@ def test_bad_input_names_the_field():
 
 
 def test_configurable_inlets_and_optional_buffer():
-    feed = {"drug": Stream("drug", 0.02, {"water": 20.0, "antigen": 0.01}),
-            "alum": Stream("alum", 0.02, {"water": 20.0, "salts": 0.1})}
+    feed = {
+        "drug": Stream("drug", 0.02, {"water": 20.0, "antigen": 0.01}),
+        "alum": Stream("alum", 0.02, {"water": 20.0, "salts": 0.1}),
+    }
     unit = MixingTank("tank", config={"inlets": ["drug", "alum"], "optional_inlets": []})
     result = unit.run(feed)
-    assert result.outlets["blend"].concentration("antigen") == pytest.approx(0.01 / 0.04)  # hold-up keeps the composition
+    assert result.outlets["blend"].concentration("antigen") == pytest.approx(
+        0.01 / 0.04
+    )  # hold-up keeps the composition
     assert max_abs(result.balance(feed)) < 1e-12
     no_buffer = {k: v for k, v in inlets().items() if k != "buffer"}
     assert MixingTank("tank").run(no_buffer).ok

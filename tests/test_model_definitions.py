@@ -1,25 +1,34 @@
 """The shipped model definitions match the code: a changed interface needs a new model version."""
+
 import pytest
 import yaml
 
-from bioprocess_twin.core import registry
+from bioprocess_twin import catalogue
 from bioprocess_twin.core.definitions import definition_drift, read_definition, write_definition
 
-BUILTIN = [n for n in registry.names() if type(registry.get(n)).__module__.startswith("bioprocess_twin.units")]
+BUILTIN = [n for n in catalogue.names() if type(catalogue.get(n)).__module__.startswith("bioprocess_twin.processes")]
 
 
 def test_every_builtin_model_is_covered():
-    assert {"emulsion_homogenizer", "liposome_microfluidic", "alum_alooh", "alum_alpo4", "cho_fed_batch",
-            "microbial_fed_batch"} <= set(BUILTIN)
+    assert {
+        "emulsion_homogenizer",
+        "liposome_microfluidic",
+        "alum_alooh",
+        "alum_alpo4",
+        "cho_fed_batch",
+        "microbial_fed_batch",
+        "tff_ufdf",
+        "chromatography_lkm",
+    } <= set(BUILTIN)
 
 
 @pytest.mark.parametrize("name", BUILTIN)
 def test_shipped_definition_matches_the_code(name):
-    assert definition_drift(registry.get(name)) is None
+    assert definition_drift(catalogue.get(name)) is None
 
 
 def test_a_changed_default_or_a_missing_file_is_reported(tmp_path):
-    process = registry.get("liposome_microfluidic")
+    process = catalogue.get("liposome_microfluidic")
     assert "missing" in definition_drift(process, tmp_path)
     path = write_definition(process, tmp_path)
     assert definition_drift(process, tmp_path) is None

@@ -4,6 +4,7 @@ The calibrated sets live in a temporary models root (``BIOPROCESS_TWIN_MODELS``)
 real solver. A set written by a real (tiny) calibration is run too, so the calibrator's document and
 the loader agree.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,31 +14,37 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from decay_process import decay_fixture
 from typer.testing import CliRunner
 
-import bioprocess_twin.units  # noqa: F401  (registers the emulsion homogenizer)
+from bioprocess_twin import catalogue
 from bioprocess_twin.calibration.parameter_sets import load_parameter_set
+from bioprocess_twin.catalogue import run_spec
 from bioprocess_twin.cli import app
-from bioprocess_twin.core import ParameterError, registry
-from bioprocess_twin.core.definitions import (MODELS_DIR, calibrated_parameters, definition, model_versions,
-                                              models_root)
+from bioprocess_twin.core import ParameterError
+from bioprocess_twin.core.definitions import calibrated_parameters, definition, model_versions
+from bioprocess_twin.core.resources import shipped_models, user_models
 from bioprocess_twin.core.spec import SimulationSpec
 from bioprocess_twin.records import RunStore
-from decay_process import register_decay
 
 MODEL = "emulsion_homogenizer"
 CODE = "1.0.0"
-CALIBRATED = {"C1": 0.05, "Cc": 0.5}          # code defaults: C1 0.2, Cc 0.3
+CALIBRATED = {"C1": 0.05, "Cc": 0.5}  # code defaults: C1 0.2, Cc 0.3
 runner = CliRunner()
 
 
 def calibrated_set(version: str, parameters: dict, model: str = MODEL, base: str = CODE) -> dict:
     """A document in the form ``bioprocess-twin calibrate`` saves (calibration/parameter_sets.py)."""
-    return {"kind": "calibrated parameter set", "model": model, "base_version": base, "version": version,
-            "parameters": parameters,
-            "estimates": {n: {"value": v, "se": None, "ci95": [None, None], "units": "1"}
-                          for n, v in parameters.items()},
-            "per_batch": {}, "provenance": {"data": {"files": {"passes.parquet": "0" * 64}}}}
+    return {
+        "kind": "calibrated parameter set",
+        "model": model,
+        "base_version": base,
+        "version": version,
+        "parameters": parameters,
+        "estimates": {n: {"value": v, "se": None, "ci95": [None, None], "units": "1"} for n, v in parameters.items()},
+        "per_batch": {},
+        "provenance": {"data": {"files": {"passes.parquet": "0" * 64}}},
+    }
 
 
 def write_set(root, doc, version=None, model=MODEL):
@@ -57,7 +64,7 @@ def root(tmp_path, monkeypatch):
 
 
 def run(**spec):
-    result = SimulationSpec(model=MODEL, **spec).run()
+    result = run_spec(SimulationSpec(model=MODEL, **spec))
     assert result.ok, result.result.message
     return result
 
@@ -69,50 +76,57 @@ def same_kpis(a, b, rel=1e-9):
 
 
 # -- the loader --------------------------------------------------------------------------------------------------
-def test_the_models_root_follows_the_environment(tmp_path, monkeypatch):
+def test_the_user_models_folder_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("BIOPROCESS_TWIN_MODELS", raising=False)
-    assert models_root() == MODELS_DIR
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert user_models() == tmp_path / "xdg" / "bioprocess-twin" / "models"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert user_models() == tmp_path / "home" / ".local" / "share" / "bioprocess-twin" / "models"
     monkeypatch.setenv("BIOPROCESS_TWIN_MODELS", str(tmp_path))
-    assert models_root() == tmp_path
+    assert user_models() == tmp_path
 
 
 def test_versions_list_the_code_first_then_its_calibrated_sets_in_natural_order(root):
-    process = registry.get(MODEL)
+    process = catalogue.get(MODEL)
     for n in (10, 2):
         write_set(root, calibrated_set(f"{CODE}+cal.{n}", CALIBRATED))
-    write_set(root, calibrated_set("0.9.0+cal.1", CALIBRATED, base="0.9.0"))          # another code version
-    write_set(root, calibrated_set(f"{CODE}+cal.3", CALIBRATED, model="alum_alooh"))   # another model
-    write_set(root, definition(process), version="0.9.0")                             # not a calibrated set
+    write_set(root, calibrated_set("0.9.0+cal.1", CALIBRATED, base="0.9.0"))  # another code version
+    write_set(root, calibrated_set(f"{CODE}+cal.3", CALIBRATED, model="alum_alooh"))  # another model
+    write_set(root, definition(process), version="0.9.0")  # not a calibrated set
     (root / MODEL / "broken.yaml").write_text("kind: [unclosed")
     assert model_versions(process) == [CODE, f"{CODE}+cal.1", f"{CODE}+cal.2", f"{CODE}+cal.10"]
-    assert model_versions(registry.get("liposome_microfluidic")) == ["1.0.0"]       # nothing saved for it
+    assert model_versions(catalogue.get("liposome_microfluidic")) == ["1.0.0"]  # nothing saved for it
 
 
 def test_calibrated_values_are_read_in_model_units(root):
-    process = registry.get(MODEL)
+    process = catalogue.get(MODEL)
     assert calibrated_parameters(process, f"{CODE}+cal.1") == CALIBRATED
-    assert calibrated_parameters(process, CODE) == {}                                  # the code's defaults
+    assert calibrated_parameters(process, CODE) == {}  # the code's defaults
     write_set(root, calibrated_set(f"{CODE}+cal.2", {"C1": "0.1", "mu_c": "1.5 cP"}))
     assert calibrated_parameters(process, f"{CODE}+cal.2") == {"C1": pytest.approx(0.1), "mu_c": pytest.approx(1.5)}
 
 
-@pytest.mark.parametrize("case, version, expected", [
-    ("unknown", f"{CODE}+cal.99", [f"unknown version '{CODE}+cal.99'", f"available: {CODE}, {CODE}+cal.1"]),
-    ("path", "../liposome_microfluidic/1.0.0", ["unknown version"]),
-    ("definition", "0.9.0", ["not a calibrated parameter set", "model definition"]),
-    ("other model", f"{CODE}+cal.5", ["calibrated for model 'alum_alooh'", MODEL]),
-    ("other code version", "0.9.0+cal.1", ["model version 0.9.0", f"code is at version {CODE}"]),
-    ("no longer a parameter", f"{CODE}+cal.6", ["C9", "unknown name"]),
-    ("outside the bounds", f"{CODE}+cal.7", ["C1", "outside the bounds"]),
-])
+@pytest.mark.parametrize(
+    "case, version, expected",
+    [
+        ("unknown", f"{CODE}+cal.99", [f"unknown version '{CODE}+cal.99'", f"available: {CODE}, {CODE}+cal.1"]),
+        ("path", "../liposome_microfluidic/1.0.0", ["unknown version"]),
+        ("definition", "0.9.0", ["not a calibrated parameter set", "model definition"]),
+        ("other model", f"{CODE}+cal.5", ["calibrated for model 'alum_alooh'", MODEL]),
+        ("other code version", "0.9.0+cal.1", ["model version 0.9.0", f"code is at version {CODE}"]),
+        ("no longer a parameter", f"{CODE}+cal.6", ["C9", "unknown name"]),
+        ("outside the bounds", f"{CODE}+cal.7", ["C1", "outside the bounds"]),
+    ],
+)
 def test_each_unusable_version_is_an_error_on_the_version_field(root, case, version, expected):
-    write_set(root, definition(registry.get(MODEL)), version="0.9.0")
+    write_set(root, definition(catalogue.get(MODEL)), version="0.9.0")
     write_set(root, calibrated_set(f"{CODE}+cal.5", CALIBRATED, model="alum_alooh"))
     write_set(root, calibrated_set("0.9.0+cal.1", CALIBRATED, base="0.9.0"))
     write_set(root, calibrated_set(f"{CODE}+cal.6", {"C1": 0.1, "C9": 1.0}))
-    write_set(root, calibrated_set(f"{CODE}+cal.7", {"C1": 50.0}))                  # bounds [1e-5, 10]
+    write_set(root, calibrated_set(f"{CODE}+cal.7", {"C1": 50.0}))  # bounds [1e-5, 10]
     with pytest.raises(ParameterError) as info:
-        SimulationSpec(model=MODEL, version=version, parameters={"n_passes": 1}).run()
+        run_spec(SimulationSpec(model=MODEL, version=version, parameters={"n_passes": 1}))
     assert [f for f, _ in info.value.errors] == ["version"]
     message = info.value.errors[0][1]
     for text in expected:
@@ -122,7 +136,7 @@ def test_each_unusable_version_is_an_error_on_the_version_field(root, case, vers
 def test_load_parameter_set_shares_the_loader(root):
     assert load_parameter_set(root / MODEL / f"{CODE}+cal.1.yaml")["parameters"] == CALIBRATED
     with pytest.raises(ParameterError) as info:
-        load_parameter_set(MODELS_DIR / MODEL / f"{CODE}.yaml")
+        load_parameter_set(shipped_models() / MODEL / f"{CODE}.yaml")
     assert info.value.errors[0][0] == "kind" and "model definition" in info.value.errors[0][1]
 
 
@@ -134,7 +148,7 @@ def test_a_calibrated_version_runs_with_its_values_and_says_so(root):
     same_kpis(cal.kpis, by_hand.kpis)
     # a lower breakage constant leaves larger droplets than the code's defaults (checked to matter)
     assert cal.kpis["z_average_nm"] > 1.05 * code.kpis["z_average_nm"]
-    assert cal.kpis["passes"] == 3                                               # operating parameters untouched
+    assert cal.kpis["passes"] == 3  # operating parameters untouched
     summary = cal.result.summary()
     assert summary["model_version"] == f"{CODE}+cal.1" and summary["code_version"] == CODE
     assert summary["parameters"]["C1"] == 0.05 and summary["parameters"]["Cc"] == 0.5
@@ -147,18 +161,19 @@ def test_a_calibrated_version_runs_with_its_values_and_says_so(root):
 
 def test_the_specs_own_parameters_override_the_calibrated_ones(root):
     spec = SimulationSpec(model=MODEL, version=f"{CODE}+cal.1", parameters={"n_passes": 3, "C1": 0.1})
-    over = spec.run()
+    over = run_spec(spec)
     by_hand = run(parameters={"n_passes": 3, "C1": 0.1, "Cc": 0.5})
     same_kpis(over.kpis, by_hand.kpis)
     assert over.result.parameters["C1"] == 0.1 and over.result.parameters["Cc"] == 0.5
-    assert over.kpis["z_average_nm"] != pytest.approx(run(version=f"{CODE}+cal.1",
-                                                          parameters={"n_passes": 3}).kpis["z_average_nm"], rel=1e-3)
+    assert over.kpis["z_average_nm"] != pytest.approx(
+        run(version=f"{CODE}+cal.1", parameters={"n_passes": 3}).kpis["z_average_nm"], rel=1e-3
+    )
 
 
 def test_a_run_record_cites_the_calibrated_version(root, tmp_path):
     store = RunStore(f"sqlite:///{tmp_path / 'runs.db'}")
     spec = SimulationSpec(model=MODEL, version=f"{CODE}+cal.1", parameters={"n_passes": 2})
-    run_id = store.save_run(spec, spec.run(), author="qa")
+    run_id = store.save_run(spec, run_spec(spec), author="qa")
     record = store.get_run(run_id)
     assert record["model_version"] == f"{CODE}+cal.1"
     assert store.list_runs()[0]["model_version"] == f"{CODE}+cal.1"
@@ -195,7 +210,7 @@ def test_cli_models_lists_the_versions(root):
 TRUE_K = 0.5
 
 
-register_decay("versions_test_decay", "2.1.0", time_units="h", x_units="g/L", k_bounds=(0.01, 10))
+versions_decay = decay_fixture("versions_test_decay", "2.1.0", time_units="h", x_units="g/L", k_bounds=(0.01, 10))
 
 
 def test_a_set_saved_by_calibrate_runs_by_name(tmp_path, monkeypatch):
@@ -207,25 +222,54 @@ def test_a_set_saved_by_calibrate_runs_by_name(tmp_path, monkeypatch):
     rows = []
     for batch, x0 in (("A", 1.0), ("B", 2.0), ("C", 1.5)):
         for t in np.arange(0.0, 6.5, 0.5):
-            rows.append({"batch": batch, "hours": t, "X": x0 * math.exp(-TRUE_K * t) * (1 + 0.01 * rng.normal()),
-                         "X0": x0 if t == 0 else None})
+            rows.append(
+                {
+                    "batch": batch,
+                    "hours": t,
+                    "X": x0 * math.exp(-TRUE_K * t) * (1 + 0.01 * rng.normal()),
+                    "X0": x0 if t == 0 else None,
+                }
+            )
     pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
-    (tmp_path / "tagmap.yaml").write_text(yaml.safe_dump({
-        "kind": "tag map", "model": "versions_test_decay",
-        "files": [{"path": "runs.csv", "shape": "wide", "batch_column": "batch", "time_column": "hours",
-                   "time_format": "elapsed", "elapsed_units": "h"}],
-        "tags": {"X": {"output": "x", "units": "g/L"}, "X0": {"initial": "x", "units": "g/L"}}}))
-    spec = parse_calibration_spec({"model": "versions_test_decay", "data": "tagmap.yaml",
-                                   "parameters": [{"name": "k"}], "error_models": {"x": {"kind": "proportional"}},
-                                   "save": {}})
+    (tmp_path / "tagmap.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "kind": "tag map",
+                "model": "versions_test_decay",
+                "files": [
+                    {
+                        "path": "runs.csv",
+                        "shape": "wide",
+                        "batch_column": "batch",
+                        "time_column": "hours",
+                        "time_format": "elapsed",
+                        "elapsed_units": "h",
+                    }
+                ],
+                "tags": {"X": {"output": "x", "units": "g/L"}, "X0": {"initial": "x", "units": "g/L"}},
+            }
+        )
+    )
+    spec = parse_calibration_spec(
+        {
+            "model": "versions_test_decay",
+            "data": "tagmap.yaml",
+            "parameters": [{"name": "k"}],
+            "error_models": {"x": {"kind": "proportional"}},
+            "save": {},
+        }
+    )
     result = calibrate(spec, tmp_path)
     assert result.status == "ok" and result.saved == str(tmp_path / "models/versions_test_decay/2.1.0+cal.1.yaml")
     k_hat = load_parameter_set(result.saved)["parameters"]["k"]
     assert k_hat == pytest.approx(TRUE_K, rel=0.02) and k_hat != TRUE_K
 
-    process = registry.get("versions_test_decay")
+    process = catalogue.get("versions_test_decay")
     assert model_versions(process) == ["2.1.0", "2.1.0+cal.1"]
-    ran = SimulationSpec(model="versions_test_decay", version="2.1.0+cal.1", times=[0, 1, 2],
-                         solver={"rtol": 1e-10, "atol": 1e-12}).run()
-    assert ran.kpis["x_final"] == pytest.approx(math.exp(-2 * k_hat), rel=1e-8)      # analytical solution
+    ran = run_spec(
+        SimulationSpec(
+            model="versions_test_decay", version="2.1.0+cal.1", times=[0, 1, 2], solver={"rtol": 1e-10, "atol": 1e-12}
+        )
+    )
+    assert ran.kpis["x_final"] == pytest.approx(math.exp(-2 * k_hat), rel=1e-8)  # analytical solution
     assert ran.result.summary()["model_version"] == "2.1.0+cal.1"

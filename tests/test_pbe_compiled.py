@@ -1,4 +1,5 @@
 """The compiled form of PopulationBalance.solve: analytic Jacobian, same solutions, one integrator per structure."""
+
 from __future__ import annotations
 
 import casadi
@@ -10,12 +11,18 @@ from bioprocess_twin.pbe.compiled import CompiledPBE, Terms
 
 
 def _all_terms(grid):
-    return dict(nucleation=3.0, nucleation_size=1.3 * grid.pivots[3], growth=lambda v: 1e-3 * v ** 0.7,
-                aggregation=lambda a, b: a + b, selection=kernels.power_law(0.1, 1.0), daughter="binary_uniform")
+    return dict(
+        nucleation=3.0,
+        nucleation_size=1.3 * grid.pivots[3],
+        growth=lambda v: 1e-3 * v**0.7,
+        aggregation=lambda a, b: a + b,
+        selection=kernels.power_law(0.1, 1.0),
+        daughter="binary_uniform",
+    )
 
 
 def _compiled_used(pb) -> bool:
-    return any(key[0] == "compiled" for key in pb._integrators)
+    return any(key[0] == "compiled" for key in pb.integrator_cache)
 
 
 @pytest.mark.parametrize("method", ["fixed_pivot", "cell_average"])
@@ -50,7 +57,7 @@ def test_compiled_solve_matches_symbolic_and_conserves_volume(method):
     assert np.abs(a.N - b.N).max() <= 1e-7 * np.abs(b.N).max()
     volume = a.moment(1)
     assert abs(volume[-1] / volume[0] - 1.0) < 1e-8
-    assert a.moment(0)[-1] != pytest.approx(a.moment(0)[0], rel=1e-3)     # the terms did act
+    assert a.moment(0)[-1] != pytest.approx(a.moment(0)[0], rel=1e-3)  # the terms did act
 
 
 def test_growth_and_nucleation_compiled_match_symbolic():
@@ -61,7 +68,7 @@ def test_growth_and_nucleation_compiled_match_symbolic():
     b = pb.solve(np.zeros(grid.n), [0.0, 500.0, 1000.0], rhs="symbolic", **terms)
     assert _compiled_used(pb)
     assert np.abs(a.N - b.N).max() <= 1e-6 * np.abs(b.N).max()
-    assert a.moment(0)[-1] == pytest.approx(1e10 * 1000.0, rel=1e-6)      # number = B0 t (no outflow yet)
+    assert a.moment(0)[-1] == pytest.approx(1e10 * 1000.0, rel=1e-6)  # number = B0 t (no outflow yet)
 
 
 def test_other_kernel_values_reuse_the_compiled_integrator():
@@ -76,9 +83,9 @@ def test_other_kernel_values_reuse_the_compiled_integrator():
         ref = pb.solve(N0, times, rtol=1e-10, atol=1e-2, rhs="symbolic", **terms)
         assert np.abs(results[-1].N - ref.N).max() <= 1e-7 * np.abs(ref.N).max()
     assert len(pb._compiled) == 1
-    assert sum(key[0] == "compiled" for key in pb._integrators) == 1
+    assert sum(key[0] == "compiled" for key in pb.integrator_cache) == 1
     counts = [r.moment(0)[-1] for r in results]
-    assert counts[0] > counts[1] > counts[2]                # faster aggregation, fewer particles
+    assert counts[0] > counts[1] > counts[2]  # faster aggregation, fewer particles
 
 
 def test_choice_of_form_and_its_errors(monkeypatch):
@@ -94,13 +101,15 @@ def test_choice_of_form_and_its_errors(monkeypatch):
         pb.solve(N0, [0.0, 1.0], rhs="fast", aggregation=1.0)
     with pytest.raises(ValueError, match=r"^rate terms: unknown \['agregation'\]"):
         pb.solve(N0, [0.0, 1.0], agregation=1.0)
-    pb.solve(N0, [0.0, 1.0], growth=1e-3)                   # growth alone: symbolic (cheap to build)
+    pb.solve(N0, [0.0, 1.0], growth=1e-3)  # growth alone: symbolic (cheap to build)
     assert not _compiled_used(pb)
     monkeypatch.setenv("CC", "/nonexistent/cc")
     fresh = PopulationBalance(grid)
-    with pytest.raises(ValueError, match="^rhs: 'compiled'.*no working C compiler"), \
-            pytest.warns(RuntimeWarning, match="no C compiler"):
+    with (
+        pytest.raises(ValueError, match="^rhs: 'compiled'.*no working C compiler"),
+        pytest.warns(RuntimeWarning, match="no C compiler"),
+    ):
         fresh.solve(N0, [0.0, 1.0], rhs="compiled", aggregation=1.0)
-    auto = fresh.solve(N0, [0.0, 1.0], aggregation=1.0)      # falls back to the symbolic form (warned once)
-    assert not _compiled_used(fresh) and len(fresh._integrators) == 1
+    auto = fresh.solve(N0, [0.0, 1.0], aggregation=1.0)  # falls back to the symbolic form (warned once)
+    assert not _compiled_used(fresh) and len(fresh.integrator_cache) == 1
     assert auto.moment(0)[-1] < auto.moment(0)[0]

@@ -1,4 +1,5 @@
 """Exact conservation properties of the discretised PBE terms (NumPy RHS)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,7 @@ def rel_volume_rate(grid, N, dN):
     return abs(grid.pivots @ dN) / (grid.pivots @ np.abs(dN))
 
 
-GRIDS = [random_grid(0), random_grid(3), Grid.geometric(1e-24, 1e-15, 50),
-         Grid.from_ratio(1e-24, 2.0, 30)]
+GRIDS = [random_grid(0), random_grid(3), Grid.geometric(1e-24, 1e-15, 50), Grid.from_ratio(1e-24, 2.0, 30)]
 
 
 @pytest.mark.parametrize("method", ["fixed_pivot", "cell_average"])
@@ -37,8 +37,7 @@ def test_aggregation_conserves_volume(method, gi):
     N = random_state(grid)
     rng = np.random.default_rng(7)
     B = rng.uniform(0.1, 1.0, (grid.n, grid.n)) * 1e-17
-    for kern in (B + B.T, kernels.sum_kernel(1e4), kernels.shear(50.0),
-                 kernels.brownian(298.15, 1e-3)):
+    for kern in (B + B.T, kernels.sum_kernel(1e4), kernels.shear(50.0), kernels.brownian(298.15, 1e-3)):
         dN = pb.rhs(N, aggregation=kern)
         assert rel_volume_rate(grid, N, dN) < 1e-13
         # aggregation never creates particles
@@ -74,8 +73,11 @@ def test_breakage_conserves_volume(gi, dname):
     grid = GRIDS[gi]
     pb = PopulationBalance(grid)
     N = random_state(grid)
-    for sel in (kernels.power_law(1e18, 1.0), kernels.power_law(3.0, 0.0),
-                np.random.default_rng(2).uniform(0, 1, grid.n)):
+    for sel in (
+        kernels.power_law(1e18, 1.0),
+        kernels.power_law(3.0, 0.0),
+        np.random.default_rng(2).uniform(0, 1, grid.n),
+    ):
         dN = pb.rhs(N, selection=sel, daughter=dname)
         assert rel_volume_rate(grid, N, dN) < 1e-13
 
@@ -87,7 +89,7 @@ def test_breakage_number_per_event_binary_equal():
     N = random_state(grid)
     S = kernels.power_law(1e21, 1.0)(grid.pivots)
     dN = pb.rhs(N, selection=S, daughter="binary_equal")
-    events = (S * N)[1:].sum()                  # class 0 cannot break on the grid
+    events = (S * N)[1:].sum()  # class 0 cannot break on the grid
     assert abs(dN.sum() - events) / events < 1e-13
 
 
@@ -111,7 +113,7 @@ def test_custom_daughter_matches_uniform_and_keeps_volume():
     cus = FixedPivotBreakage(grid, daughter(lambda v, vp: 2.0 / vp + 0 * v)).matrix
     assert np.allclose(cus, uni, rtol=1e-12, atol=1e-14)
     # parabolic daughter b = 12 v (v' - v) / v'^3 (binary, symmetric)
-    par = FixedPivotBreakage(grid, daughter(lambda v, vp: 12 * v * (vp - v) / vp ** 3)).matrix
+    par = FixedPivotBreakage(grid, daughter(lambda v, vp: 12 * v * (vp - v) / vp**3)).matrix
     assert np.allclose(grid.pivots @ par, grid.pivots, rtol=1e-13, atol=0)
     assert np.all(par.sum(axis=0)[1:] > 1.5) and np.all(par.sum(axis=0) <= 2.0 + 1e-9)
 
@@ -121,6 +123,7 @@ def test_growth_is_conservative_and_reports_outflow():
     pb = PopulationBalance(grid)
     N = random_state(grid)
     from bioprocess_twin.pbe import length_growth_to_edges
+
     Gv = length_growth_to_edges(grid, 1e-8)
     dN = pb.rhs(N, growth=Gv)
     out_number, out_volume = pb.growth_outflow(N, Gv)

@@ -5,6 +5,7 @@ docs/pbe.md quotes.  Errors are relative L1 errors of the class numbers,
 sum |N_i - N_i,exact| / sum N_i,exact, with N_i,exact the exact number density
 integrated over class i, plus relative moment errors.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,7 +29,7 @@ def scott_classes(grid, T, N0=1.0, v0=1.0):
     return pref / a * (np.exp(-a * grid.edges[:-1]) - np.exp(-a * grid.edges[1:]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def scott_errors(method: str, n: int, T: float = 10.0):
     grid = Grid.geometric(1e-4, 1e3, n)
     pb = PopulationBalance(grid, aggregation_method=method)
@@ -38,7 +39,7 @@ def scott_errors(method: str, n: int, T: float = 10.0):
     return {
         "L1": np.abs(N - Ne).sum() / Ne.sum(),
         "number": abs(N.sum() / (1.0 / (1.0 + T / 2.0)) - 1.0),
-        "mu2": abs(sol.moment(2)[-1] / (2.0 + T) - 1.0),       # mu2 = mu2(0) + beta0 mu1^2 t
+        "mu2": abs(sol.moment(2)[-1] / (2.0 + T) - 1.0),  # mu2 = mu2(0) + beta0 mu1^2 t
         "volume": abs(sol.moment(1)[-1] / sol.moment(1)[0] - 1.0),
     }
 
@@ -50,25 +51,26 @@ def ziff_classes(grid, t):
     return a * (np.exp(-a * grid.edges[:-1]) - np.exp(-a * grid.edges[1:]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ziff_errors(n: int, t: float = 5.0):
     grid = Grid.geometric(1e-6, 50.0, n)
     pb = PopulationBalance(grid)
-    sol = pb.solve(ziff_classes(grid, 0.0), [0.0, 1.0, t],
-                   selection=kernels.power_law(1.0, 1.0), daughter="binary_uniform")
+    sol = pb.solve(
+        ziff_classes(grid, 0.0), [0.0, 1.0, t], selection=kernels.power_law(1.0, 1.0), daughter="binary_uniform"
+    )
     N, Ne = sol.N[-1], ziff_classes(grid, t)
     return {
         "L1": np.abs(N - Ne).sum() / Ne.sum(),
-        "number": abs(N.sum() / (1.0 + t) - 1.0),              # N(t) = 1 + t
+        "number": abs(N.sum() / (1.0 + t) - 1.0),  # N(t) = 1 + t
         "mu2": abs(sol.moment(2)[-1] / (2.0 / (1.0 + t)) - 1.0),
         "volume": abs(sol.moment(1)[-1] / sol.moment(1)[0] - 1.0),
     }
 
 
 # -- pure growth: Gaussian in length translated by G t ------------------------------
-G_L = 1e-8            # m/s
+G_L = 1e-8  # m/s
 MU0, SIG0 = 20 * UM, 4 * UM
-T_GROW = 1600.0       # shift 16 um
+T_GROW = 1600.0  # shift 16 um
 
 
 def growth_classes(grid, t):
@@ -76,15 +78,14 @@ def growth_classes(grid, t):
     return np.diff(cdf)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def growth_errors(limiter: str, n: int):
     grid = Grid.from_diameters(4 * UM, 80 * UM, n)
     pb = PopulationBalance(grid, limiter=limiter)
-    sol = pb.solve(growth_classes(grid, 0.0), [0.0, T_GROW / 2, T_GROW],
-                   growth=length_growth_to_edges(grid, G_L))
+    sol = pb.solve(growth_classes(grid, 0.0), [0.0, T_GROW / 2, T_GROW], growth=length_growth_to_edges(grid, G_L))
     N, Ne = sol.N[-1], growth_classes(grid, T_GROW)
     m = MU0 + G_L * T_GROW
-    exact = {1: m, 2: m ** 2 + SIG0 ** 2, 3: m ** 3 + 3 * m * SIG0 ** 2}
+    exact = {1: m, 2: m**2 + SIG0**2, 3: m**3 + 3 * m * SIG0**2}
     return {
         "L1": np.abs(N - Ne).sum() / Ne.sum(),
         "number": abs(N.sum() / sol.N[0].sum() - 1.0),
@@ -93,18 +94,17 @@ def growth_errors(limiter: str, n: int):
 
 
 # -- nucleation + growth: moments close --------------------------------------------
-B0 = 1e10             # #/m^3/s
+B0 = 1e10  # #/m^3/s
 T_NUC = 2000.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def nucleation_errors(limiter: str, n: int):
     """Nuclei enter through the lowest edge, L0 = edge_diameters[0]:
     m_k(t) = B0 ((L0 + G t)^(k+1) - L0^(k+1)) / ((k+1) G), i.e. dm_k/dt = k G m_{k-1} + B0 L0^k."""
     grid = Grid.from_diameters(1 * UM, 40 * UM, n)
     pb = PopulationBalance(grid, limiter=limiter)
-    sol = pb.solve(np.zeros(n), np.linspace(0.0, T_NUC, 5),
-                   growth=length_growth_to_edges(grid, G_L), nucleation=B0)
+    sol = pb.solve(np.zeros(n), np.linspace(0.0, T_NUC, 5), growth=length_growth_to_edges(grid, G_L), nucleation=B0)
     L0, t = grid.edge_diameters[0], sol.t[1:]
     out = {}
     for k in (0, 1, 2, 3):
@@ -115,36 +115,48 @@ def nucleation_errors(limiter: str, n: int):
 
 def error_tables() -> str:
     """Markdown tables of all measured errors (as quoted in docs/pbe.md)."""
-    lines = ["Scott (1968), constant kernel, T = beta0 N0 t = 10, v in [1e-4, 1e3] v0", "",
-             "| method | n | L1(N_i) | rel. err mu2 | rel. err number | volume drift |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "Scott (1968), constant kernel, T = beta0 N0 t = 10, v in [1e-4, 1e3] v0",
+        "",
+        "| method | n | L1(N_i) | rel. err mu2 | rel. err number | volume drift |",
+        "|---|---|---|---|---|---|",
+    ]
     for method in ("fixed_pivot", "cell_average"):
         for n in SIZES:
             e = scott_errors(method, n)
-            lines.append(f"| {method} | {n} | {e['L1']:.2e} | {e['mu2']:.2e} | "
-                         f"{e['number']:.2e} | {e['volume']:.1e} |")
-    lines += ["", "Ziff & McGrady (1985), S = v, uniform binary, t = 5, v in [1e-6, 50]", "",
-              "| n | L1(N_i) | rel. err number | rel. err mu2 | volume drift |",
-              "|---|---|---|---|---|"]
+            lines.append(f"| {method} | {n} | {e['L1']:.2e} | {e['mu2']:.2e} | {e['number']:.2e} | {e['volume']:.1e} |")
+    lines += [
+        "",
+        "Ziff & McGrady (1985), S = v, uniform binary, t = 5, v in [1e-6, 50]",
+        "",
+        "| n | L1(N_i) | rel. err number | rel. err mu2 | volume drift |",
+        "|---|---|---|---|---|",
+    ]
     for n in SIZES:
         e = ziff_errors(n)
-        lines.append(f"| {n} | {e['L1']:.2e} | {e['number']:.2e} | {e['mu2']:.2e} | "
-                     f"{e['volume']:.1e} |")
-    lines += ["", "Pure growth, G = 10 nm/s, Gaussian 20 +- 4 um shifted 16 um, d in [4, 80] um", "",
-              "| limiter | n | L1(N_i) | err m1 | err m2 | err m3 |", "|---|---|---|---|---|---|"]
+        lines.append(f"| {n} | {e['L1']:.2e} | {e['number']:.2e} | {e['mu2']:.2e} | {e['volume']:.1e} |")
+    lines += [
+        "",
+        "Pure growth, G = 10 nm/s, Gaussian 20 +- 4 um shifted 16 um, d in [4, 80] um",
+        "",
+        "| limiter | n | L1(N_i) | err m1 | err m2 | err m3 |",
+        "|---|---|---|---|---|---|",
+    ]
     for lim in ("upwind", "minmod", "van_leer", "koren"):
         for n in GROWTH_SIZES:
             e = growth_errors(lim, n)
-            lines.append(f"| {lim} | {n} | {e['L1']:.2e} | {e['m1']:.1e} | {e['m2']:.1e} | "
-                         f"{e['m3']:.1e} |")
-    lines += ["", "Nucleation + growth, B0 = 1e10 /m^3/s, G = 10 nm/s, t <= 2000 s, d in [1, 40] um "
-              "(max over 4 output times)", "",
-              "| limiter | n | err m0 | err m1 | err m2 | err m3 |", "|---|---|---|---|---|---|"]
+            lines.append(f"| {lim} | {n} | {e['L1']:.2e} | {e['m1']:.1e} | {e['m2']:.1e} | {e['m3']:.1e} |")
+    lines += [
+        "",
+        "Nucleation + growth, B0 = 1e10 /m^3/s, G = 10 nm/s, t <= 2000 s, d in [1, 40] um (max over 4 output times)",
+        "",
+        "| limiter | n | err m0 | err m1 | err m2 | err m3 |",
+        "|---|---|---|---|---|---|",
+    ]
     for lim in ("upwind", "koren"):
         for n in GROWTH_SIZES:
             e = nucleation_errors(lim, n)
-            lines.append(f"| {lim} | {n} | {e['m0']:.1e} | {e['m1']:.1e} | {e['m2']:.1e} | "
-                         f"{e['m3']:.1e} |")
+            lines.append(f"| {lim} | {n} | {e['m0']:.1e} | {e['m1']:.1e} | {e['m2']:.1e} | {e['m3']:.1e} |")
     return "\n".join(lines)
 
 
@@ -159,7 +171,7 @@ def test_scott_constant_kernel_converges(method):
     assert L1[2] < {"fixed_pivot": 5e-3, "cell_average": 3e-3}[method]
     assert mu2[2] < {"fixed_pivot": 1.2e-2, "cell_average": 1.5e-3}[method]
     for e in errs:
-        assert e["number"] < 3e-5            # only the mass below v_min = 1e-4 v0 is missing
+        assert e["number"] < 3e-5  # only the mass below v_min = 1e-4 v0 is missing
         assert e["volume"] < 1e-12
 
 
@@ -190,7 +202,7 @@ def test_pure_growth_limiter_beats_upwind_and_converges():
     # first-order upwind converges only at first order
     assert 1.3 < up[0] / up[1] < 2.2 and 1.3 < up[1] / up[2] < 2.2, up
     fine = growth_errors("koren", GROWTH_SIZES[-1])
-    assert fine["number"] < 1e-12                       # no outflow, conservative scheme
+    assert fine["number"] < 1e-12  # no outflow, conservative scheme
     assert max(fine["m1"], fine["m2"], fine["m3"]) < 5e-4
     for lim in ("minmod", "van_leer"):
         assert growth_errors(lim, GROWTH_SIZES[-1])["L1"] < 0.2 * up[-1]

@@ -1,4 +1,5 @@
 """The examples in docs/pbe.md run and do what the text says."""
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,7 @@ def test_docs_examples_run(capsys):
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
     assert len(blocks) >= 3
     env: dict = {}
-    for code in blocks[1:]:                    # blocks[0] is the import list
+    for code in blocks[1:]:  # blocks[0] is the import list
         exec(compile(code, str(DOC), "exec"), env)
     sol = env["sol"]
     assert sol.N.shape == (3, env["grid"].n)

@@ -1,4 +1,5 @@
 """Size statistics against analytic values (monodisperse and lognormal)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,14 +12,14 @@ MU, S = np.log(150e-9), 0.25
 Z90 = norm.ppf(0.9)
 LOGNORMAL = {
     # number-weighted lognormal ln d ~ N(MU, S^2): E[d^k] = exp(k MU + k^2 S^2 / 2)
-    "d_mean": np.exp(MU + 0.5 * S ** 2),
-    "d32": np.exp(MU + 2.5 * S ** 2),
-    "d43": np.exp(MU + 3.5 * S ** 2),
-    "z_average": np.exp(MU + 5.5 * S ** 2),        # E[d^6] / E[d^5]
-    "pdi": np.exp(S ** 2) - 1.0,                    # E[d^4] E[d^6] / E[d^5]^2 - 1
-    "d50": np.exp(MU + 3 * S ** 2),                 # volume-weighted median
-    "d10": np.exp(MU + 3 * S ** 2 - Z90 * S),
-    "d90": np.exp(MU + 3 * S ** 2 + Z90 * S),
+    "d_mean": np.exp(MU + 0.5 * S**2),
+    "d32": np.exp(MU + 2.5 * S**2),
+    "d43": np.exp(MU + 3.5 * S**2),
+    "z_average": np.exp(MU + 5.5 * S**2),  # E[d^6] / E[d^5]
+    "pdi": np.exp(S**2) - 1.0,  # E[d^4] E[d^6] / E[d^5]^2 - 1
+    "d50": np.exp(MU + 3 * S**2),  # volume-weighted median
+    "d10": np.exp(MU + 3 * S**2 - Z90 * S),
+    "d90": np.exp(MU + 3 * S**2 + Z90 * S),
 }
 LOGNORMAL["span"] = (LOGNORMAL["d90"] - LOGNORMAL["d10"]) / LOGNORMAL["d50"]
 
@@ -42,7 +43,7 @@ def test_lognormal_statistics_match_analytic():
     assert fine["pdi"] < 3e-4 and fine["span"] < 3e-4
     coarse = rel_errors(100)
     for key in ("d32", "d43", "z_average", "pdi", "d50", "d90"):
-        assert coarse[key] > 8.0 * fine[key], key      # second order in the class width
+        assert coarse[key] > 8.0 * fine[key], key  # second order in the class width
     assert max(coarse.values()) < 3e-3
 
 
@@ -78,7 +79,7 @@ def test_two_dimensional_input_and_moments():
     assert st["d32"][0] == pytest.approx(st["d32"][1], rel=1e-14)
     assert np.isnan(st["d32"][2]) and np.isnan(st["d50"][2]) and st["number"][2] == 0.0
     assert np.allclose(moments(series, grid, 1), [N @ grid.pivots, 2 * N @ grid.pivots, 0])
-    assert diameter_moment(N, grid, 3) == pytest.approx(N @ grid.diameters ** 3)
+    assert diameter_moment(N, grid, 3) == pytest.approx(N @ grid.diameters**3)
     q = volume_quantiles(series[:2], grid, q=(0.5,))
     assert q.shape == (2, 1) and q[0, 0] == pytest.approx(st["d50"][0])
     with pytest.raises(ValueError, match="^N:"):

@@ -1,16 +1,17 @@
 """Campaign-planning MILP (line/planning.py) against optima worked out by hand, with HiGHS."""
+
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
+from bioprocess_twin.core.resources import example_path
 from bioprocess_twin.core.spec import SpecError
 from bioprocess_twin.line.plan_spec import load_plan_spec, parse_plan_spec
 from bioprocess_twin.line.planning import plan
 
-PLANS = Path(__file__).resolve().parents[1] / "data" / "plans"
+PLANS = example_path("plans")
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +24,28 @@ def campaign():
     return plan(load_plan_spec(PLANS / "vaccine_campaign.yaml"))
 
 
-def shared_line(changeover_h: float, changeover_cost: float = 1000.0, max_modules: int = 2,
-                demand_a: float = 4, demand_b: float = 4) -> dict:
+def shared_line(
+    changeover_h: float, changeover_cost: float = 1000.0, max_modules: int = 2, demand_a: float = 4, demand_b: float = 4
+) -> dict:
     """One module type shared by two one-step products; 4 weeks of 100 h; 40 h per batch."""
-    step = {"module": "line", "batch_h": 35, "cleaning_h": 5, "changeover_h": changeover_h,
-            "changeover_cost": changeover_cost}
-    return {"name": "shared", "horizon_weeks": 4, "hours_per_week": 100,
-            "module_types": [{"name": "line", "capex_per_module": 13000, "max_modules": max_modules}],
-            "products": [{"name": "A", "demand_doses": demand_a, "doses_per_batch": 1, "steps": [step]},
-                         {"name": "B", "demand_doses": demand_b, "doses_per_batch": 1, "steps": [step]}],
-            "solver": {"mip_rel_gap": 0}}
+    step = {
+        "module": "line",
+        "batch_h": 35,
+        "cleaning_h": 5,
+        "changeover_h": changeover_h,
+        "changeover_cost": changeover_cost,
+    }
+    return {
+        "name": "shared",
+        "horizon_weeks": 4,
+        "hours_per_week": 100,
+        "module_types": [{"name": "line", "capex_per_module": 13000, "max_modules": max_modules}],
+        "products": [
+            {"name": "A", "demand_doses": demand_a, "doses_per_batch": 1, "steps": [step]},
+            {"name": "B", "demand_doses": demand_b, "doses_per_batch": 1, "steps": [step]},
+        ],
+        "solver": {"mip_rel_gap": 0},
+    }
 
 
 # -- optimality on cases checked by hand ---------------------------------------------------------
@@ -49,8 +62,9 @@ def test_small_plan_hand_optimum(small):
     assert r.solver["variables"] > 0 and r.solver["constraints"] > 0
 
 
-@pytest.mark.parametrize("demand, reactors, cost", [(6000, 1, 1000 + 500 + 6 * 150 + 200),
-                                                    (7000, 2, 2000 + 500 + 7 * 150 + 400)])
+@pytest.mark.parametrize(
+    "demand, reactors, cost", [(6000, 1, 1000 + 500 + 6 * 150 + 200), (7000, 2, 2000 + 500 + 7 * 150 + 400)]
+)
 def test_one_reactor_holds_six_batches(small, demand, reactors, cost):
     """Week 1: 10 h set-up + 2 batches (110 h, 10 h spill); weeks 2 and 3 the same: 6 batches.
     Without the spill into the next week it would be 5."""
@@ -70,7 +84,7 @@ def test_changeover_cost_gives_campaigns():
     products = [row["product"] for row in r.timeline if row["kind"] == "batch"]
     assert products.count("A") == 4 and products.count("B") == 4
     switches = sum(a != b for a, b in zip(products, products[1:]))
-    assert switches == 1                                   # A...A B...B (or B then A)
+    assert switches == 1  # A...A B...B (or B then A)
 
 
 def test_changeover_time_forces_a_second_module():
@@ -83,7 +97,7 @@ def test_changeover_time_forces_a_second_module():
     on_module = defaultdict(set)
     for row in r.timeline:
         on_module[row["module"]].add(row["product"])
-    assert sorted(map(sorted, on_module.values())) == [["A"], ["B"]]   # each module dedicated
+    assert sorted(map(sorted, on_module.values())) == [["A"], ["B"]]  # each module dedicated
 
 
 # -- infeasible demand ---------------------------------------------------------------------------
@@ -95,9 +109,11 @@ def test_infeasible_demand_names_the_module_type(small):
     assert entry["product"] == "vaccine_A" and entry["module_type"] == "reactor"
     assert entry["max_modules"] == 3
     assert entry["hours_needed"] == pytest.approx(1030) and entry["hours_available"] == pytest.approx(900)
-    assert entry["max_doses"] == pytest.approx(18000)       # 3 reactors x 6 batches, from the shortfall model
-    assert ("product vaccine_A: demand 20,000 doses, at most 18,000 doses possible: module type reactor "
-            "(max 3 modules) limits, 1,030 h needed vs 900 h available") in r.message
+    assert entry["max_doses"] == pytest.approx(18000)  # 3 reactors x 6 batches, from the shortfall model
+    assert (
+        "product vaccine_A: demand 20,000 doses, at most 18,000 doses possible: module type reactor "
+        "(max 3 modules) limits, 1,030 h needed vs 900 h available"
+    ) in r.message
     assert r.to_dict()["status"] == "infeasible"
 
 
@@ -114,18 +130,27 @@ def test_shared_module_infeasibility_names_both_products():
 
 
 # -- bad specs -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("change, field, words", [
-    (lambda d: d["products"][0]["steps"][1].update(module="freezer"), "products.0.steps.1.module",
-     "unknown module type 'freezer'"),
-    (lambda d: d["products"][0]["steps"][0].update(batch_h=-4), "products.0.steps.0.batch_h", "greater than 0"),
-    (lambda d: d["module_types"][0].update(min_modules=5), "module_types.0", "min_modules"),
-    (lambda d: d["module_types"][1].update(max_modules=0), "module_types.1.max_modules", "greater than or equal"),
-    (lambda d: d["products"][0].pop("doses_per_batch"), "products.0.doses_per_batch", "required"),
-    (lambda d: d.update(horizon_weeks=0), "horizon_weeks", "greater than or equal"),
-    (lambda d: d["products"][0]["steps"][0].update(changeover_h=150), "products.0.steps.0.changeover_h",
-     "longer than a week"),
-    (lambda d: d["module_types"][0].update(speed=3), "module_types.0.speed", "not permitted"),
-])
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (
+            lambda d: d["products"][0]["steps"][1].update(module="freezer"),
+            "products.0.steps.1.module",
+            "unknown module type 'freezer'",
+        ),
+        (lambda d: d["products"][0]["steps"][0].update(batch_h=-4), "products.0.steps.0.batch_h", "greater than 0"),
+        (lambda d: d["module_types"][0].update(min_modules=5), "module_types.0", "min_modules"),
+        (lambda d: d["module_types"][1].update(max_modules=0), "module_types.1.max_modules", "greater than or equal"),
+        (lambda d: d["products"][0].pop("doses_per_batch"), "products.0.doses_per_batch", "required"),
+        (lambda d: d.update(horizon_weeks=0), "horizon_weeks", "greater than or equal"),
+        (
+            lambda d: d["products"][0]["steps"][0].update(changeover_h=150),
+            "products.0.steps.0.changeover_h",
+            "longer than a week",
+        ),
+        (lambda d: d["module_types"][0].update(speed=3), "module_types.0.speed", "not permitted"),
+    ],
+)
 def test_bad_spec_names_the_field(small, change, field, words):
     data = small.model_dump()
     change(data)
@@ -164,7 +189,7 @@ def test_demo_campaign_timeline_is_consistent(campaign):
             assert b["start_h"] >= a["end_h"] - 1e-9, f"{m} #{k} overbooked: {a} then {b}"
         for row in rows:
             assert row["end_h"] <= N * H + 1e-9
-            if row["kind"] == "batch":      # starts in its MILP week; cleaning follows at once
+            if row["kind"] == "batch":  # starts in its MILP week; cleaning follows at once
                 assert (row["week"] - 1) * H - 1e-9 <= row["start_h"] < row["week"] * H
                 step = next(s for s in spec.product(row["product"]).steps if s.module == m)
                 assert row["end_h"] - row["start_h"] == pytest.approx(step.batch_h)
@@ -175,11 +200,16 @@ def test_demo_campaign_timeline_is_consistent(campaign):
     # every step of a product runs its batches; the timeline and the weekly schedule agree
     for p in spec.products:
         for s in p.steps:
-            on_step = [row for row in r.timeline if row["kind"] == "batch" and row["product"] == p.name
-                       and row["module_type"] == s.module]
+            on_step = [
+                row
+                for row in r.timeline
+                if row["kind"] == "batch" and row["product"] == p.name and row["module_type"] == s.module
+            ]
             assert len(on_step) == r.batches[p.name]
-            assert sum(e["batches"] for e in r.schedule if e["product"] == p.name
-                       and e["module_type"] == s.module) == r.batches[p.name]
+            assert (
+                sum(e["batches"] for e in r.schedule if e["product"] == p.name and e["module_type"] == s.module)
+                == r.batches[p.name]
+            )
     # utilisation from the timeline, and the bottleneck is the busiest type
     assert all(0 <= u <= 1 for u in r.utilisation.values())
     assert r.bottleneck["module_type"] == max(r.utilisation, key=r.utilisation.get)
@@ -194,8 +224,13 @@ def test_demo_week_precedence(campaign):
     lags = step_lags(spec)
     for p in spec.products:
         for prev, nxt in zip(p.steps, p.steps[1:]):
-            def upto(module, t):
-                return sum(e["batches"] for e in campaign.schedule
-                           if e["product"] == p.name and e["module_type"] == module and e["week"] <= t)
+
+            def upto(module, t, product=p.name):
+                return sum(
+                    e["batches"]
+                    for e in campaign.schedule
+                    if e["product"] == product and e["module_type"] == module and e["week"] <= t
+                )
+
             for t in range(1, spec.horizon_weeks + 1):
                 assert upto(nxt.module, t) <= upto(prev.module, t - lags[p.name, prev.module])

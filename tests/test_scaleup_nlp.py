@@ -4,6 +4,7 @@ Minimise Pg + w Qg subject to kLa >= kLa_req and the shear/gas limits. In log va
 geometric program (monomial constraints, posynomial objective), so the KKT point is the global optimum
 and has a closed form: with only the kLa constraint binding, w Qg = (beta/alpha) Pg.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,22 +12,22 @@ import math
 import pytest
 
 from bioprocess_twin.core import ParameterError
+from bioprocess_twin.correlations import agitation as ag
 from bioprocess_twin.scaleup import closed_form_optimum, kla_required, size_aeration, sparging_energy, translate
-from bioprocess_twin.units import agitation as ag
 
 VESSEL = ag.Vessel.from_volume(2.0, 1.5, 1 / 3, "pitched_blade", 2)
 
 
 def test_pynumero_asl_library_is_built():
-    from pyomo.contrib.pynumero.asl import AmplInterface
     import pyomo.environ as pe
+    from pyomo.contrib.pynumero.asl import AmplInterface
 
     assert AmplInterface.available(), "run bash .ci/bootstrap setup (builds PyNumero against libamplsolver-dev)"
     assert pe.SolverFactory("cyipopt").available(exception_flag=False)
 
 
 def test_kla_required_and_sparging_energy_by_hand():
-    assert kla_required(1.0, 0.3, 0.2) == pytest.approx(1.0 / (0.2 - 0.06))           # 7.14 1/h
+    assert kla_required(1.0, 0.3, 0.2) == pytest.approx(1.0 / (0.2 - 0.06))  # 7.14 1/h
     assert kla_required(1.0, 0.3, 0.2, oxygen_fraction=1.0) == pytest.approx(1.0 / (0.2 / 0.2095 - 0.06))
     with pytest.raises(ParameterError, match="do_setpoint"):
         kla_required(1.0, 1.2, 0.2)
@@ -47,7 +48,7 @@ def test_interior_optimum_matches_the_closed_form(correlation, gas_price, k_req)
     assert d.N == pytest.approx(N, rel=1e-6) and d.Qg == pytest.approx(Qg, rel=1e-6)
     k = ag.KLA_CORRELATIONS[correlation]
     pg = d.objective - w * d.Qg
-    assert w * d.Qg == pytest.approx(k.beta / k.alpha * pg, rel=1e-6)            # stationarity: w y = (b/a) x
+    assert w * d.Qg == pytest.approx(k.beta / k.alpha * pg, rel=1e-6)  # stationarity: w y = (b/a) x
     assert d.operation["kla"] == pytest.approx(k_req, rel=1e-6)
     assert d.operation["gassed_power"] == pytest.approx(pg, rel=1e-6)
 
@@ -57,6 +58,7 @@ def test_perturbing_the_optimum_costs_more():
     w, k_req = sparging_energy(VESSEL.liquid_height), 8.0
     d = size_aeration(VESSEL, k_req, gas_energy=w, vvm_min=1e-4, vvm_max=1.0)
     from bioprocess_twin.scaleup.stirred_tank import speed_for_kla
+
     for factor in (0.7, 0.9, 1.1, 1.4):
         Qg = d.Qg * factor
         N = speed_for_kla(VESSEL, Qg, k_req / 3600, ag.RHO_WATER, "van_t_riet_coalescing")
@@ -73,11 +75,11 @@ def test_tip_speed_bound_active_closed_form():
     d = size_aeration(VESSEL, k_req, gas_energy=w, tip_speed_max=u_max, vvm_min=1e-4, vvm_max=1.0)
     assert d.ok and set(d.active) == {"kla >= required", "tip_speed <= max"}
     N = u_max / (math.pi * D)
-    B = VESSEL.n_impellers * ag.MICHEL_MILLER_C_SI * (VESSEL.power_number * 1000.0) ** 0.9 * D ** 5.85 * N ** 3.15
-    a, alpha, beta = 0.026, 0.4, 0.5                     # Pg = B Qg^-0.252; kLa = a (Pg/V)^alpha (Qg/A)^beta
-    Qg = (k_req / 3600 / (a * (B / V) ** alpha * A ** -beta)) ** (1 / (beta - 0.252 * alpha))
+    B = VESSEL.n_impellers * ag.MICHEL_MILLER_C_SI * (VESSEL.power_number * 1000.0) ** 0.9 * D**5.85 * N**3.15
+    a, alpha, beta = 0.026, 0.4, 0.5  # Pg = B Qg^-0.252; kLa = a (Pg/V)^alpha (Qg/A)^beta
+    Qg = (k_req / 3600 / (a * (B / V) ** alpha * A**-beta)) ** (1 / (beta - 0.252 * alpha))
     assert d.N == pytest.approx(N, rel=1e-6) and d.Qg == pytest.approx(Qg, rel=1e-6)
-    assert d.Qg > closed_form_optimum(VESSEL, k_req, w)[1]       # less agitation is paid for with more gas
+    assert d.Qg > closed_form_optimum(VESSEL, k_req, w)[1]  # less agitation is paid for with more gas
 
 
 def test_infeasible_demand_is_reported_not_raised():
@@ -89,16 +91,27 @@ def test_infeasible_demand_is_reported_not_raised():
 
 
 def test_translate_sizes_the_target_with_the_nlp():
-    spec = {"kind": "stirred_tank", "stirred_tank": {
-        "lab": {"volume": "50 L", "aspect_ratio": 1.5, "d_over_t": 0.4, "impeller": "pitched_blade",
-                "n_impellers": 2},
-        "agitation": "150 rpm", "vvm": 0.04, "target_volume": "2000 L",
-        "oxygen": {"our": "1 mmol/L/h", "do_setpoint": 30}}}
+    spec = {
+        "kind": "stirred_tank",
+        "stirred_tank": {
+            "lab": {
+                "volume": "50 L",
+                "aspect_ratio": 1.5,
+                "d_over_t": 0.4,
+                "impeller": "pitched_blade",
+                "n_impellers": 2,
+            },
+            "agitation": "150 rpm",
+            "vvm": 0.04,
+            "target_volume": "2000 L",
+            "oxygen": {"our": "1 mmol/L/h", "do_setpoint": 30},
+        },
+    }
     r = translate(spec)
     assert r.design["ok"] and r.ok
     assert r.row("kla")["optimized"] == pytest.approx(1 / 0.14, rel=1e-6)
     assert r.row("tip_speed")["optimized"] <= 2.0 + 1e-9
-    spec["stirred_tank"]["oxygen"]["our"] = "20 mmol/L/h"      # far beyond air sparging in these limits
+    spec["stirred_tank"]["oxygen"]["our"] = "20 mmol/L/h"  # far beyond air sparging in these limits
     r = translate(spec)
     assert not r.design["ok"] and not r.ok
     assert any(w["limit"] == "aeration_sizing" for w in r.warnings)

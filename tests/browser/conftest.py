@@ -3,6 +3,7 @@
 ``.ci/bootstrap test`` runs plain ``python -m pytest``; the dash testing plugin only goes headless
 with ``--headless``, so it is switched on here. Chrome runs as root in CI, hence ``--no-sandbox``.
 """
+
 from __future__ import annotations
 
 import os
@@ -10,9 +11,18 @@ import shutil
 
 import pytest
 
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-sync", "--window-size=1400,1000",
-               "--disable-extensions", "--disable-default-apps"]
+CHROME_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--window-size=1400,1000",
+    "--disable-extensions",
+    "--disable-default-apps",
+]
 
 
 def pytest_configure(config):
