@@ -20,6 +20,7 @@ bioprocess-twin problem (trajectory graphs, integrators) is timed apart and incl
 
 Usage:  python bench/calibration_vs_scipy.py [--reps 3] [--markdown docs/benchmarks_calibration.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bioprocess_twin.calibration.estimation import estimate                           # noqa: E402
-from bioprocess_twin.calibration.problem import Problem                               # noqa: E402
+from emulsion_vs_scipy import alternate, fmt_t, machine, med, publish  # noqa: E402
+from test_calibration_estimation import PINENE_T, PINENE_Y, batch, monod_batches, monod_model, pinene_model  # noqa: E402
+
+from bioprocess_twin.calibration.estimation import estimate  # noqa: E402
+from bioprocess_twin.calibration.problem import Problem  # noqa: E402
 from bioprocess_twin.calibration.settings import ErrorModel, FitParameter, FitSettings  # noqa: E402
-from emulsion_vs_scipy import alternate, fmt_t, machine, med, publish          # noqa: E402
-from test_calibration_estimation import (PINENE_T, PINENE_Y, batch, monod_batches,    # noqa: E402
-                                         monod_model, pinene_model)
 
 START, END = "<!-- bench:calibration:start -->", "<!-- bench:calibration:end -->"
 RTOL, ATOL = 1e-8, 1e-10
@@ -50,28 +51,50 @@ RTOL, ATOL = 1e-8, 1e-10
 def pinene_case():
     rows = [(f"y{j + 1}", t, v) for t, ys in zip(PINENE_T, PINENE_Y) for j, v in enumerate(ys)]
     data = {"b": batch("b", rows)}
-    settings = FitSettings(parameters=[FitParameter(name=f"k{i + 1}") for i in range(5)], objective="wls",
-                           error_models={f"y{j + 1}": ErrorModel(a=1.0) for j in range(5)}, rtol=RTOL, atol=ATOL)
+    settings = FitSettings(
+        parameters=[FitParameter(name=f"k{i + 1}") for i in range(5)],
+        objective="wls",
+        error_models={f"y{j + 1}": ErrorModel(a=1.0) for j in range(5)},
+        rtol=RTOL,
+        atol=ATOL,
+    )
     t, Y = np.array(PINENE_T), np.array(PINENE_Y)
 
     def rhs(_, y, k):
-        return [-(k[0] + k[1]) * y[0], k[0] * y[0], k[1] * y[0] - (k[2] + k[3]) * y[2] + k[4] * y[4],
-                k[2] * y[2], k[3] * y[2] - k[4] * y[4]]
+        return [
+            -(k[0] + k[1]) * y[0],
+            k[0] * y[0],
+            k[1] * y[0] - (k[2] + k[3]) * y[2] + k[4] * y[4],
+            k[2] * y[2],
+            k[3] * y[2] - k[4] * y[4],
+        ]
 
     def residuals(lk):
-        s = solve_ivp(rhs, (0, t[-1]), [100, 0, 0, 0, 0], t_eval=t, args=(np.exp(lk),), method="LSODA",
-                      rtol=RTOL, atol=ATOL)
+        s = solve_ivp(
+            rhs, (0, t[-1]), [100, 0, 0, 0, 0], t_eval=t, args=(np.exp(lk),), method="LSODA", rtol=RTOL, atol=ATOL
+        )
         return (s.y.T - Y).ravel()
 
-    return "alpha-pinene (1 batch, 5 parameters)", pinene_model(), data, settings, residuals, np.log([1e-4] * 5), \
-        (np.log([1e-7] * 5), np.log([1e-2] * 5))
+    return (
+        "alpha-pinene (1 batch, 5 parameters)",
+        pinene_model(),
+        data,
+        settings,
+        residuals,
+        np.log([1e-4] * 5),
+        (np.log([1e-7] * 5), np.log([1e-2] * 5)),
+    )
 
 
 def monod_case():
     data = monod_batches(0)
-    settings = FitSettings(parameters=[FitParameter(name=n) for n in ("mu_max", "K_s", "Y_xs")], objective="wls",
-                           error_models={o: ErrorModel(kind="combined", a=0.05, b=0.04) for o in ("X", "S")},
-                           rtol=RTOL, atol=ATOL)
+    settings = FitSettings(
+        parameters=[FitParameter(name=n) for n in ("mu_max", "K_s", "Y_xs")],
+        objective="wls",
+        error_models={o: ErrorModel(kind="combined", a=0.05, b=0.04) for o in ("X", "S")},
+        rtol=RTOL,
+        atol=ATOL,
+    )
     obs = [(b, b.observations.sort_values(["output", "time"])) for b in data.values()]
 
     def rhs(_, y, p):
@@ -83,15 +106,30 @@ def monod_case():
         out = []
         for b, o in obs:
             times = np.unique(o["time"].to_numpy())
-            s = solve_ivp(rhs, (0, times[-1]), [b.initial["X"], b.initial["S"]], t_eval=times, args=(p,),
-                          method="LSODA", rtol=RTOL, atol=ATOL)
+            s = solve_ivp(
+                rhs,
+                (0, times[-1]),
+                [b.initial["X"], b.initial["S"]],
+                t_eval=times,
+                args=(p,),
+                method="LSODA",
+                rtol=RTOL,
+                atol=ATOL,
+            )
             for k, name in enumerate(("S", "X")):
                 y = o[o.output == name]["value"].to_numpy()
-                out.append((s.y[1 - k if name == "S" else 0] - y) / np.sqrt(0.05 ** 2 + (0.04 * y) ** 2))
+                out.append((s.y[1 - k if name == "S" else 0] - y) / np.sqrt(0.05**2 + (0.04 * y) ** 2))
         return np.concatenate(out)
 
-    return "Monod (4 batches, 3 shared parameters)", monod_model(), data, settings, residuals, \
-        np.log([0.3, 0.3, 0.3]), (np.log([0.01, 1e-3, 0.01]), np.log([3, 20, 1]))
+    return (
+        "Monod (4 batches, 3 shared parameters)",
+        monod_model(),
+        data,
+        settings,
+        residuals,
+        np.log([0.3, 0.3, 0.3]),
+        (np.log([0.01, 1e-3, 0.01]), np.log([3, 20, 1])),
+    )
 
 
 def run_case(case, reps: int) -> dict:
@@ -99,29 +137,51 @@ def run_case(case, reps: int) -> dict:
     t0 = time.perf_counter()
     problem = Problem(model, data, settings)
     build = time.perf_counter() - t0
-    ours = lambda: estimate(model, data, settings, problem=problem)                          # noqa: E731
-    theirs = lambda: least_squares(residuals, x0, bounds=bounds, method="trf", x_scale="jac",  # noqa: E731
-                                   ftol=1e-10, xtol=1e-10, gtol=1e-10)
+    ours = lambda: estimate(model, data, settings, problem=problem)  # noqa: E731
+
+    def theirs():
+        return least_squares(
+            residuals,
+            x0,
+            bounds=bounds,
+            method="trf",
+            x_scale="jac",  # noqa: E731
+            ftol=1e-10,
+            xtol=1e-10,
+            gtol=1e-10,
+        )
+
     times, last = alternate({"bpt": ours, "scipy": theirs}, reps, label)
     est, sol = last["bpt"], last["scipy"]
-    return {"label": label, "build": build, "bpt": med(times["bpt"]), "scipy": med(times["scipy"]),
-            "bpt_obj": float(np.sum(est.residuals ** 2)), "scipy_obj": float(np.sum(sol.fun ** 2)),
-            "bpt_evals": f"{est.evaluations['residuals']} res + {est.evaluations['jacobians']} jac",
-            "scipy_evals": f"{sol.nfev} res + {sol.njev} FD jac"}
+    return {
+        "label": label,
+        "build": build,
+        "bpt": med(times["bpt"]),
+        "scipy": med(times["scipy"]),
+        "bpt_obj": float(np.sum(est.residuals**2)),
+        "scipy_obj": float(np.sum(sol.fun**2)),
+        "bpt_evals": f"{est.evaluations['residuals']} res + {est.evaluations['jacobians']} jac",
+        "scipy_evals": f"{sol.nfev} res + {sol.njev} FD jac",
+    }
 
 
 def table(rows: list[dict], reps: int) -> str:
-    lines = [f"Machine: {machine()}. Medians of {reps} alternating repetitions; tolerances rtol {RTOL:g}, "
-             f"atol {ATOL:g} on both sides. `build` is the one-off construction of the bioprocess-twin problem "
-             "(trajectory graphs and integrators); `total` adds it once.", "",
-             "| problem | bioprocess-twin fit | build | total | scipy least_squares + solve_ivp | ratio (scipy / total) "
-             "| objective bpt | objective scipy | evaluations bpt | evaluations scipy |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    lines = [
+        f"Machine: {machine()}. Medians of {reps} alternating repetitions; tolerances rtol {RTOL:g}, "
+        f"atol {ATOL:g} on both sides. `build` is the one-off construction of the bioprocess-twin problem "
+        "(trajectory graphs and integrators); `total` adds it once.",
+        "",
+        "| problem | bioprocess-twin fit | build | total | scipy least_squares + solve_ivp | ratio (scipy / total) "
+        "| objective bpt | objective scipy | evaluations bpt | evaluations scipy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
     for r in rows:
         total = r["bpt"] + r["build"]
-        lines.append(f"| {r['label']} | {fmt_t(r['bpt'])} | {fmt_t(r['build'])} | {fmt_t(total)} | "
-                     f"{fmt_t(r['scipy'])} | {r['scipy'] / total:.2f}x | {r['bpt_obj']:.6f} | {r['scipy_obj']:.6f} | "
-                     f"{r['bpt_evals']} | {r['scipy_evals']} |")
+        lines.append(
+            f"| {r['label']} | {fmt_t(r['bpt'])} | {fmt_t(r['build'])} | {fmt_t(total)} | "
+            f"{fmt_t(r['scipy'])} | {r['scipy'] / total:.2f}x | {r['bpt_obj']:.6f} | {r['scipy_obj']:.6f} | "
+            f"{r['bpt_evals']} | {r['scipy_evals']} |"
+        )
     return "\n".join(lines)
 
 

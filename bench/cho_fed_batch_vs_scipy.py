@@ -1,6 +1,6 @@
 """Speed of a 14-day CHO fed-batch: bioprocess-twin (CasADi + CVODES) against scipy ``solve_ivp(BDF)``.
 
-Both sides integrate the same equations: ``cho_rhs`` of units/bioreactor.py evaluated on CasADi
+Both sides integrate the same equations: ``cho_rhs`` of processes/cho_fed_batch.py evaluated on CasADi
 symbols (core ``simulate``) and on NumPy floats (scipy), at the same tolerances (the core's
 SolverOptions defaults, rtol 1e-6, atol 1e-8), with the default recipe of the ``cho_fed_batch``
 process: 3-day batch, continuous feed, temperature shift on day 6 and 10 daily glucose shots
@@ -9,6 +9,7 @@ methods in turn; the table gives medians; ratio = scipy time / bioprocess-twin t
 
 Usage:  python bench/cho_fed_batch_vs_scipy.py [--reps 5] [--markdown docs/benchmarks_bioreactor.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,11 @@ from scipy.integrate import solve_ivp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bioprocess_twin.core import SolverOptions, simulate                        # noqa: E402
-from bioprocess_twin.core import simulation as core_sim                         # noqa: E402
-from bioprocess_twin.units.bioreactor import ChoFedBatch, cho_rhs_numpy          # noqa: E402
-from emulsion_vs_scipy import alternate, fmt_t, machine, rel, publish    # noqa: E402
+from emulsion_vs_scipy import alternate, fmt_t, machine, publish, rel  # noqa: E402
+
+from bioprocess_twin.core import SolverOptions, simulate  # noqa: E402
+from bioprocess_twin.core.integration import plan_run  # noqa: E402
+from bioprocess_twin.processes.cho_fed_batch import ChoFedBatch, cho_rhs_numpy  # noqa: E402
 
 OPTS = SolverOptions()
 RTOL, ATOL = OPTS.rtol, OPTS.atol
@@ -69,11 +71,11 @@ def main(argv=None):
     proc = ChoFedBatch()
     model = proc.model
     t_decl = time.perf_counter() - t0
-    operating = proc.operating.defaults()
+    _, operating = proc.split_parameters({})  # operating values as the process sees them (SI)
     recipe = proc.default_recipe(operating)
     times = proc.default_times(operating, recipe)
     t0 = time.perf_counter()
-    simulate(model, times, recipe=recipe, options=OPTS)              # builds the CVODES integrators
+    simulate(model, times, recipe=recipe, options=OPTS)  # builds the CVODES integrators
     t_first = time.perf_counter() - t0
     f = cho_rhs_numpy(model)
 
@@ -91,7 +93,7 @@ def main(argv=None):
     bpt()
     cnt = {}
     sp(cnt)
-    n_calls = sum(1 for _ in core_sim._plan(model, times, None, recipe).chunks)
+    n_calls = sum(1 for _ in plan_run(model, times, None, recipe).chunks)
     tm, last = alternate({"bpt": bpt, "scipy": sp}, args.reps, "cho")
     tb, ts = statistics.median(tm["bpt"]), statistics.median(tm["scipy"])
     titre_b, titre_s = last["bpt"], last["scipy"]
@@ -110,7 +112,8 @@ def main(argv=None):
         f"evaluations, {cnt['njev']} finite-difference Jacobians.\n"
         f"- Repetitions (s): bioprocess-twin {', '.join(f'{x:.3f}' for x in tm['bpt'])}; "
         f"scipy {', '.join(f'{x:.3f}' for x in tm['scipy'])}.\n"
-        f"- Build total {fmt_t(t_build)} is paid once per process and interpreter.")
+        f"- Build total {fmt_t(t_build)} is paid once per process and interpreter."
+    )
     publish(text, args.markdown)
 
 

@@ -6,7 +6,7 @@ median wall-clock time of ``--reps`` repetitions; the ratio is scipy time / biop
 (> 1: bioprocess-twin is faster).
 
 Cases
-  1. Emulsion PBE (units/emulsion_homogenizer.py), 100 classes, 10 passes, defaults, temperature reset
+  1. Emulsion PBE (processes/emulsion_homogenizer.py), 100 classes, 10 passes, defaults, temperature reset
      to the inlet before every pass: core ``simulate`` vs one ``solve_ivp`` per pass on ``rhs_numpy``.
      The core runs the model's structured ODE compiled to C (default), the same in CasADi's virtual
      machine (``rhs="structured"``), and the declared SX equations (``rhs="symbolic"``).
@@ -20,6 +20,7 @@ Cases
 
 Usage:  python bench/emulsion_vs_scipy.py [--reps 5] [--compiled] [--flags=-O1] [--markdown docs/benchmarks.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,25 +43,30 @@ from scipy.integrate import solve_ivp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bioprocess_twin.core import ModelBuilder, SolverOptions, simulate            # noqa: E402
-from bioprocess_twin.core import simulation as core_sim                           # noqa: E402
-from bioprocess_twin.pbe import Grid, PopulationBalance, kernels, size_stats      # noqa: E402
-from bioprocess_twin.units.emulsion_homogenizer import (EmulsionHomogenizer,      # noqa: E402
-                                                        initial_state, rhs_numpy)
+from bioprocess_twin.core import ModelBuilder, Parameter, SolverOptions, simulate  # noqa: E402
+from bioprocess_twin.core import simulation as core_sim  # noqa: E402
+from bioprocess_twin.core.units import si_scale, to_si  # noqa: E402
+from bioprocess_twin.pbe import Grid, PopulationBalance, kernels, size_stats  # noqa: E402
+from bioprocess_twin.processes.emulsion_homogenizer import EmulsionHomogenizer, initial_state, rhs_numpy  # noqa: E402
 
-OPTS = SolverOptions()                  # rtol 1e-6, atol 1e-8: used by both sides; rhs "auto" = compiled
-FORMS = {"compiled": OPTS, "structured": OPTS.model_copy(update={"rhs": "structured"}),
-         "symbolic": OPTS.model_copy(update={"rhs": "symbolic"})}
+OPTS = SolverOptions()  # rtol 1e-6, atol 1e-8: used by both sides; rhs "auto" = compiled
+FORMS = {
+    "compiled": OPTS,
+    "structured": OPTS.model_copy(update={"rhs": "structured"}),
+    "symbolic": OPTS.model_copy(update={"rhs": "symbolic"}),
+}
 RTOL, ATOL = OPTS.rtol, OPTS.atol
 N_PASSES = 10
-PRESSURE = 1000.0                        # bar, model default
+PRESSURE = 1000.0  # bar, model default
+PRESSURE_SI = to_si(PRESSURE, "bar")  # Pa: rhs_numpy works in SI
+T_INLET = 293.15  # K, 20 degC
 SENS_PARAMS = ("C1", "Cc", "feed_d50")
-FD_STEP = 1e-3                           # relative step of the finite differences
+FD_STEP = 1e-3  # relative step of the finite differences
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
 
 
 # -- helpers ------------------------------------------------------------------------------------
-CPU = {}                                 # case label -> {method: [CPU seconds]}
+CPU = {}  # case label -> {method: [CPU seconds]}
 
 
 def alternate(fns: dict, reps: int, label: str = ""):
@@ -92,7 +98,7 @@ class CountCalls:
     def __enter__(self):
         self.calls = []
         self.names = set()
-        self._orig = core_sim._call
+        self._orig = core_sim.call_chunk
 
         def wrapped(F, *args):
             out = self._orig(F, *args)
@@ -100,11 +106,12 @@ class CountCalls:
             self.calls.append({k: st.get(k, 0) for k in self.KEYS})
             self.names.add(F.name())
             return out
-        core_sim._call = wrapped
+
+        core_sim.call_chunk = wrapped
         return self
 
     def __exit__(self, *exc):
-        core_sim._call = self._orig
+        core_sim.call_chunk = self._orig
 
     def total(self, key):
         return sum(c[key] for c in self.calls)
@@ -127,15 +134,16 @@ def emulsion_scipy(op, P, counter=None):
     def f(t, x):
         calls[0] += 1
         if counter is None:
-            return rhs_numpy(t, x, op, P, PRESSURE)
+            return rhs_numpy(t, x, op, P, PRESSURE_SI)
         t0 = time.perf_counter()
-        out = rhs_numpy(t, x, op, P, PRESSURE)
+        out = rhs_numpy(t, x, op, P, PRESSURE_SI)
         spent[0] += time.perf_counter() - t0
         return out
-    x = initial_state(op, P, T_inlet_C=20.0)
+
+    x = initial_state(op, P, T_inlet=T_INLET)
     nfev = njev = nlu = 0
     for k in range(N_PASSES):
-        x[n + 1] = 293.15
+        x[n + 1] = T_INLET
         sol = solve_ivp(f, (k, k + 1), x, method="BDF", rtol=RTOL, atol=ATOL)
         if not sol.success:
             raise RuntimeError(f"solve_ivp failed in pass {k + 1}: {sol.message}")
@@ -158,10 +166,14 @@ def compiled_integrator(model, flags: list[str], workdir: str):
     holding the DAE (twice: ``dae`` and ``daeF``) and its Jacobian ``jacF``. Passing jit through
     ``common_options`` fails ("No such Jacobian option: jit").
     """
-    extra = {"jit": True, "compiler": "shell", "jit_name": "emulsion_jit",
-             "jit_options": {"flags": list(flags), "verbose": False}}
+    extra = {
+        "jit": True,
+        "compiler": "shell",
+        "jit_name": "emulsion_jit",
+        "jit_options": {"flags": list(flags), "verbose": False},
+    }
     here = os.getcwd()
-    os.chdir(workdir)                    # the shell compiler writes its .c/.o/.so to the working directory
+    os.chdir(workdir)  # the shell compiler writes its .c/.o/.so to the working directory
     try:
         options = OPTS.model_copy(update={"casadi_options": extra, "rhs": "symbolic"})
         return core_sim.integrator(model, (1.0,), OPTS.plugin(model), options), options
@@ -197,9 +209,9 @@ def _build_times():
     out["declare"] = time.perf_counter() - t0
     for form, opts in FORMS.items():
         t0 = time.perf_counter()
-        core_sim.integrator(model, (1.0,), OPTS.plugin(model), opts)     # what the first simulate() builds
+        core_sim.integrator(model, (1.0,), OPTS.plugin(model), opts)  # what the first simulate() builds
         out[form] = time.perf_counter() - t0
-    t0 = time.perf_counter()                                           # a new process would do this much
+    t0 = time.perf_counter()  # a new process would do this much
     again = EmulsionHomogenizer().model
     core_sim.integrator(again, (1.0,), OPTS.plugin(again), OPTS)
     out["cached"] = time.perf_counter() - t0
@@ -207,16 +219,18 @@ def _build_times():
 
 
 def _counts(cc) -> str:
-    return (f"{cc.total('nsteps')} steps, {cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac, "
-            f"{cc.total('nlinsetups')} LU")
+    return (
+        f"{cc.total('nsteps')} steps, {cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac, "
+        f"{cc.total('nlinsetups')} LU"
+    )
 
 
 def case_emulsion(reps: int, compiled: bool, flags: list[str], rows: list, notes: list):
     print("case 1: emulsion PBE, 100 classes, 10 passes", flush=True)
     proc, op, model, tb = _build_times()
-    P = proc.model_parameters()
+    P = proc.model_parameters_si()  # SI, as rhs_numpy takes them
     phi = P["oil_fraction"]
-    operating = proc.operating.resolve({"n_passes": N_PASSES}, "operating")
+    operating = proc.operating.resolve_si({"n_passes": N_PASSES}, "operating")  # what default_recipe receives
     recipe = proc.default_recipe(operating)
     times = proc.default_times(operating, recipe)
 
@@ -226,11 +240,13 @@ def case_emulsion(reps: int, compiled: bool, flags: list[str], rows: list, notes
             if r.status != "ok":
                 raise RuntimeError(r.message)
             return r.state("y")[-1]
+
         return run
+
     bpt = {form: runner(opts) for form, opts in FORMS.items()}
     counts, y_b, t_count = {}, {}, {}
     for form, run in bpt.items():
-        run()                                                          # warm-up (outputs map etc.)
+        run()  # warm-up (outputs map etc.)
         with CountCalls() as cc:
             t0 = time.perf_counter()
             y_b[form] = run()
@@ -244,48 +260,93 @@ def case_emulsion(reps: int, compiled: bool, flags: list[str], rows: list, notes
     t_count_s = time.perf_counter() - t0
     tm, _ = alternate({**bpt, "scipy": lambda: emulsion_scipy(op, P)}, reps, "emulsion")
     zs, ds = sizes(y_s, op, phi)
-    ev_s = (f"{sc['nfev']} RHS + {sc['calls'] - sc['nfev']} in FD Jac ({sc['calls']} total), "
-            f"{sc['njev']} Jac, {sc['nlu']} LU")
-    rows.append(("emulsion, build (once per process)", tb["declare"] + tb["compiled"], tb["operators"], None,
-                 f"operators {fmt_t(tb['operators'])} (both); declare {fmt_t(tb['declare'])} + C generation, "
-                 f"gcc and CVODES {fmt_t(tb['compiled'])} (empty cache); {fmt_t(tb['cached'])} with the cached "
-                 f"library; VM {fmt_t(tb['structured'])}; symbolic (SX Jacobian) {fmt_t(tb['symbolic'])}", "", ""))
-    labels = {"compiled": "emulsion, 10 passes, per simulation (default: structured ODE compiled to C)",
-              "structured": "emulsion, structured ODE in the CasADi VM (no compiler)",
-              "symbolic": "emulsion, declared SX equations, AD Jacobian (rhs='symbolic')"}
+    ev_s = (
+        f"{sc['nfev']} RHS + {sc['calls'] - sc['nfev']} in FD Jac ({sc['calls']} total), "
+        f"{sc['njev']} Jac, {sc['nlu']} LU"
+    )
+    rows.append(
+        (
+            "emulsion, build (once per process)",
+            tb["declare"] + tb["compiled"],
+            tb["operators"],
+            None,
+            f"operators {fmt_t(tb['operators'])} (both); declare {fmt_t(tb['declare'])} + C generation, "
+            f"gcc and CVODES {fmt_t(tb['compiled'])} (empty cache); {fmt_t(tb['cached'])} with the cached "
+            f"library; VM {fmt_t(tb['structured'])}; symbolic (SX Jacobian) {fmt_t(tb['symbolic'])}",
+            "",
+            "",
+        )
+    )
+    labels = {
+        "compiled": "emulsion, 10 passes, per simulation (default: structured ODE compiled to C)",
+        "structured": "emulsion, structured ODE in the CasADi VM (no compiler)",
+        "symbolic": "emulsion, declared SX equations, AD Jacobian (rhs='symbolic')",
+    }
     for form in FORMS:
         zb, db = sizes(y_b[form], op, phi)
         acc = f"Z {zb:.2f} vs {zs:.2f} nm (rel {rel(zs, zb):.1e}); d32 rel {rel(ds, db):.1e}"
-        rows.append((labels[form], med(tm[form]), med(tm["scipy"]), med(tm["scipy"]) / med(tm[form]), acc,
-                     _counts(counts[form]), ev_s if form == "compiled" else ""))
+        rows.append(
+            (
+                labels[form],
+                med(tm[form]),
+                med(tm["scipy"]),
+                med(tm["scipy"]) / med(tm[form]),
+                acc,
+                _counts(counts[form]),
+                ev_s if form == "compiled" else "",
+            )
+        )
     t_np = sc["rhs_time"] / sc["calls"]
     per_eval = "; ".join(
         f"{form} RHS {counts[form].total('t_wall_daeF') / max(counts[form].total('n_call_daeF'), 1) * 1e3:.3f} ms, "
         f"Jacobian {counts[form].total('t_wall_jacF') / max(counts[form].total('n_call_jacF'), 1) * 1e3:.3f} ms"
-        for form in FORMS)
-    notes.append(f"Emulsion per-evaluation cost (CVODES timers): {per_eval}; NumPy rhs_numpy {t_np * 1e3:.3f} ms "
-                 "per call (inside solve_ivp).")
-    split = "; ".join(f"{form} {t_count[form] * 1e3:.0f} ms, of which RHS {counts[form].total('t_wall_daeF') * 1e3:.0f}"
-                      f" ms and Jacobian {counts[form].total('t_wall_jacF') * 1e3:.0f} ms" for form in FORMS)
-    notes.append(f"Emulsion time split (one counting run each): {split}; scipy {t_count_s * 1e3:.0f} ms, of which "
-                 f"{sc['rhs_time'] * 1e3:.0f} ms in its {sc['calls']} RHS calls.")
+        for form in FORMS
+    )
+    notes.append(
+        f"Emulsion per-evaluation cost (CVODES timers): {per_eval}; NumPy rhs_numpy {t_np * 1e3:.3f} ms "
+        "per call (inside solve_ivp)."
+    )
+    split = "; ".join(
+        f"{form} {t_count[form] * 1e3:.0f} ms, of which RHS {counts[form].total('t_wall_daeF') * 1e3:.0f}"
+        f" ms and Jacobian {counts[form].total('t_wall_jacF') * 1e3:.0f} ms"
+        for form in FORMS
+    )
+    notes.append(
+        f"Emulsion time split (one counting run each): {split}; scipy {t_count_s * 1e3:.0f} ms, of which "
+        f"{sc['rhs_time'] * 1e3:.0f} ms in its {sc['calls']} RHS calls."
+    )
     notes.append(_exp_floor(op, P) + " " + _jacobian_reuse(recipe, times))
     lin = {}
     for solver in ("lapacklu", "qr", "csparse"):
         opts = OPTS.model_copy(update={"casadi_options": {"linear_solver": solver}})
         lin[solver] = runner(opts)
     tl, _ = alternate(lin, reps, "emulsion, linear solvers (compiled)")
-    notes.append("Linear solver for the compiled form (CasADi option linear_solver; the core's default for structured "
-                 "ODEs is lapacklu with CasADi's OpenBLAS on one thread): " + ", ".join(
-                     f"{k} {fmt_t(med(v))}" for k, v in tl.items()) + " per simulation (median wall clock).")
+    notes.append(
+        "Linear solver for the compiled form (CasADi option linear_solver; the core's default for structured "
+        "ODEs is lapacklu with CasADi's OpenBLAS on one thread): "
+        + ", ".join(f"{k} {fmt_t(med(v))}" for k, v in tl.items())
+        + " per simulation (median wall clock)."
+    )
     notes.append("Emulsion repetitions (s): " + "; ".join(f"{k} {_list(v)}" for k, v in tm.items()) + ".")
-    ctx = dict(proc=proc, op=op, model=model, P=P, phi=phi, recipe=recipe, times=times, y_b=y_b["compiled"],
-               y_s=y_s, bpt=bpt["symbolic"])
+    ctx = dict(
+        proc=proc,
+        op=op,
+        model=model,
+        P=P,
+        phi=phi,
+        recipe=recipe,
+        times=times,
+        y_b=y_b["compiled"],
+        y_s=y_s,
+        bpt=bpt["symbolic"],
+    )
     # Process.run: simulate + KPIs + series + distribution
     proc.run(parameters={"n_passes": N_PASSES})
     t_run = med(alternate({"run": lambda: proc.run(parameters={"n_passes": N_PASSES})}, reps)[0]["run"])
-    notes.append(f"EmulsionHomogenizer().run(parameters={{'n_passes': 10}}) after build: {fmt_t(t_run)} median "
-                 "(simulate + KPIs, series and distribution).")
+    notes.append(
+        f"EmulsionHomogenizer().run(parameters={{'n_passes': 10}}) after build: {fmt_t(t_run)} median "
+        "(simulate + KPIs, series and distribution)."
+    )
     if compiled:
         _case_compiled(ctx, reps, flags, rows, notes)
     return ctx
@@ -303,29 +364,50 @@ def _case_compiled(ctx, reps, flags, rows, notes):
 
     def jit():
         return simulate(model2, times, recipe=recipe, options=jit_options).state("y")[-1]
-    jit()                                # warm-up: first touch of the compiled code
+
+    jit()  # warm-up: first touch of the compiled code
     with CountCalls() as cc:
         y_j = jit()
     if cc.names != {F.name()}:
         raise RuntimeError(f"the core did not use the compiled integrator (used {cc.names})")
-    tm, _ = alternate({"vm": ctx["bpt"], "jit": jit, "scipy": lambda: emulsion_scipy(op, ctx["P"])}, reps,
-                      "emulsion, SX JIT")
+    tm, _ = alternate(
+        {"vm": ctx["bpt"], "jit": jit, "scipy": lambda: emulsion_scipy(op, ctx["P"])}, reps, "emulsion, SX JIT"
+    )
     zj, dj = sizes(y_j, op, phi)
     zs, ds = sizes(ctx["y_s"], op, phi)
-    rows.append((f"emulsion, declared SX equations JIT-compiled by CasADi (gcc {' '.join(flags)}), build", t_comp, None, None,
-                 "C generation + compile + CVODES setup", "", ""))
-    rows.append((f"emulsion, declared SX equations JIT (gcc {' '.join(flags)}), per simulation", med(tm["jit"]), med(tm["scipy"]),
-                 med(tm["scipy"]) / med(tm["jit"]), f"Z rel {rel(zs, zj):.1e}; d32 rel {rel(ds, dj):.1e}",
-                 f"{cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac", ""))
-    model2._integrators.clear()
+    rows.append(
+        (
+            f"emulsion, declared SX equations JIT-compiled by CasADi (gcc {' '.join(flags)}), build",
+            t_comp,
+            None,
+            None,
+            "C generation + compile + CVODES setup",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        (
+            f"emulsion, declared SX equations JIT (gcc {' '.join(flags)}), per simulation",
+            med(tm["jit"]),
+            med(tm["scipy"]),
+            med(tm["scipy"]) / med(tm["jit"]),
+            f"Z rel {rel(zs, zj):.1e}; d32 rel {rel(ds, dj):.1e}",
+            f"{cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac",
+            "",
+        )
+    )
+    model2.integrator_cache.clear()
     del F
-    gc.collect()                         # CasADi deletes its .c/.o/.so when the Function goes
+    gc.collect()  # CasADi deletes its .c/.o/.so when the Function goes
     shutil.rmtree(workdir, ignore_errors=True)
     t_rhs = cc.total("t_wall_daeF") / max(cc.total("n_call_daeF"), 1)
     t_jac = cc.total("t_wall_jacF") / max(cc.total("n_call_jacF"), 1)
-    notes.append(f"SX JIT (gcc {' '.join(flags)}): RHS {t_rhs * 1e3:.3f} ms, Jacobian {t_jac * 1e3:.3f} ms per "
-                 f"evaluation; {fmt_t(med(tm['jit']))} per simulation vs {fmt_t(med(tm['vm']))} with the CasADi VM "
-                 f"(alternated in the same loop: {med(tm['vm']) / med(tm['jit']):.2f}x); compile {t_comp:.0f} s.")
+    notes.append(
+        f"SX JIT (gcc {' '.join(flags)}): RHS {t_rhs * 1e3:.3f} ms, Jacobian {t_jac * 1e3:.3f} ms per "
+        f"evaluation; {fmt_t(med(tm['jit']))} per simulation vs {fmt_t(med(tm['vm']))} with the CasADi VM "
+        f"(alternated in the same loop: {med(tm['vm']) / med(tm['jit']):.2f}x); compile {t_comp:.0f} s."
+    )
 
 
 def _exp_floor(op, P) -> str:
@@ -336,21 +418,25 @@ def _exp_floor(op, P) -> str:
     f_nop = ca.Function("nop", [b], [b * 2.0])
     t_vm = _per_call(lambda: f_exp(0.01)) - _per_call(lambda: f_nop(0.01))
     t_np = _per_call(lambda: np.exp(-0.01 * drain).sum())
-    return (f"The {drain.size} film-drainage exponentials alone cost {t_vm * 1e3:.3f} ms in the CasADi VM and "
-            f"{t_np * 1e3:.3f} ms in NumPy per evaluation.")
+    return (
+        f"The {drain.size} film-drainage exponentials alone cost {t_vm * 1e3:.3f} ms in the CasADi VM and "
+        f"{t_np * 1e3:.3f} ms in NumPy per evaluation."
+    )
 
 
 def _jacobian_reuse(recipe, times) -> str:
     """CVODES evaluations with always_recalculate_jacobian=False (CasADi option; default True)."""
-    model = EmulsionHomogenizer().model                 # a separate model: its integrator cache is filled here
+    model = EmulsionHomogenizer().model  # a separate model: its integrator cache is filled here
     options = OPTS.model_copy(update={"casadi_options": {"always_recalculate_jacobian": False}})
     F = core_sim.integrator(model, (1.0,), OPTS.plugin(model), options)
     with CountCalls() as cc:
         simulate(model, times, recipe=recipe, options=options)
     if cc.names != {F.name()}:
         raise RuntimeError(f"the core did not use the modified integrator (used {cc.names})")
-    return (f"With the CasADi option always_recalculate_jacobian=False (default True): {cc.total('nfevals')} RHS, "
-            f"{cc.total('n_call_jacF')} Jacobians, {cc.total('nlinsetups')} LU setups.")
+    return (
+        f"With the CasADi option always_recalculate_jacobian=False (default True): {cc.total('nfevals')} RHS, "
+        f"{cc.total('n_call_jacF')} Jacobians, {cc.total('nlinsetups')} LU setups."
+    )
 
 
 def _per_call(fn, n=200) -> float:
@@ -371,6 +457,8 @@ def case_sensitivities(ctx, reps: int, rows: list, notes: list):
     model, recipe, times, op, P, phi = (ctx[k] for k in ("model", "recipe", "times", "op", "P", "phi"))
     iz = model.nx + next(v.offset for v in model.outputs if v.name == "z_average")
     idd = model.nx + next(v.offset for v in model.outputs if v.name == "d32")
+    # P is in SI (for rhs_numpy), the CVODES sensitivities are per declared unit (feed_d50 in um)
+    per_declared = {k: si_scale(model.parameters[k].units)[0] for k in SENS_PARAMS}
 
     def bpt():
         r = simulate(model, times, recipe=recipe, options=OPTS, sensitivities=list(SENS_PARAMS))
@@ -390,51 +478,78 @@ def case_sensitivities(ctx, reps: int, rows: list, notes: list):
             up = sizes(emulsion_scipy(op, P | {k: P[k] + h}), op, phi)
             t_half += time.perf_counter() - t1
             dn = sizes(emulsion_scipy(op, P | {k: P[k] - h}), op, phi)
-            out[k] = tuple((a - b) / (2 * h) for a, b in zip(up, dn))
-            fwd[k] = tuple((a - b) / h for a, b in zip(up, base))
+            out[k] = tuple((a - b) / (2 * h) * per_declared[k] for a, b in zip(up, dn))
+            fwd[k] = tuple((a - b) / h * per_declared[k] for a, b in zip(up, base))
         fd_times.setdefault("forward", []).append(t_half)
         return out, fwd
+
     t0 = time.perf_counter()
-    bpt()                                  # first call: builds the forward-sensitivity integrators
+    bpt()  # first call: builds the forward-sensitivity integrators
     t_first = time.perf_counter() - t0
     tm, last = alternate({"bpt": bpt, "fd": fd}, reps, "sensitivities")
     s_b = last["bpt"]
     s_c, s_f = last["fd"]
     err_c = max(rel(s_c[k][j], s_b[k][j]) for k in SENS_PARAMS for j in (0, 1))
     err_f = max(rel(s_f[k][j], s_b[k][j]) for k in SENS_PARAMS for j in (0, 1))
-    rows.append(("sensitivities (3 params), central FD", med(tm["bpt"]), med(tm["fd"]),
-                 med(tm["fd"]) / med(tm["bpt"]), f"max rel diff of 6 derivatives {err_c:.1e}",
-                 "CVODES forward sensitivities", "7 solves"))
-    rows.append(("sensitivities (3 params), forward FD", med(tm["bpt"]), med(fd_times["forward"]),
-                 med(fd_times["forward"]) / med(tm["bpt"]), f"max rel diff {err_f:.1e}", "", "4 solves"))
+    rows.append(
+        (
+            "sensitivities (3 params), central FD",
+            med(tm["bpt"]),
+            med(tm["fd"]),
+            med(tm["fd"]) / med(tm["bpt"]),
+            f"max rel diff of 6 derivatives {err_c:.1e}",
+            "CVODES forward sensitivities",
+            "7 solves",
+        )
+    )
+    rows.append(
+        (
+            "sensitivities (3 params), forward FD",
+            med(tm["bpt"]),
+            med(fd_times["forward"]),
+            med(fd_times["forward"]) / med(tm["bpt"]),
+            f"max rel diff {err_f:.1e}",
+            "",
+            "4 solves",
+        )
+    )
     zb = sizes(ctx["y_b"], op, phi)[0]
-    txt = "; ".join(f"{k}: {s_b[k][0]:.4g} (CVODES) / {s_c[k][0]:.4g} (central FD) nm per unit, "
-                    f"elasticity {s_b[k][0] * P[k] / zb:+.3g}" for k in SENS_PARAMS)
+    txt = "; ".join(
+        f"{k}: {s_b[k][0]:.4g} (CVODES) / {s_c[k][0]:.4g} (central FD) nm per unit, "
+        f"elasticity {s_b[k][0] * P[k] / per_declared[k] / zb:+.3g}"
+        for k in SENS_PARAMS
+    )
     notes.append(f"dZ/dp at the end of pass 10: {txt}. FD step {FD_STEP:g} x |p|.")
-    notes.append(f"Sensitivity repetitions (s): bioprocess-twin {_list(tm['bpt'])} (first call {t_first:.2f}); "
-                 f"FD {_list(tm['fd'])}.")
+    notes.append(
+        f"Sensitivity repetitions (s): bioprocess-twin {_list(tm['bpt'])} (first call {t_first:.2f}); "
+        f"FD {_list(tm['fd'])}."
+    )
 
 
 # -- case 4: pure PBE with fixed kernels --------------------------------------------------------
 def case_fixed_kernels(reps: int, rows: list, notes: list):
     print("case 4: pure PBE, constant aggregation + power-law breakage, 100 classes", flush=True)
-    n, k_agg, k_brk = 100, 1.0, 1.0                      # 1/s (scaled aggregation, breakage at d = 2 um)
+    n, k_agg, k_brk = 100, 1.0, 1.0  # 1/s (scaled aggregation, breakage at d = 2 um)
     grid = Grid.from_diameters(0.1e-6, 50e-6, n)
     pb = PopulationBalance(grid, aggregation_method="fixed_pivot")
     v_ref = np.pi / 6 * (2e-6) ** 3
-    n_ref = 1e12                                         # #/m^3; the state is N / n_ref
+    n_ref = 1e12  # #/m^3; the state is N / n_ref
     d = grid.diameters
     w = np.exp(-0.5 * ((np.log(d / 2e-6)) / 0.4) ** 2)
-    n0 = w / w.sum()                                     # number shares of a log-normal feed, sum 1
-    times = np.linspace(0.0, 20.0, 11)                   # s
+    n0 = w / w.sum()  # number shares of a log-normal feed, sum 1
+    times = np.linspace(0.0, 20.0, 11)  # s
 
     t0 = time.perf_counter()
     m = ModelBuilder("pbe_fixed_kernels", version="1", time_units="s")
-    ka = m.parameter("k_agg", "1/s", k_agg, bounds=(0, 100), description="beta0 * n_ref")
-    kb = m.parameter("k_break", "1/s", k_brk, bounds=(0, 100), description="S at 2 um")
+    ka = m.parameter(Parameter(name="k_agg", units="1/s", default=k_agg, bounds=(0, 100), description="beta0 * n_ref"))
+    kb = m.parameter(Parameter(name="k_break", units="1/s", default=k_brk, bounds=(0, 100), description="S at 2 um"))
     y = m.state("n", "1", initial=n0, shape=n, description="N / n_ref")
-    m.ode(y, pb.rhs(y, aggregation=kernels.constant(ka), selection=kernels.power_law(kb / v_ref, 1.0),
-                    daughter="binary_uniform"))
+    m.ode(
+        y,
+        pb.rhs(
+            y, aggregation=kernels.constant(ka), selection=kernels.power_law(kb / v_ref, 1.0), daughter="binary_uniform"
+        ),
+    )
     model = m.build()
     t_decl = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -447,22 +562,42 @@ def case_fixed_kernels(reps: int, rows: list, notes: list):
 
     pbs = {form: PopulationBalance(grid, aggregation_method="fixed_pivot") for form in ("compiled", "symbolic")}
 
-    def pbsolve(form, k=k_agg):                          # the integrator is built on the first call, then reused
-        return pbs[form].solve(n0 * n_ref, times, rtol=RTOL, atol=ATOL * n_ref, rhs=form,
-                               aggregation=kernels.constant(k / n_ref),
-                               selection=kernels.power_law(k_brk / v_ref, 1.0), daughter="binary_uniform").N[-1] / n_ref
+    def pbsolve(form, k=k_agg):  # the integrator is built on the first call, then reused
+        return (
+            pbs[form]
+            .solve(
+                n0 * n_ref,
+                times,
+                rtol=RTOL,
+                atol=ATOL * n_ref,
+                rhs=form,
+                aggregation=kernels.constant(k / n_ref),
+                selection=kernels.power_law(k_brk / v_ref, 1.0),
+                daughter="binary_uniform",
+            )
+            .N[-1]
+            / n_ref
+        )
+
     first = {}
     with empty_compile_cache():
         for form in pbs:
             t0 = time.perf_counter()
             pbsolve(form)
             first[form] = time.perf_counter() - t0
-        t0 = time.perf_counter()                         # a new object: C source generated again, library cached
-        PopulationBalance(grid).solve(n0 * n_ref, times, rtol=RTOL, atol=ATOL * n_ref, rhs="compiled",
-                                      aggregation=k_agg / n_ref, selection=k_brk * grid.pivots / v_ref)
+        t0 = time.perf_counter()  # a new object: C source generated again, library cached
+        PopulationBalance(grid).solve(
+            n0 * n_ref,
+            times,
+            rtol=RTOL,
+            atol=ATOL * n_ref,
+            rhs="compiled",
+            aggregation=k_agg / n_ref,
+            selection=k_brk * grid.pivots / v_ref,
+        )
         first["cached"] = time.perf_counter() - t0
     other_k = {}
-    for form in pbs:                                     # another kernel value: compiled reuses, symbolic rebuilds
+    for form in pbs:  # another kernel value: compiled reuses, symbolic rebuilds
         t0 = time.perf_counter()
         pbsolve(form, 1.1 * k_agg)
         other_k[form] = time.perf_counter() - t0
@@ -476,49 +611,90 @@ def case_fixed_kernels(reps: int, rows: list, notes: list):
         def f(t, x):
             calls[0] += 1
             return pb.rhs(x, aggregation=beta, selection=S, daughter="binary_uniform")
+
         sol = solve_ivp(f, (times[0], times[-1]), n0, method="BDF", t_eval=times, rtol=RTOL, atol=ATOL)
         if counter is not None:
             counter.update(nfev=sol.nfev, njev=sol.njev, nlu=sol.nlu, calls=calls[0])
         return sol.y[:, -1]
+
     bpt()
     with CountCalls() as cc:
         y_b = bpt()
     y_s = sp(cnt)
-    tm, last = alternate({"bpt": bpt, "compiled": lambda: pbsolve("compiled"), "symbolic": lambda: pbsolve("symbolic"),
-                          "scipy": sp}, reps, "fixed-kernel PBE")
+    tm, last = alternate(
+        {"bpt": bpt, "compiled": lambda: pbsolve("compiled"), "symbolic": lambda: pbsolve("symbolic"), "scipy": sp},
+        reps,
+        "fixed-kernel PBE",
+    )
     st_b, st_s = (size_stats(v * n_ref, grid) for v in (y_b, y_s))
-    acc = (f"number rel {rel(st_s['number'], st_b['number']):.1e}, d32 rel {rel(st_s['d32'], st_b['d32']):.1e} "
-           f"(d32 {st_b['d32'] * 1e6:.3f} um)")
-    ev_b = (f"{cc.total('nsteps')} steps, {cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac, "
-            f"{cc.total('nlinsetups')} LU")
-    ev_s = (f"{cnt['nfev']} RHS + {cnt['calls'] - cnt['nfev']} in FD Jac, {cnt['njev']} Jac, {cnt['nlu']} LU")
-    F = next(f for key, f in pbs["compiled"]._integrators.items() if key[0] == "compiled")
+    acc = (
+        f"number rel {rel(st_s['number'], st_b['number']):.1e}, d32 rel {rel(st_s['d32'], st_b['d32']):.1e} "
+        f"(d32 {st_b['d32'] * 1e6:.3f} um)"
+    )
+    ev_b = (
+        f"{cc.total('nsteps')} steps, {cc.total('nfevals')} RHS, {cc.total('n_call_jacF')} Jac, "
+        f"{cc.total('nlinsetups')} LU"
+    )
+    ev_s = f"{cnt['nfev']} RHS + {cnt['calls'] - cnt['nfev']} in FD Jac, {cnt['njev']} Jac, {cnt['nlu']} LU"
+    F = next(f for key, f in pbs["compiled"].integrator_cache.items() if key[0] == "compiled")
     pbsolve("compiled")
     st = F.stats()
     ev_c = f"{st['nsteps']} steps, {st['nfevals']} RHS, {st['n_call_jacF']} Jac, {st['nlinsetups']} LU"
-    rows.append(("fixed-kernel PBE, build (once)", t_decl + t_integ, None, None,
-                 f"core Model: declare {fmt_t(t_decl)} + CVODES/Jacobian {fmt_t(t_integ)}; PopulationBalance.solve "
-                 f"first call: compiled {fmt_t(first['compiled'])} (empty cache; {fmt_t(first['cached'])} with the "
-                 f"cached library), symbolic {fmt_t(first['symbolic'])}", "", ""))
-    rows.append(("fixed-kernel PBE, per simulation (core Model, SX equations)", med(tm["bpt"]), med(tm["scipy"]),
-                 med(tm["scipy"]) / med(tm["bpt"]), acc, ev_b, ev_s))
-    for form, label in (("compiled", "PopulationBalance.solve (default: compiled, analytic Jacobian)"),
-                        ("symbolic", "PopulationBalance.solve(rhs='symbolic') (rebuilds the SX RHS, reuses the "
-                                     "integrator)")):
+    rows.append(
+        (
+            "fixed-kernel PBE, build (once)",
+            t_decl + t_integ,
+            None,
+            None,
+            f"core Model: declare {fmt_t(t_decl)} + CVODES/Jacobian {fmt_t(t_integ)}; PopulationBalance.solve "
+            f"first call: compiled {fmt_t(first['compiled'])} (empty cache; {fmt_t(first['cached'])} with the "
+            f"cached library), symbolic {fmt_t(first['symbolic'])}",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "fixed-kernel PBE, per simulation (core Model, SX equations)",
+            med(tm["bpt"]),
+            med(tm["scipy"]),
+            med(tm["scipy"]) / med(tm["bpt"]),
+            acc,
+            ev_b,
+            ev_s,
+        )
+    )
+    for form, label in (
+        ("compiled", "PopulationBalance.solve (default: compiled, analytic Jacobian)"),
+        ("symbolic", "PopulationBalance.solve(rhs='symbolic') (rebuilds the SX RHS, reuses the integrator)"),
+    ):
         st_p = size_stats(last[form] * n_ref, grid)
-        rows.append((f"fixed-kernel PBE, {label}", med(tm[form]), med(tm["scipy"]), med(tm["scipy"]) / med(tm[form]),
-                     f"d32 rel {rel(st_s['d32'], st_p['d32']):.1e}", ev_c if form == "compiled" else "", ""))
-    notes.append(f"Fixed-kernel PBE, PopulationBalance.solve with another aggregation constant (one call): compiled "
-                 f"{fmt_t(other_k['compiled'])} (same integrator, new parameter values), symbolic "
-                 f"{fmt_t(other_k['symbolic'])} (new SX equations, new integrator); compiled RHS "
-                 f"{st['t_wall_daeF'] / max(st['n_call_daeF'], 1) * 1e3:.3f} ms, Jacobian "
-                 f"{st['t_wall_jacF'] / max(st['n_call_jacF'], 1) * 1e3:.3f} ms per call.")
+        rows.append(
+            (
+                f"fixed-kernel PBE, {label}",
+                med(tm[form]),
+                med(tm["scipy"]),
+                med(tm["scipy"]) / med(tm[form]),
+                f"d32 rel {rel(st_s['d32'], st_p['d32']):.1e}",
+                ev_c if form == "compiled" else "",
+                "",
+            )
+        )
+    notes.append(
+        f"Fixed-kernel PBE, PopulationBalance.solve with another aggregation constant (one call): compiled "
+        f"{fmt_t(other_k['compiled'])} (same integrator, new parameter values), symbolic "
+        f"{fmt_t(other_k['symbolic'])} (new SX equations, new integrator); compiled RHS "
+        f"{st['t_wall_daeF'] / max(st['n_call_daeF'], 1) * 1e3:.3f} ms, Jacobian "
+        f"{st['t_wall_jacF'] / max(st['n_call_jacF'], 1) * 1e3:.3f} ms per call."
+    )
     x = n0.copy()
     t_np = _per_call(lambda: pb.rhs(x, aggregation=beta, selection=S, daughter="binary_uniform"))
-    notes.append(f"Fixed-kernel PBE per-evaluation cost: CasADi VM RHS "
-                 f"{cc.total('t_wall_daeF') / max(cc.total('n_call_daeF'), 1) * 1e3:.3f} ms, Jacobian "
-                 f"{cc.total('t_wall_jacF') / max(cc.total('n_call_jacF'), 1) * 1e3:.3f} ms; NumPy pb.rhs "
-                 f"{t_np * 1e3:.3f} ms (timed separately).")
+    notes.append(
+        f"Fixed-kernel PBE per-evaluation cost: CasADi VM RHS "
+        f"{cc.total('t_wall_daeF') / max(cc.total('n_call_daeF'), 1) * 1e3:.3f} ms, Jacobian "
+        f"{cc.total('t_wall_jacF') / max(cc.total('n_call_jacF'), 1) * 1e3:.3f} ms; NumPy pb.rhs "
+        f"{t_np * 1e3:.3f} ms (timed separately)."
+    )
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -532,17 +708,23 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} CPUs ({cpu}), load average {load:.2f} at start; Python {platform.python_version()}, "
-            f"CasADi {ca.__version__}, NumPy {np.__version__}, SciPy {scipy.__version__}")
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), load average {load:.2f} at start; Python {platform.python_version()}, "
+        f"CasADi {ca.__version__}, NumPy {np.__version__}, SciPy {scipy.__version__}"
+    )
 
 
 def table(rows, reps) -> str:
-    head = ("| case | bioprocess-twin | scipy BDF | scipy / bpt | accuracy check | evaluations (bpt) | "
-            "evaluations (scipy) |\n|---|---|---|---|---|---|---|")
+    head = (
+        "| case | bioprocess-twin | scipy BDF | scipy / bpt | accuracy check | evaluations (bpt) | "
+        "evaluations (scipy) |\n|---|---|---|---|---|---|---|"
+    )
     lines = [head]
     for case, tb, ts, ratio, acc, eb, es in rows:
-        lines.append(f"| {case} | {fmt_t(tb)} | {fmt_t(ts) if ts is not None else '—'} | "
-                     f"{f'{ratio:.2f}x' if ratio is not None else '—'} | {acc} | {eb or '—'} | {es or '—'} |")
+        lines.append(
+            f"| {case} | {fmt_t(tb)} | {fmt_t(ts) if ts is not None else '—'} | "
+            f"{f'{ratio:.2f}x' if ratio is not None else '—'} | {acc} | {eb or '—'} | {es or '—'} |"
+        )
     return "\n".join(lines)
 
 
@@ -569,8 +751,11 @@ def publish(text: str, path: Path | None, start: str = START, end: str = END):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=5, help="repetitions per timed case (median reported)")
-    ap.add_argument("--compiled", action="store_true",
-                    help="also JIT-compile the declared SX emulsion DAE with CasADi (gcc, ~2-4 min)")
+    ap.add_argument(
+        "--compiled",
+        action="store_true",
+        help="also JIT-compile the declared SX emulsion DAE with CasADi (gcc, ~2-4 min)",
+    )
     ap.add_argument("--flags", default="-O1", help="compiler flags for --compiled (default -O1)")
     ap.add_argument("--markdown", type=Path, help="write the results section of this Markdown file")
     ap.add_argument("--skip", default="", help="comma-separated cases to skip: sens,fixed")
@@ -586,12 +771,19 @@ def main(argv=None):
     if "fixed" not in skip:
         case_fixed_kernels(args.reps, rows, notes)
     total = time.perf_counter() - t_all
-    notes.append("CPU-time medians (process_time, same runs): " + "; ".join(
-        f"{label}: " + ", ".join(f"{k} {fmt_t(med(v))}" for k, v in d.items()) for label, d in CPU.items()) + ".")
-    text = (f"Machine: {mach}.\n\nTolerances rtol {RTOL:g}, atol {ATOL:g} on both sides; median wall-clock time "
-            f"of {args.reps} alternating repetitions; ratio = scipy time / bioprocess-twin time (> 1: "
-            f"bioprocess-twin faster). Bench run took {total:.0f} s.\n\n" + table(rows, args.reps) + "\n\n"
-            + "\n".join(f"- {n}" for n in notes))
+    notes.append(
+        "CPU-time medians (process_time, same runs): "
+        + "; ".join(f"{label}: " + ", ".join(f"{k} {fmt_t(med(v))}" for k, v in d.items()) for label, d in CPU.items())
+        + "."
+    )
+    text = (
+        f"Machine: {mach}.\n\nTolerances rtol {RTOL:g}, atol {ATOL:g} on both sides; median wall-clock time "
+        f"of {args.reps} alternating repetitions; ratio = scipy time / bioprocess-twin time (> 1: "
+        f"bioprocess-twin faster). Bench run took {total:.0f} s.\n\n"
+        + table(rows, args.reps)
+        + "\n\n"
+        + "\n".join(f"- {n}" for n in notes)
+    )
     publish(text, args.markdown)
 
 
