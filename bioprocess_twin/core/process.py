@@ -72,6 +72,8 @@ class Process(ABC):
     description: ClassVar[str] = ""
     #: parameters that shape the recipe or grid rather than enter the equations
     operating: ClassVar[ParameterTable] = ParameterTable()
+    #: solver settings of a run that gives none (None: the SolverOptions defaults)
+    solver_options: ClassVar[SolverOptions | None] = None
 
     def __init__(self):
         self._model: Model | None = None
@@ -107,7 +109,14 @@ class Process(ABC):
         return self.model.version
 
     def default_recipe(self, operating: Mapping[str, float]) -> Recipe | None:
+        """The recipe of a run given none, from the operating values (SI)."""
         return None
+
+    def recipe_for(self, operating: Mapping[str, float], parameters: Mapping[str, float]) -> Recipe | None:
+        """The recipe of a run given none: :meth:`default_recipe`. A process whose recipe also depends on
+        its model parameters (``parameters``, in SI: a phase timed by a flux or a column volume)
+        overrides this instead."""
+        return self.default_recipe(operating)
 
     def default_times(self, operating: Mapping[str, float], recipe: Recipe | None) -> np.ndarray:
         if recipe is None:
@@ -174,7 +183,9 @@ class Process(ABC):
         progress: Callable[[float, str], None] | None = None,
     ) -> ProcessRun:
         model_params, operating = self.split_parameters(parameters)
-        recipe = recipe if recipe is not None else self.default_recipe(operating)
+        if recipe is None:
+            recipe = self.recipe_for(operating, self.model.to_si(model_params))
+        options = options if options is not None else self.solver_options
         if times is not None:
             times = np.asarray(times, dtype=float)
         elif recipe is None or not recipe.conditional:

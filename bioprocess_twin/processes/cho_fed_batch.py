@@ -303,6 +303,33 @@ def cho_kpis(df: pd.DataFrame, time_units: str = TIME_UNITS) -> dict:
     }
 
 
+#: recipe settings the process model shares with its production unit
+BATCH_DAYS = Parameter(
+    name="batch_days",
+    units="day",
+    default=3.0,
+    bounds=(0.25, 30),
+    source="",
+    description="batch phase before feeding starts",
+)
+CULTURE_TEMPERATURE = Parameter(
+    name="culture_temperature",
+    units="degC",
+    default=37.0,
+    bounds=(30, 40),
+    source="",
+    description="temperature before the shift",
+)
+SHIFT_TEMPERATURE = Parameter(
+    name="shift_temperature",
+    units="degC",
+    default=32.0,
+    bounds=(28, 40),
+    source="Kumar et al. 2007",
+    description="temperature after the shift",
+)
+
+
 class ChoFedBatch(Process):
     """CHO fed-batch in a 2 L bench bioreactor: batch, then continuous feed and daily glucose shots, with a
     temperature shift."""
@@ -314,14 +341,7 @@ class ChoFedBatch(Process):
     )
     operating = ParameterTable(
         (
-            Parameter(
-                name="batch_days",
-                units="day",
-                default=3.0,
-                bounds=(0.25, 30),
-                source="",
-                description="batch phase before feeding starts",
-            ),
+            BATCH_DAYS,
             Parameter(
                 name="culture_days",
                 units="day",
@@ -346,22 +366,8 @@ class ChoFedBatch(Process):
                 source="shift at the end of exponential growth",
                 description="day of the temperature shift (>= culture_days: no shift)",
             ),
-            Parameter(
-                name="culture_temperature",
-                units="degC",
-                default=37.0,
-                bounds=(30, 40),
-                source="",
-                description="temperature before the shift",
-            ),
-            Parameter(
-                name="shift_temperature",
-                units="degC",
-                default=32.0,
-                bounds=(28, 40),
-                source="Kumar et al. 2007",
-                description="temperature after the shift",
-            ),
+            CULTURE_TEMPERATURE,
+            SHIFT_TEMPERATURE,
             Parameter(
                 name="glucose_shot",
                 units="mmol",

@@ -267,6 +267,58 @@ def column_phases(
     return phases
 
 
+#: recipe settings the process model shares with its production unit
+LOAD_STOP_BREAKTHROUGH = Parameter(
+    name="load_stop_breakthrough",
+    units="%",
+    default=10.0,
+    bounds=(0.0, 99.0),
+    source="load to 10 % breakthrough (DBC10)",
+    description="end the load when the product outlet reaches this % of its feed concentration; 0: load all",
+)
+WASH_CV = Parameter(
+    name="wash_cv",
+    units="1",
+    default=5.0,
+    bounds=(0.0, 100.0),
+    source="3-5 CV",
+    description="wash length in column volumes",
+)
+ELUTION_GRADIENT_CV = Parameter(
+    name="elution_gradient_cv",
+    units="1",
+    default=0.0,
+    bounds=(0.0, 100.0),
+    source="",
+    description="linear gradient to 100 % elution buffer; 0: step",
+)
+ELUTION_CV = Parameter(
+    name="elution_cv",
+    units="1",
+    default=5.0,
+    bounds=(0.1, 100.0),
+    source="3-5 CV",
+    description="elution length after the gradient, in column volumes",
+)
+STRIP_CV = Parameter(
+    name="strip_cv",
+    units="1",
+    default=3.0,
+    bounds=(0.0, 100.0),
+    source="2-3 CV",
+    description="strip (regeneration) length",
+)
+POINTS_PER_CV = Parameter(
+    name="points_per_cv",
+    units="1",
+    default=10,
+    bounds=(2, 200),
+    source="",
+    description="output points per column volume",
+    integer=True,
+)
+
+
 class ChromatographyLkm(Process):
     """Load - wash - elute - strip on a packed column, per unit of cross-section."""
 
@@ -285,86 +337,24 @@ class ChromatographyLkm(Process):
                 source="below the bed's capacity at the defaults",
                 description="load volume in column volumes",
             ),
-            Parameter(
-                name="load_stop_breakthrough",
-                units="%",
-                default=10.0,
-                bounds=(0.0, 99.0),
-                source="load to 10 % breakthrough (DBC10)",
-                description="end the load when the product outlet reaches this % of its feed concentration; 0: load all",
-            ),
-            Parameter(
-                name="wash_cv",
-                units="1",
-                default=5.0,
-                bounds=(0.0, 100.0),
-                source="3-5 CV",
-                description="wash length in column volumes",
-            ),
-            Parameter(
-                name="elution_gradient_cv",
-                units="1",
-                default=0.0,
-                bounds=(0.0, 100.0),
-                source="",
-                description="linear gradient to 100 % elution buffer; 0: step",
-            ),
-            Parameter(
-                name="elution_cv",
-                units="1",
-                default=5.0,
-                bounds=(0.1, 100.0),
-                source="3-5 CV",
-                description="elution length after the gradient, in column volumes",
-            ),
-            Parameter(
-                name="strip_cv",
-                units="1",
-                default=3.0,
-                bounds=(0.0, 100.0),
-                source="2-3 CV",
-                description="strip (regeneration) length",
-            ),
-            Parameter(
-                name="points_per_cv",
-                units="1",
-                default=10,
-                bounds=(2, 200),
-                source="",
-                description="output points per column volume",
-                integer=True,
-            ),
+            LOAD_STOP_BREAKTHROUGH,
+            WASH_CV,
+            ELUTION_GRADIENT_CV,
+            ELUTION_CV,
+            STRIP_CV,
+            POINTS_PER_CV,
         )
     )
+
+    solver_options = OPTIONS
 
     def build(self):
         return build_column_model(CELLS, SCHEME, self.name, "1.0.0", tuple(STANDALONE_DEFAULTS.items()))
 
     # -- recipe ------------------------------------------------------------------------------------
-    def run(
-        self,
-        parameters=None,
-        inputs=None,
-        recipe=None,
-        initial=None,
-        times=None,
-        options=None,
-        sensitivities=False,
-        progress=None,
-    ):
-        """As :meth:`Process.run`; without a recipe, the default phases are timed in column volumes of the
-        given bed height and velocity (the base class hands ``default_recipe`` only the operating values)."""
-        if recipe is None:
-            model_values, operating = self.split_parameters(parameters)
-            recipe = self.recipe_for(self.model.to_si(model_values), operating)
-        return super().run(parameters, inputs, recipe, initial, times, options or OPTIONS, sensitivities, progress)
-
-    def default_recipe(self, operating) -> Recipe:
-        """The default recipe at the model's default parameters."""
-        return self.recipe_for(self.model.to_si(self.model.parameters.defaults()), operating)
-
-    def recipe_for(self, p: Mapping[str, float], operating: Mapping[str, float]) -> Recipe:
-        """Load - wash - elute - strip from model values ``p`` and operating values (SI)."""
+    def recipe_for(self, operating: Mapping[str, float], parameters: Mapping[str, float]) -> Recipe:
+        """Load - wash - elute - strip from the operating and model values (SI)."""
+        p = parameters
         cv = from_si(p["length"] / p["velocity"], TIME_UNITS)
         c_feed, breakthrough = p[f"c_{PRODUCT}_load"], operating["load_stop_breakthrough"]
         until = None

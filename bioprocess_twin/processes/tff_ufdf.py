@@ -286,6 +286,50 @@ def _phase_times(result) -> dict[str, float]:
     return out
 
 
+#: recipe settings the process model shares with its production unit
+CONCENTRATION_FACTOR_DF = Parameter(
+    name="concentration_factor_df",
+    units="1",
+    default=5.0,
+    bounds=(1.0, 200.0),
+    source="UF1 target, typical 2-10x",
+    description="V0/V at the end of UF1 (DF runs at this volume)",
+)
+DIAVOLUMES = Parameter(
+    name="diavolumes",
+    units="1",
+    default=7.0,
+    bounds=(0.0, 30.0),
+    source="5-10 DV for > 99 % exchange (van Reis & Zydney 2007)",
+    description="buffer volumes per retentate volume exchanged in DF; 0 skips DF",
+)
+CONCENTRATION_FACTOR = Parameter(
+    name="concentration_factor",
+    units="1",
+    default=10.0,
+    bounds=(1.0, 500.0),
+    source="overall V0/V_final",
+    description="V0/V at the end of UF2 (>= concentration_factor_df)",
+)
+MAX_PHASE_DURATION = Parameter(
+    name="max_phase_duration",
+    units="h",
+    default=24.0,
+    bounds=(0.01, 500.0),
+    source="",
+    description="a phase not reaching its target ends here",
+)
+POINTS = Parameter(
+    name="points",
+    units="1",
+    default=40,
+    bounds=(4, 2000),
+    source="",
+    description="output intervals per phase",
+    integer=True,
+)
+
+
 class TffUfdf(Process):
     """Batch UF/DF of a protein feed: UF1 -> DF -> UF2, each phase ending on its transition."""
 
@@ -344,78 +388,23 @@ class TffUfdf(Process):
                 source="",
                 description="water in the feed",
             ),
-            Parameter(
-                name="concentration_factor_df",
-                units="1",
-                default=5.0,
-                bounds=(1.0, 200.0),
-                source="UF1 target, typical 2-10x",
-                description="V0/V at the end of UF1 (DF runs at this volume)",
-            ),
-            Parameter(
-                name="diavolumes",
-                units="1",
-                default=7.0,
-                bounds=(0.0, 30.0),
-                source="5-10 DV for > 99 % exchange (van Reis & Zydney 2007)",
-                description="buffer volumes per retentate volume exchanged in DF; 0 skips DF",
-            ),
-            Parameter(
-                name="concentration_factor",
-                units="1",
-                default=10.0,
-                bounds=(1.0, 500.0),
-                source="overall V0/V_final",
-                description="V0/V at the end of UF2 (>= concentration_factor_df)",
-            ),
-            Parameter(
-                name="max_phase_duration",
-                units="h",
-                default=24.0,
-                bounds=(0.01, 500.0),
-                source="",
-                description="a phase not reaching its target ends here",
-            ),
-            Parameter(
-                name="points",
-                units="1",
-                default=40,
-                bounds=(4, 2000),
-                source="",
-                description="output intervals per phase",
-                integer=True,
-            ),
+            CONCENTRATION_FACTOR_DF,
+            DIAVOLUMES,
+            CONCENTRATION_FACTOR,
+            MAX_PHASE_DURATION,
+            POINTS,
         )
     )
+
+    solver_options = OPTIONS
 
     def build(self):
         return build_tff_model(FLUX_MODEL, COMPONENTS, self.name, "1.0.0", tuple(STANDALONE_DEFAULTS.items()))
 
     # -- recipe ------------------------------------------------------------------------------------
-    def run(
-        self,
-        parameters=None,
-        inputs=None,
-        recipe=None,
-        initial=None,
-        times=None,
-        options=None,
-        sensitivities=False,
-        progress=None,
-    ):
-        """As :meth:`Process.run`; without a recipe, the default phases are sized with the flux of the given
-        membrane and film values (the base class hands ``default_recipe`` only the operating values)."""
-        if recipe is None:
-            model_values, operating = self.split_parameters(parameters)
-            recipe = self.recipe_for(self.model.to_si(model_values), operating)
-        return super().run(parameters, inputs, recipe, initial, times, options or OPTIONS, sensitivities, progress)
-
-    def default_recipe(self, operating) -> Recipe:
-        """The default recipe at the model's default parameters."""
-        return self.recipe_for(self.model.to_si(self.model.parameters.defaults()), operating)
-
-    def recipe_for(self, p: Mapping[str, float], operating: Mapping[str, float]) -> Recipe:
-        """UF1 (the feed charged at its start) -> DF -> UF2 from model values ``p`` and operating values (SI)."""
+    def recipe_for(self, operating: Mapping[str, float], parameters: Mapping[str, float]) -> Recipe:
+        """UF1 (the feed charged at its start) -> DF -> UF2 from the operating and model values (SI)."""
+        p = parameters
         cf_df, cf = operating["concentration_factor_df"], operating["concentration_factor"]
         if cf < cf_df:
             raise ParameterError(

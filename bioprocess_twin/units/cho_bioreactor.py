@@ -44,10 +44,13 @@ from ..core.streams import Stream, UnitResult
 from ..core.units import from_si, to_si
 from ..correlations.agitation import RHO_WATER
 from ..processes.cho_fed_batch import (
+    BATCH_DAYS,
     CHO_METABOLITES,
     CHO_PROTEINS,
     CHO_SPECIES,
+    CULTURE_TEMPERATURE,
     MOLAR_MASS,
+    SHIFT_TEMPERATURE,
     ChoFedBatch,
     build_cho_model,
     cho_kpis,
@@ -71,14 +74,7 @@ POINT_SPACING = to_si(4.0, "h")
 MEDIUM_WATER_SHARE, FEED_WATER_SHARE = 0.99, 0.93
 
 OPERATING = (
-    Parameter(
-        name="batch_days",
-        units="day",
-        default=3.0,
-        bounds=(0.25, 30),
-        source="",
-        description="batch phase before feeding starts",
-    ),
+    BATCH_DAYS,
     Parameter(
         name="culture_days",
         units="day",
@@ -111,22 +107,8 @@ OPERATING = (
         source="",
         description="day of the temperature shift (>= culture_days: none)",
     ),
-    Parameter(
-        name="culture_temperature",
-        units="degC",
-        default=37.0,
-        bounds=(30, 40),
-        source="",
-        description="temperature before the shift",
-    ),
-    Parameter(
-        name="shift_temperature",
-        units="degC",
-        default=32.0,
-        bounds=(28, 40),
-        source="Kumar et al. 2007",
-        description="temperature after the shift",
-    ),
+    CULTURE_TEMPERATURE,
+    SHIFT_TEMPERATURE,
     Parameter(
         name="power_per_volume",
         units="W/m^3",

@@ -35,8 +35,13 @@ from ..core.recipe import Phase
 from ..core.streams import Stream, UnitOperation, UnitResult
 from ..core.units import from_si, to_si
 from ..processes.tff_ufdf import (
+    CONCENTRATION_FACTOR,
+    CONCENTRATION_FACTOR_DF,
+    DIAVOLUMES,
     MASS_UNITS,
+    MAX_PHASE_DURATION,
     OPTIONS,
+    POINTS,
     R_GAS,
     TIME_UNITS,
     TINY,
@@ -158,47 +163,11 @@ PARAMETERS = ParameterTable(
             source="order of magnitude of BSA data (Vilker et al. 1981)",
             description="b3 in pi = R T C/M (1 + b2 C + b3 C^2)",
         ),
-        Parameter(
-            name="concentration_factor_df",
-            units="1",
-            default=5.0,
-            bounds=(1.0, 200.0),
-            source="UF1 target, typical 2-10x",
-            description="V0/V at the end of UF1 (DF runs at this volume)",
-        ),
-        Parameter(
-            name="diavolumes",
-            units="1",
-            default=7.0,
-            bounds=(0.0, 30.0),
-            source="5-10 DV for > 99 % exchange (van Reis & Zydney 2007)",
-            description="buffer volumes per retentate volume exchanged in DF; 0 skips DF",
-        ),
-        Parameter(
-            name="concentration_factor",
-            units="1",
-            default=10.0,
-            bounds=(1.0, 500.0),
-            source="overall V0/V_final",
-            description="V0/V at the end of UF2 (>= concentration_factor_df)",
-        ),
-        Parameter(
-            name="max_phase_duration",
-            units="h",
-            default=24.0,
-            bounds=(0.01, 500.0),
-            source="",
-            description="a phase not reaching its target ends here",
-        ),
-        Parameter(
-            name="points",
-            units="1",
-            default=40,
-            bounds=(4, 2000),
-            source="",
-            description="output intervals per phase",
-            integer=True,
-        ),
+        CONCENTRATION_FACTOR_DF,
+        DIAVOLUMES,
+        CONCENTRATION_FACTOR,
+        MAX_PHASE_DURATION,
+        POINTS,
     )
 )
 
