@@ -57,6 +57,8 @@ from ..processes.cho_fed_batch import (
 )
 from ..processes.culture_kinetics import AIR_SATURATED, CHO_KINETICS
 from .stirred_culture import (
+    FEED_MEDIUM_TEMPERATURE,
+    MEDIUM_TEMPERATURE,
     MIN_POINTS,
     VESSEL_DERIVED,
     VESSEL_OPERATING,
@@ -319,7 +321,7 @@ def cho_medium(
         "salts": to_si(salts_g_per_L, "g/L") * V,
         "cells": cells,
     }
-    return Stream(name, V, mass, 310.15)
+    return Stream(name, V, mass, MEDIUM_TEMPERATURE)
 
 
 def cho_feed(
@@ -337,7 +339,7 @@ def cho_feed(
         "glutamine": to_si(glutamine_mM, "mmol/L") * V * KG_PER_SI_AMOUNT["glutamine"],
         "salts": to_si(salts_g_per_L, "g/L") * V,
     }
-    return Stream(name, V, mass, 298.15)
+    return Stream(name, V, mass, FEED_MEDIUM_TEMPERATURE)
 
 
 __all__ = [

@@ -43,6 +43,8 @@ from ..correlations.agitation import RHO_WATER
 from ..processes.culture_kinetics import AIR_SATURATED, GROWTH_LAW_PARAMETERS, GROWTH_LAWS, MICROBIAL_KINETICS
 from ..processes.microbial_fed_batch import MicrobialFedBatch, build_microbial_model, microbial_kpis
 from .stirred_culture import (
+    FEED_MEDIUM_TEMPERATURE,
+    MEDIUM_TEMPERATURE,
     MIN_POINTS,
     VESSEL_OPERATING,
     BioreactorConfig,
@@ -277,14 +279,17 @@ def microbial_medium(
         "salts": to_si(salts_g_per_L, "g/L") * V,
         "biomass": to_si(biomass_g_per_L, "g/L") * V,
     }
-    return Stream(name, V, mass, 310.15)
+    return Stream(name, V, mass, MEDIUM_TEMPERATURE)
 
 
 def microbial_feed(volume_L: float = 0.2, glucose_g_per_L: float = 500.0, name: str = "feed") -> Stream:
     """A concentrated glucose feed as a Stream (SI)."""
     V = to_si(volume_L, "L")
     return Stream(
-        name, V, {"water": RHO_WATER * V * FEED_WATER_SHARE, "glucose": to_si(glucose_g_per_L, "g/L") * V}, 298.15
+        name,
+        V,
+        {"water": RHO_WATER * V * FEED_WATER_SHARE, "glucose": to_si(glucose_g_per_L, "g/L") * V},
+        FEED_MEDIUM_TEMPERATURE,
     )
 
 

@@ -25,6 +25,9 @@ from ..core.units import from_si, to_magnitude, to_si
 from ..correlations.agitation import IMPELLERS, KLA_CORRELATIONS, Vessel, find_impeller, find_kla_correlation
 from ..processes.culture_kinetics import DEFAULT_KLA, VESSEL_PARAMETERS
 
+#: temperatures of the example media: the culture at 37 degC, a feed medium at room temperature
+MEDIUM_TEMPERATURE = to_si(37.0, "degC")
+FEED_MEDIUM_TEMPERATURE = to_si(25.0, "degC")
 #: sizing and gassing parameters every stirred culture unit shares
 VESSEL_OPERATING = (
     Parameter(
