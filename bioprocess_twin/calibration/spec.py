@@ -22,7 +22,10 @@ from .settings import FitSettings
 class SaveSettings(StrictModel):
     version: str | None = Field(
         None,
-        description="version of the calibrated parameter set; default '<model version>+cal.<n>' with the next free n",
+        pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$",
+        max_length=100,
+        description="version of the calibrated parameter set (letters, digits and . + _ -, so that it names a "
+        "file in the model's folder and nothing else); default '<model version>+cal.<n>' with the next free n",
     )
     root: str | None = Field(
         None,

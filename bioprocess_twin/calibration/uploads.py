@@ -22,11 +22,15 @@ from .tagmap import FILE_SUFFIXES, TagMap, load_tag_map
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 
 
+def _file_entries(raw) -> list[dict]:
+    """The file entries (mappings) of a tag map document, as written (unvalidated)."""
+    entries = raw.get("files") if isinstance(raw, dict) else None
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
 def tag_map_files(tag_map: str | Path) -> list[str]:
     """The ``path`` of every file entry of the tag map file, as written in it (unvalidated)."""
-    raw = read_spec_file(tag_map)
-    entries = raw.get("files") if isinstance(raw, dict) else None
-    return [str(e["path"]) for e in entries or [] if isinstance(e, dict) and "path" in e]
+    return [str(e["path"]) for e in _file_entries(read_spec_file(tag_map)) if "path" in e]
 
 
 def safe_file_name(filename: str | None, default: str = "upload") -> str:
@@ -60,8 +64,11 @@ def replace_tag_map_file(
     """
     original, folder = Path(tag_map), Path(folder)
     raw = read_spec_file(original)
-    entries = [e for e in (raw.get("files") if isinstance(raw, dict) else None) or [] if isinstance(e, dict)]
-    paths = [e.get("path") for e in entries]
+    entries = _file_entries(raw)
+    missing = [(f"files.{i}.path", "every file entry needs a path") for i, e in enumerate(entries) if "path" not in e]
+    if missing:
+        raise ParameterError(missing, f"tag map {original.name}")
+    paths = [e["path"] for e in entries]
     if replaces not in paths:
         raise ParameterError([("replaces", f"pick one of the tag map's files: {', '.join(map(str, paths))}")])
     name = safe_file_name(filename)
@@ -70,17 +77,22 @@ def replace_tag_map_file(
     if name in {Path(str(p)).name for p in paths if p != replaces}:
         name = f"upload_{name}"
     folder.mkdir(parents=True, exist_ok=True)
-    for entry in entries:
-        if entry.get("path") == replaces:
+    used = {name}
+    for k, entry in enumerate(entries):
+        if entry["path"] == replaces:
             entry["path"] = name
             (folder / name).write_bytes(data)
             if Path(name).suffix.lower() not in EXCEL_SUFFIXES:
                 entry.pop("sheet", None)
         else:
             source = original.parent / str(entry["path"])
-            entry["path"] = Path(str(entry["path"])).name
+            copied = Path(str(entry["path"])).name
+            if copied in used:  # two files of the same name in different folders: keep both
+                copied = f"{k}_{copied}"
+            used.add(copied)
+            entry["path"] = copied
             if source.is_file():
-                shutil.copyfile(source, folder / entry["path"])
+                shutil.copyfile(source, folder / copied)
     copy = folder / original.name
     copy.write_text(yaml.safe_dump(raw, sort_keys=False))
     return ReplacedTagMap(copy, folder, name, replaces, load_tag_map(copy))

@@ -288,6 +288,10 @@ class Model:
         self.states = _blocks(b._states)
         self.algebraics = _blocks(b._algs)
         self.outputs = tuple(Variable(n, u, 1, i, d) for i, (n, _, u, d) in enumerate(b._outputs))
+        #: declared units of every name (names are unique across the kinds)
+        self.declared_units: dict[str, str] = {p.name: p.units for p in (*self.parameters, *self.inputs)} | {
+            v.name: v.units for v in (*self.states, *self.algebraics, *self.outputs)
+        }
         t = b.time_symbol
         x = ca.vertcat(*[s["sym"] for s in b._states])
         z = ca.vertcat(*[a["sym"] for a in b._algs]) if b._algs else ca.SX(0, 1)
@@ -322,13 +326,9 @@ class Model:
 
     def units_of(self, name: str) -> str:
         """The declared units of a parameter, input, state, algebraic state or output."""
-        for table in (self.parameters, self.inputs):
-            if name in table:
-                return table[name].units
-        for v in (*self.states, *self.algebraics, *self.outputs):
-            if v.name == name:
-                return v.units
-        raise KeyError(f"model '{self.name}' declares no '{name}'")
+        if name not in self.declared_units:
+            raise KeyError(f"model '{self.name}' declares no '{name}'")
+        return self.declared_units[name]
 
     def from_si(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Values in SI (parameters, inputs, states or outputs, by name) in the model's declared units:

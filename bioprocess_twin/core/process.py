@@ -158,11 +158,11 @@ class Process(ABC):
     def from_si(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Model and operating parameter values in SI, by name, in their declared units: what :meth:`run`
         takes from code that computes in SI (a production unit, say)."""
-        out = {}
-        for name, value in values.items():
-            units = self.operating[name].units if name in self.operating else self.model.units_of(name)
-            out[name] = from_si(value, units)
-        return out
+        known = {p.name: p.units for p in self.operating} | {p.name: p.units for p in self.model.parameters}
+        unknown = [(name, f"unknown parameter of process '{self.name}'") for name in values if name not in known]
+        if unknown:
+            raise ParameterError(unknown, f"process '{self.name}' parameters")
+        return {name: from_si(value, known[name]) for name, value in values.items()}
 
     def describe(self) -> dict[str, Any]:
         return self.model.describe() | {

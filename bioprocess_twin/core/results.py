@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .units import to_si
+
 if TYPE_CHECKING:
     from .model import Model
 
@@ -76,6 +78,11 @@ class SimulationResult:
             if v.name == name:
                 return self.y[:, v.offset]
         raise KeyError(f"model '{self.model.name}' has no output '{name}'")
+
+    def in_si(self, name: str) -> np.ndarray:
+        """A state or output over time, in SI base units (for code that computes in SI)."""
+        values = self.output(name) if name in {v.name for v in self.model.outputs} else self.state(name)
+        return to_si(values, self.model.units_of(name))
 
     def units(self) -> dict[str, str]:
         m = self.model

@@ -35,15 +35,13 @@ class TimeGrid(StrictModel):
         return np.linspace(self.start, self.stop, self.points)
 
 
-class SimulationSpec(BaseModel):
+class SimulationSpec(StrictModel):
     """``model`` plus optional parameters, inputs, initial states, recipe, output times and solver settings.
 
     Parameters and inputs take numbers in the declared units, or strings with units (``"1000 bar"``).
     ``version`` names a calibrated parameter set: its values become the model-parameter defaults and
     ``parameters`` still override them.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     model: str
     version: str | None = Field(

@@ -52,12 +52,6 @@ def si_scale(units: str) -> tuple[float, float]:
     return float(f"{one - zero:.15g}"), float(f"{zero:.15g}")
 
 
-@lru_cache(maxsize=512)
-def si_units(units: str) -> str:
-    """The SI base units of ``units`` as text, e.g. ``"bar"`` -> ``"kilogram / meter / second ** 2"``."""
-    return str(Quantity(1.0, parse_units(units)).to_base_units().units)
-
-
 def to_si(value: Any, units: str) -> Any:
     """``value`` in ``units`` (a number, array or CasADi expression) in SI base units."""
     factor, offset = si_scale(units)

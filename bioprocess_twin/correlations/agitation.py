@@ -276,6 +276,11 @@ def ungassed_power(Np, rho, N, D, n_impellers=1):
     return n_impellers * Np * rho * N**3 * D**5
 
 
+def speed_for_power(P, Np, rho, D, n_impellers=1):
+    """Impeller speed N (1/s) that draws the turbulent ungassed power P (W): ungassed_power solved for N."""
+    return (P / (n_impellers * Np * rho * D**5)) ** (1 / 3)
+
+
 def gassed_power_michel_miller(P0, N, D, Qg, c=MICHEL_MILLER_C_SI):
     """Gassed power (W) of one impeller, Michel & Miller 1962: c (P0^2 N D^3 / Qg^0.56)^0.45.
 

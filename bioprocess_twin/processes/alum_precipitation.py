@@ -77,15 +77,13 @@ import numpy as np
 import pandas as pd
 
 from ..core import ModelBuilder, Phase, Recipe, SolverOptions
+from ..core.constants import K_BOLTZMANN, N_AVOGADRO, R_GAS
 from ..core.parameters import Parameter, ParameterTable
 from ..core.process import Distribution, Process
 from ..core.units import from_si, to_si
 from ..pbe import Grid, PopulationBalance, size_stats
 from ..pbe.growth import length_growth_to_edges
 
-N_AVOGADRO = 6.02214076e23
-K_BOLTZMANN = 1.380649e-23
-R_GAS = 8.314462618
 LN10 = math.log(10.0)
 T_REF = 298.15
 
@@ -409,6 +407,8 @@ class AlumPrecipitation(Process):
 
     salt: ClassVar[str] = "AlOOH"
     default_pH: ClassVar[float] = 7.0
+    #: at most 20,000 steps per output interval, so that runs far outside the calibrated range fail quickly
+    solver_options = SolverOptions(max_num_steps=20_000)
     operating = ParameterTable(
         (
             Parameter(
@@ -588,11 +588,6 @@ class AlumPrecipitation(Process):
         m.output("ionic_strength", I, "mol/L", "ionic strength")
         return m.build()
 
-    def run(self, *args, options: SolverOptions | None = None, **kwargs):
-        """As :meth:`Process.run`; without solver options, at most 20,000 steps per output
-        interval so that runs far outside the calibrated range fail quickly."""
-        return super().run(*args, options=options or SolverOptions(max_num_steps=20_000), **kwargs)
-
     # -- recipe --------------------------------------------------------------------------------
     def default_recipe(self, operating: Mapping[str, float]) -> Recipe:
         """Dosing then ageing (the simulator restarts CVODES where the feed stops)."""
@@ -636,19 +631,14 @@ class AlumPrecipitation(Process):
         return np.unique(np.concatenate(pts))
 
     # -- post-processing -----------------------------------------------------------------------
-    @staticmethod
-    def _state_si(result, name: str) -> np.ndarray:
-        """A state over time in SI base units."""
-        return to_si(result.state(name), result.model.state(name).units)
-
     def number_concentration(self, result) -> np.ndarray:
         """N (#/m^3) per time and class."""
         sol = result.state("solid")
-        V = self._state_si(result, "volume")[:, None]
+        V = result.in_si("volume")[:, None]
         return np.clip(sol, 0.0, None) * self.v_m / self.grid.pivots / V
 
     def _primary_nm(self, result) -> np.ndarray:
-        count = self._state_si(result, "nuclei") * N_AVOGADRO
+        count = result.in_si("nuclei") * N_AVOGADRO
         vol = result.output("solid_al_mol") * self.v_m
         with np.errstate(divide="ignore", invalid="ignore"):
             d = from_si(np.cbrt(6.0 * vol / (math.pi * count)), "nm")
@@ -708,8 +698,8 @@ class AlumPrecipitation(Process):
                 result.warnings.append(msg)
         s_max = float(np.max(result.output("log10_S")))  # over the output times
         V = result.state("volume")[-1]  # L, as reported
-        V_si = self._state_si(result, "volume")[-1]
-        nuclei = self._state_si(result, "nuclei")[-1] * N_AVOGADRO
+        V_si = result.in_si("volume")[-1]
+        nuclei = result.in_si("nuclei")[-1] * N_AVOGADRO
         return {
             "d10_um": from_si(st["d10"], "um"),
             "d50_um": from_si(st["d50"], "um"),

@@ -384,9 +384,6 @@ class ChromatographyLkm(Process):
         )
 
     # -- results -----------------------------------------------------------------------------------
-    def _si(self, result, name: str) -> np.ndarray:
-        return to_si(result.state(name), self.model.units_of(name))
-
     def equilibrium_capacity(self, p: Mapping[str, float]) -> float:
         """eps_t c_F + (1 - eps_t) q*(c_F), kg/m^3 of bed: the product a bed holds in equilibrium with the load
         (competitive Langmuir at the load's composition and modifier; ``p`` in SI)."""
@@ -404,15 +401,15 @@ class ChromatographyLkm(Process):
         phases = np.asarray(result.phases if result.phases is not None else [""] * len(t))
         eluting = np.isin(phases, ELUTION_PHASES)
         first = int(np.argmax(eluting)) if eluting.any() else len(t) - 1
-        out = {b: self._si(result, f"out_{b}") for b in BINDERS}  # kg per m^2 of cross-section
+        out = {b: result.in_si(f"out_{b}") for b in BINDERS}  # kg per m^2 of cross-section
         eluted = {b: float(out[b][-1] - out[b][first]) for b in BINDERS}
-        in_load = self._si(result, "in_load")
+        in_load = result.in_si("in_load")
         load_per_area = float(in_load[-1] - in_load[0])  # m^3 of load per m^2
         loaded = p[f"c_{PRODUCT}_load"] * load_per_area
         bound = float(
-            np.mean(eps * self._si(result, f"c_{PRODUCT}")[-1] + (1 - eps) * self._si(result, f"q_{PRODUCT}")[-1])
+            np.mean(eps * result.in_si(f"c_{PRODUCT}")[-1] + (1 - eps) * result.in_si(f"q_{PRODUCT}")[-1])
         )  # kg/m^3 of bed
-        outlet = to_si(result.output(f"outlet_{PRODUCT}"), self.model.units_of(f"outlet_{PRODUCT}"))
+        outlet = result.in_si(f"outlet_{PRODUCT}")
         protein = sum(eluted.values())
 
         def per_bed(mass_per_area: float) -> float:

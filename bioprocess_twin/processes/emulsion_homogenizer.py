@@ -60,13 +60,13 @@ import scipy.sparse as sp
 from scipy.special import beta as beta_fn
 
 from bioprocess_twin.core import ModelBuilder, Phase, Recipe
+from bioprocess_twin.core.constants import R_GAS
 from bioprocess_twin.core.parameters import Parameter, ParameterTable
 from bioprocess_twin.core.process import Distribution, Process
 from bioprocess_twin.core.units import from_si, to_si
 from bioprocess_twin.pbe import Grid, PopulationBalance, daughter, size_stats
 from bioprocess_twin.pbe.compiled import pair_jacobian_entries
 
-R_GAS = 8.314462618  # J/(mol K)
 T_REF = 293.15  # K, reference temperature of viscosity and isotherm
 M_TWEEN80 = 1.310  # kg/mol, polysorbate 80
 M_SPAN85 = 0.957  # kg/mol, sorbitan trioleate

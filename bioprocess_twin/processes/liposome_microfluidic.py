@@ -59,14 +59,12 @@ import numpy as np
 import pandas as pd
 
 from ..core import ModelBuilder
+from ..core.constants import K_BOLTZMANN, N_AVOGADRO, R_GAS
 from ..core.parameters import Parameter, ParameterTable
 from ..core.process import Distribution, Process
 from ..core.units import from_si
 from ..pbe import Grid, PopulationBalance
 
-K_B = 1.380649e-23  # J/K
-N_A = 6.02214076e23  # 1/mol
-R_GAS = 8.314462618  # J/mol/K
 T_REF = 298.15  # K, reference temperature of the property data
 RHO_MIX = 1000.0  # kg/m^3, mixture density taken as water's (Reynolds number only)
 DLS_Q = 4 * np.pi * 1.33 / 633e-9 * np.sin(np.radians(173) / 2)  # 1/m, backscatter DLS
@@ -367,7 +365,7 @@ class LiposomeMicrofluidic(Process):
         w = m.state("lipid_fragments", "mg/mL", initial=0.0, shape=n, description="lipid in open fragments per class")
         z = m.state("lipid_vesicles", "mg/mL", initial=0.0, shape=n, description="lipid in closed vesicles per class")
 
-        kT = K_B * T
+        kT = K_BOLTZMANN * T
         arr = 1.0 / T - 1.0 / T_REF
         phi_c = ca.fmin(ca.fmax(phi, 0.0), 1.0)
         phi_f = 1.0 / (1.0 + frr)
@@ -395,7 +393,7 @@ class LiposomeMicrofluidic(Process):
         c_act = c * phi_c
         S = c_act / c_sat
         # fragments: number per class (basis) from lipid mass
-        sigma_m = 2.0 * P["lipid_molar_mass"] / (N_A * P["area_per_lipid"])  # kg/m^2
+        sigma_m = 2.0 * P["lipid_molar_mass"] / (N_AVOGADRO * P["area_per_lipid"])  # kg/m^2
         A = self.grid.pivots
         N = w / (sigma_m * ca.DM(A))
         edges = self.grid.edges

@@ -59,13 +59,13 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..core import ModelBuilder, SolverOptions
+from ..core.constants import R_GAS
 from ..core.parameters import Parameter, ParameterError, ParameterTable
 from ..core.process import Process
 from ..core.recipe import Phase, Recipe, Transition
 from ..core.units import from_si, to_si
 from .standalone import Declarer
 
-R_GAS = 8.314462618  # J/mol/K, molar gas constant (CODATA 2018, exact)
 TINY = 1e-12  # kg/m^3, keeps ln C_b finite when the polarising component is absent
 #: the TFF model integrates and reports time in h (the time of unit results and phase records, so those
 #: are read as they come), volumes in L and masses in g; its equations see SI
@@ -444,18 +444,15 @@ class TffUfdf(Process):
         )
 
     # -- results -----------------------------------------------------------------------------------
-    def _si(self, result, name: str) -> np.ndarray:
-        return to_si(result.state(name), self.model.units_of(name))
-
     def kpis(self, result, operating):
         """Process time, concentration factor, product yield and concentration, diavolumes, volumes, average
         flux, the salt left and the time of each phase (computed in SI, read in the units their names carry)."""
         p = self.model.to_si(result.parameters)
         t = to_si(result.t, self.model.time_units)
         duration = float(t[-1] - t[0])
-        V, mass = self._si(result, "V"), self._si(result, "mass")
-        permeate = float(self._si(result, "permeate_volume")[-1] - self._si(result, "permeate_volume")[0])
-        buffer = float(self._si(result, "buffer_used")[-1] - self._si(result, "buffer_used")[0])
+        V, mass = result.in_si("V"), result.in_si("mass")
+        permeate = float(result.in_si("permeate_volume")[-1] - result.in_si("permeate_volume")[0])
+        buffer = float(result.in_si("buffer_used")[-1] - result.in_si("buffer_used")[0])
         i, s = COMPONENTS.index(POLARISING), COMPONENTS.index("salts")
 
         def share(j: int) -> float:
@@ -481,7 +478,7 @@ class TffUfdf(Process):
     def series(self, result, operating):
         """States and outputs over time, with the retentate concentration of each component (g/L)."""
         frame = result.frame(include_vectors=False)
-        V, mass = self._si(result, "V"), self._si(result, "mass")
+        V, mass = result.in_si("V"), result.in_si("mass")
         for j, c in enumerate(COMPONENTS):
             frame[f"c_{c}"] = from_si(mass[:, j] / V, "g/L")
         frame.attrs["units"] = frame.attrs.get("units", {}) | {f"c_{c}": "g/L" for c in COMPONENTS}

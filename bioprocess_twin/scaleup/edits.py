@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.units import to_magnitude
+from ..core.parameters import ParameterError
+from ..core.units import UnitsError, to_magnitude
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,25 @@ def field_values(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The editable fields of ``spec`` (a spec mapping with ``kind``) as numbers in each field's units;
     a field the spec leaves out is None."""
     out: dict[str, Any] = {}
-    for f in FIELDS[spec.get("kind", "stirred_tank")]:
+    errors = []
+    for f in _fields(spec):
         value = _get(spec, f.path)
         if f.units is not None and value is not None:
-            value = round(to_magnitude(value, f.units), 10)
+            try:
+                value = round(to_magnitude(value, f.units), 10)
+            except UnitsError as exc:
+                errors.append((f.path, str(exc)))
         out[f.path] = value
+    if errors:
+        raise ParameterError(errors, "scale-up spec")
     return out
+
+
+def _fields(spec: Mapping[str, Any]) -> tuple[Any, ...]:
+    kind = spec.get("kind", "stirred_tank")
+    if kind not in FIELDS:
+        raise ParameterError([("kind", f"unknown kind {kind!r}; known: {', '.join(FIELDS)}")], "scale-up spec")
+    return FIELDS[kind]
 
 
 def _empty(value: Any) -> bool:
@@ -88,7 +102,7 @@ def with_field_values(spec: Mapping[str, Any], values: Mapping[str, Any]) -> dic
     no aeration sizing). An edited stirred-tank spec's title follows its volumes and criterion.
     """
     out = copy.deepcopy(dict(spec))
-    for f in FIELDS[out.get("kind", "stirred_tank")]:
+    for f in _fields(out):
         if f.path not in values:
             continue
         value = values[f.path]
@@ -99,8 +113,11 @@ def with_field_values(spec: Mapping[str, Any], values: Mapping[str, Any]) -> dic
                 node.pop(parents[-1], None)
             continue
         node = out
-        for key in parents:
+        for depth, key in enumerate(parents):
             node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                where = ".".join(parents[: depth + 1])
+                raise ParameterError([(where, f"must be a mapping, got {node!r}")], "scale-up spec")
         node[leaf] = None if _empty(value) else (f"{value} {f.units}" if f.units is not None else value)
     if values and out.get("kind", "stirred_tank") == "stirred_tank" and isinstance(out.get("stirred_tank"), dict):
         case = out["stirred_tank"]

@@ -99,9 +99,9 @@ def target_speed(
     """Agitation N (1/s) at the target for ``criterion`` (see module docstring)."""
     if criterion in ("power_per_volume", "vvm"):
         pv = ag.ungassed_power(lab.power_number, rho, N_lab, lab.impeller_diameter, lab.n_impellers) / lab.volume
-        return (
-            pv * target.volume / (target.n_impellers * target.power_number * rho * target.impeller_diameter**5)
-        ) ** (1 / 3)
+        return ag.speed_for_power(
+            pv * target.volume, target.power_number, rho, target.impeller_diameter, target.n_impellers
+        )
     if criterion == "tip_speed":
         return N_lab * lab.impeller_diameter / target.impeller_diameter
     if criterion == "mixing_time":

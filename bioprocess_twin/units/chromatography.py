@@ -338,12 +338,12 @@ class Accounting:
 
     def _state(self, name, row=-1):
         """A state of the column model at output ``row`` (all rows: None), in SI."""
-        values = self.res.state(name) if row is None else self.res.state(name)[row]
-        return to_si(values, self.model.units_of(name))
+        values = self.res.in_si(name)
+        return values if row is None else values[row]
 
     def _output(self, name):
         """An output of the column model at every output time, in SI."""
-        return to_si(self.res.output(name), self.model.units_of(name))
+        return self.res.in_si(name)
 
     def cumulative(self, comp: str) -> np.ndarray:
         """kg of ``comp`` that left the column up to each output time."""

@@ -22,7 +22,14 @@ from ..core.parameters import Parameter, ParameterError, ParameterTable
 from ..core.recipe import Phase
 from ..core.streams import Stream, UnitOperation
 from ..core.units import from_si, to_magnitude, to_si
-from ..correlations.agitation import IMPELLERS, KLA_CORRELATIONS, Vessel, find_impeller, find_kla_correlation
+from ..correlations.agitation import (
+    IMPELLERS,
+    KLA_CORRELATIONS,
+    Vessel,
+    find_impeller,
+    find_kla_correlation,
+    speed_for_power,
+)
 from ..processes.culture_kinetics import DEFAULT_KLA, VESSEL_PARAMETERS
 
 #: temperatures of the example media: the culture at 37 degC, a feed medium at room temperature
@@ -133,7 +140,7 @@ class StirredCulture(UnitOperation):
         n_imp = self.config.n_impellers
         vessel = Vessel.from_volume(V0 + fed_max, v["aspect_ratio"], v["d_over_t"], imp.name, n_imp)
         D = vessel.impeller_diameter
-        N = (v["power_per_volume"] * V0 / (n_imp * imp.power_number * v["density"] * D**5)) ** (1 / 3)
+        N = speed_for_power(v["power_per_volume"] * V0, imp.power_number, v["density"], D, n_imp)
         parameters = dict(
             tank_diameter=vessel.tank_diameter,
             impeller_diameter=D,

@@ -290,7 +290,7 @@ class TangentialFlowFiltration(UnitOperation):
         uses_df = any(p.inputs.get("df", 0.0) > 0 for p in plan)
         if uses_df and (buffer is None or buffer.volume <= 0):
             raise ParameterError([(f"{self.name}.buffer", "diafiltration needs a buffer inlet with liquid")])
-        if phases is None and uses_df:
+        if not phases and uses_df:
             need = v["diavolumes"] * feed.volume / v["concentration_factor_df"]
             if buffer.volume < need * (1 - VOLUME_RTOL):
                 raise ParameterError(
