@@ -210,3 +210,44 @@ def test_the_json_of_a_result_keeps_unbounded_intervals_as_text_and_gives_units(
                 assert shown[label][key] == ("inf" if r[key] > 0 else "-inf")
     assert doc["units"] == {"x": "g/L", "time": "h"} == result.units()
     assert shown["k1"]["units"] == "1/h"
+
+
+def test_same_named_files_in_two_folders_stay_apart_in_the_copy(tmp_path):
+    for folder, value in (("a", 1.0), ("b", 2.0)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "runs.csv").write_text(f"batch,hours,X\nA,0,{value}\n")
+    (tmp_path / "tagmap.yaml").write_text(
+        yaml.safe_dump(
+            {"kind": "tag map", "files": [{"path": "a/runs.csv"}, {"path": "b/runs.csv"}, {"path": "c.csv"}]}
+        )
+    )
+    (tmp_path / "c.csv").write_text("batch,hours,X\nA,0,3\n")
+    out = tmp_path / "copy"
+    with pytest.raises((ParameterError, SpecError)):  # the toy map is not a valid tag map, but the copy is made
+        replace_tag_map_file(tmp_path / "tagmap.yaml", "c.csv", "new.csv", b"batch,hours,X\nA,0,4\n", out)
+    copied = sorted(p.name for p in out.glob("*.csv"))
+    assert copied == ["1_runs.csv", "new.csv", "runs.csv"]
+    assert {(out / n).read_text().strip().splitlines()[-1] for n in ("runs.csv", "1_runs.csv")} == {
+        "A,0,1.0",
+        "A,0,2.0",
+    }
+
+
+def test_a_file_entry_without_a_path_is_named(tmp_path):
+    (tmp_path / "tagmap.yaml").write_text(yaml.safe_dump({"kind": "tag map", "files": [{"path": "x.csv"}, {}]}))
+    with pytest.raises(ParameterError) as err:
+        replace_tag_map_file(tmp_path / "tagmap.yaml", "x.csv", "y.csv", b"", tmp_path / "copy")
+    assert [f for f, _ in err.value.errors] == ["files.1.path"]
+
+
+@pytest.mark.parametrize("version", ["../escape", "a/b", "..", "", "x" * 101])
+def test_a_save_version_that_is_not_a_plain_name_is_refused(version):
+    spec = {
+        "model": "cho_fed_batch",
+        "data": "tagmap.yaml",
+        "parameters": [{"name": "mu_max"}],
+        "save": {"version": version},
+    }
+    with pytest.raises(SpecError) as err:
+        parse_calibration_spec(spec)
+    assert any(f.startswith("save.version") for f, _ in err.value.errors), err.value.errors

@@ -8,6 +8,7 @@ import math
 import pytest
 import yaml
 
+from bioprocess_twin.core.parameters import ParameterError
 from bioprocess_twin.core.resources import example_path
 from bioprocess_twin.core.units import ureg
 from bioprocess_twin.scaleup import ScaleUpSpecError, translate
@@ -117,3 +118,14 @@ def test_ratio_rows_are_the_story_quantities_with_a_positive_ratio(tank, homogen
             if r["quantity"] in RATIO_QUANTITIES and r["lab"] != 0 and r["target"] / r["lab"] > 0
         ]
         assert [r["quantity"] for r in shown] == expected
+
+
+def test_bad_edits_name_their_field():
+    with pytest.raises(ParameterError) as err:
+        field_values({"kind": "stirred_tank", "stirred_tank": {"target_volume": "12 parsecs"}})
+    assert [f for f, _ in err.value.errors] == ["stirred_tank.target_volume"]
+    with pytest.raises(ParameterError, match="kind"):
+        field_values({"kind": "centrifuge"})
+    with pytest.raises(ParameterError) as err:
+        with_field_values({"kind": "stirred_tank", "stirred_tank": 5}, {"stirred_tank.target_volume": 100})
+    assert [f for f, _ in err.value.errors] == ["stirred_tank"]

@@ -151,6 +151,8 @@ def test_bad_input_names_the_field():
         unit.run({"feed": FEED})
     with pytest.raises(ParameterError, match=r"uf.buffer.volume"):
         unit.run({"feed": FEED, "buffer": BUFFER.scaled(0.5)})
+    with pytest.raises(ParameterError, match=r"uf.buffer.volume"):  # no phases given: the default plan, checked
+        unit.run({"feed": FEED, "buffer": BUFFER.scaled(0.5)}, phases=[])
 
 
 def test_registered_by_kind():
