@@ -22,6 +22,7 @@ from importlib import metadata
 from typing import Any
 
 from .core.definitions import calibrated_parameters
+from .core.limits import limited
 from .core.process import Process, ProcessRun
 from .core.spec import SimulationSpec
 from .core.streams import UnitOperation
@@ -168,6 +169,7 @@ def unregister_unit(kind: str) -> None:
 
 
 # -- running a spec ---------------------------------------------------------------------------------
+@limited
 def run_spec(spec: SimulationSpec, progress: Callable[[float, str], None] | None = None) -> ProcessRun:
     """Validate ``spec`` against its process model and run it.
 

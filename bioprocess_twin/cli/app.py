@@ -12,3 +12,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def limits(
+    max_seconds: float | None = typer.Option(
+        None,
+        "--max-seconds",
+        min=0.001,
+        help="wall-clock limit of one run, in seconds (default 900, or $BIOPROCESS_TWIN_MAX_SECONDS)",
+    ),
+    max_points: int | None = typer.Option(
+        None,
+        "--max-points",
+        min=2,
+        help="most points of one output time grid (default 20000, or $BIOPROCESS_TWIN_MAX_OUTPUT_POINTS)",
+    ),
+):
+    """Limits that apply to every command (docs/reliability.md)."""
+    from ..core import limits as run_limits
+
+    run_limits.configure(max_seconds=max_seconds, max_output_points=max_points)

@@ -21,7 +21,8 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 unexpected internal error;\n"
     "2 bad spec or input (missing file, invalid YAML, unknown model, field or parameter, "
     "out-of-range value, wrong units);\n"
-    '3 solver failure (JSON still printed, with status "failed" and the solver message).'
+    '3 solver failure or a run stopped at its wall-clock limit (JSON still printed, with status "failed" '
+    "and the message)."
 )
 
 
@@ -113,6 +114,19 @@ def invalid(exc, source: str, as_json: bool, out: Path | None) -> int:
     return EXIT_INVALID
 
 
+def stopped(exc: Exception, source: str, as_json: bool, out: Path | None) -> int:
+    """A run stopped by a limit: exit 3 like a solver failure, with the limit named."""
+    typer.echo(f"error: {source}: {exc}", err=True)
+    if as_json or out is not None:
+        with contextlib.suppress(OSError):
+            emit(
+                {"status": "failed", "message": str(exc), "source": source, "bioprocess_twin_version": version()},
+                as_json,
+                out,
+            )
+    return EXIT_SOLVER
+
+
 def internal_error(exc: Exception, source: str, as_json: bool, out: Path | None) -> int:
     traceback.print_exception(exc, file=sys.stderr)
     message = f"{type(exc).__name__}: {exc}"
@@ -157,10 +171,14 @@ def run_and_report(
     """The shape every command shares. ``work()`` returns the JSON document, the exit code and, for a
     non-zero code, the message; ``invalid_errors`` are the bad-input exceptions (exit 2, fields named).
     With ``--json`` nothing but the document reaches stdout (solver chatter goes to stderr)."""
+    from ..core.limits import WallClockLimit, wall_clock_limit
+
     try:
-        with stdout_to_stderr() if as_json else contextlib.nullcontext():
+        with stdout_to_stderr() if as_json else contextlib.nullcontext(), wall_clock_limit():
             doc, code, failure = work()
             text = dumps(doc | {"source": source, "bioprocess_twin_version": version()})
+    except WallClockLimit as exc:
+        return stopped(exc, source, as_json, out)
     except invalid_errors as exc:
         return invalid(exc, source, as_json, out)
     except Exception as exc:  # noqa: BLE001 - the contract is exit 1 with a message, never a bare traceback on stdout

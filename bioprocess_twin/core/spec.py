@@ -3,36 +3,60 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from .documents import DocumentError, read_document
+from .limits import check_points
 from .parameters import ParameterError
 from .recipe import Recipe
 from .simulation import SolverOptions
+
+#: a model version: letters, digits and . + _ - (so that a calibrated one names a file and nothing else)
+VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$"
 
 
 class StrictModel(BaseModel):
     """Base of every spec section: an unknown or misspelt field is an error that names it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TimeGrid(StrictModel):
     start: float = 0.0
     stop: float
-    points: int = Field(101, ge=2, le=100_000)
+    points: int = Field(101, ge=2)
 
     @model_validator(mode="after")
     def _order(self):
         if not self.stop > self.start:
             raise ValueError("stop must be greater than start")
+        check_points(self.points, "points")
         return self
 
     def values(self) -> np.ndarray:
         return np.linspace(self.start, self.stop, self.points)
+
+
+#: tags of the one-of sections below: pydantic puts them in an error's place, and field_errors drops them
+UNION_TAGS = frozenset({"listed", "grid"})
+
+#: output times: a list of times, or a grid {start, stop, points}; the input's type picks which
+OutputTimes = Annotated[
+    Annotated[list[float], Tag("listed")] | Annotated[TimeGrid, Tag("grid")],
+    Discriminator(lambda v: "grid" if isinstance(v, (dict, TimeGrid)) else "listed"),
+]
 
 
 class SimulationSpec(StrictModel):
@@ -46,6 +70,8 @@ class SimulationSpec(StrictModel):
     model: str
     version: str | None = Field(
         None,
+        pattern=VERSION_PATTERN,
+        max_length=100,
         description="model version: the code's version (default) or a calibrated "
         "set saved in <models>/<model>/, e.g. 1.0.0+cal.1",
     )
@@ -53,9 +79,16 @@ class SimulationSpec(StrictModel):
     inputs: dict[str, Any] = Field(default_factory=dict)
     initial: dict[str, Any] = Field(default_factory=dict)
     recipe: Recipe | None = None
-    times: list[float] | TimeGrid | None = None
+    times: OutputTimes | None = None
     solver: SolverOptions = Field(default_factory=SolverOptions)
     sensitivities: bool | list[str] = False
+
+    @field_validator("times")
+    @classmethod
+    def _times_within_limit(cls, value):
+        if isinstance(value, list):
+            check_points(len(value), "times")
+        return value
 
     def time_values(self) -> np.ndarray | None:
         if self.times is None:
@@ -76,7 +109,7 @@ def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
     "; ", with the field relative to where the validator sits."""
     out = []
     for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"])
+        loc = ".".join(str(p) for p in e["loc"] if p not in UNION_TAGS)
         msg = e["msg"]
         if not msg.startswith("Value error, "):
             out.append((loc or "(top level)", msg))
@@ -91,14 +124,13 @@ def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
 
 
 def read_spec_file(path: str | Path) -> Any:
-    """The data of a YAML or JSON spec file; a missing or unreadable file raises SpecError on 'file'."""
-    path = Path(path)
+    """The data of a YAML or JSON spec file, read within the limits (``core.documents``); a missing,
+    unreadable, oversized or malformed file (duplicate keys included) raises SpecError on 'file'."""
     try:
-        return yaml.safe_load(path.read_text())
-    except (FileNotFoundError, IsADirectoryError):
-        raise SpecError(str(path), [("file", "not found")]) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SpecError(str(path), [("file", f"not valid YAML/JSON: {exc}")]) from None
+        return read_document(path)
+    except DocumentError as exc:
+        message = exc.message if exc.where == "file" else f"{exc.where}: {exc.message}"
+        raise SpecError(str(path), [("file", message)]) from None
 
 
 def load_spec(path: str | Path) -> SimulationSpec:
@@ -126,8 +158,8 @@ def simulation_spec_files(directory: str | Path) -> list[Path]:
     out = []
     for path in sorted(Path(directory).glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError:
+            data = read_document(path)
+        except DocumentError:
             data = {"model": None}  # broken: keep it, so loading it reports the problem
         if isinstance(data, dict) and "model" in data:
             out.append(path)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import catalogue
+from ..core.limits import limited
 from ..core.parameters import ParameterError
 from ..core.recipe import PhaseRecord
 from ..core.streams import Stream, UnitOperation, UnitResult
@@ -239,6 +240,7 @@ def _flow_order(unit_ids: list[str], waits: Mapping[str, set[str]]) -> list[str]
     return done
 
 
+@limited
 def run_line(definition: LineDefinition | Line, progress: Callable[[float, str], None] | None = None) -> LineResult:
     line = definition if isinstance(definition, Line) else build_line(definition)
     defn = line.definition

@@ -37,6 +37,7 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+from ..core.limits import limited
 from .plan_from_line import resolve_line_products
 from .plan_heuristic import Start, campaign_start, least_modules
 from .plan_report import PlanResult, analyse_infeasibility, build_result
@@ -276,6 +277,7 @@ def model_size(mdl: pyo.ConcreteModel) -> dict[str, int]:
     return {"variables": len(variables), "integer_variables": integer, "constraints": constraints}
 
 
+@limited
 def plan(spec: PlanSpec, warm_start: bool = True) -> PlanResult:
     """Choose module counts and a weekly campaign schedule for ``spec`` at least total cost.
 

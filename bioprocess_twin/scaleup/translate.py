@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..core.limits import limited
 from ..core.parameters import ParameterError
 from ..core.units import from_si
 from ..correlations import agitation as ag
@@ -96,6 +97,7 @@ class ScaleUpResult:
         ]
 
 
+@limited
 def translate(spec: ScaleUpSpec | dict) -> ScaleUpResult:
     """Translate the lab scenario of ``spec`` to the target scale (ScaleUpSpecError / ParameterError on bad input)."""
     spec = parse_scaleup_spec(spec)
