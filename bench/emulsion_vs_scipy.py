@@ -175,7 +175,7 @@ def compiled_integrator(model, flags: list[str], workdir: str):
     here = os.getcwd()
     os.chdir(workdir)  # the shell compiler writes its .c/.o/.so to the working directory
     try:
-        options = OPTS.model_copy(update={"casadi_options": extra, "rhs": "symbolic"})
+        options = OPTS.model_copy(update={"rhs": "symbolic"}).trusted(extra)
         return core_sim.integrator(model, (1.0,), OPTS.plugin(model), options), options
     finally:
         os.chdir(here)
@@ -318,7 +318,7 @@ def case_emulsion(reps: int, compiled: bool, flags: list[str], rows: list, notes
     notes.append(_exp_floor(op, P) + " " + _jacobian_reuse(recipe, times))
     lin = {}
     for solver in ("lapacklu", "qr", "csparse"):
-        opts = OPTS.model_copy(update={"casadi_options": {"linear_solver": solver}})
+        opts = OPTS.trusted({"linear_solver": solver})
         lin[solver] = runner(opts)
     tl, _ = alternate(lin, reps, "emulsion, linear solvers (compiled)")
     notes.append(
@@ -427,7 +427,7 @@ def _exp_floor(op, P) -> str:
 def _jacobian_reuse(recipe, times) -> str:
     """CVODES evaluations with always_recalculate_jacobian=False (CasADi option; default True)."""
     model = EmulsionHomogenizer().model  # a separate model: its integrator cache is filled here
-    options = OPTS.model_copy(update={"casadi_options": {"always_recalculate_jacobian": False}})
+    options = OPTS.trusted({"always_recalculate_jacobian": False})
     F = core_sim.integrator(model, (1.0,), OPTS.plugin(model), options)
     with CountCalls() as cc:
         simulate(model, times, recipe=recipe, options=options)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import casadi as ca
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from . import structured
 from .model import Model
@@ -33,20 +33,24 @@ MERGE_SPACING_RTOL = 1e-10
 MIN_SPAN = 1e-300
 
 
-class SolverOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+#: allowed range of each solver setting: (lowest, highest, True if the highest itself is excluded)
+TOLERANCE_RANGES = {"rtol": (1e-14, 1.0, True), "atol": (1e-30, 1e6, False), "max_num_steps": (1, 1e7, False)}
 
-    rtol: float = Field(1e-6, gt=0, lt=1, description="relative tolerance")
-    atol: float = Field(1e-8, gt=0, description="absolute tolerance (in the states' units)")
-    max_num_steps: int = Field(100_000, gt=0, description="solver steps allowed per output interval")
+
+class SolverOptions(BaseModel):
+    """The solver settings a spec may give: tolerances, step limits, the integrator and the right-hand side.
+
+    An allow-list: a spec comes from anyone, and CasADi options can run a compiler (``jit``,
+    ``compiler``, ``jit_options``) or load a plugin. Python callers that trust their own options add
+    them with :meth:`trusted`.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    rtol: float = Field(1e-6, description="relative tolerance, in [1e-14, 1): below 1e-14 is below double precision")
+    atol: float = Field(1e-8, description="absolute tolerance (in the states' units), in [1e-30, 1e6]")
+    max_num_steps: int = Field(100_000, description="solver steps allowed per output interval, 1 to 1e7")
     method: Literal["auto", "cvodes", "idas"] = "auto"
-    casadi_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description=(
-            "extra options for the CasADi SUNDIALS integrator, e.g. {'jit': True, 'compiler': 'shell'} "
-            "to compile the model to C (see docs/benchmarks.md for when that pays)"
-        ),
-    )
     rhs: Literal["auto", "symbolic", "structured", "compiled"] = Field(
         "auto",
         description=(
@@ -58,6 +62,30 @@ class SolverOptions(BaseModel):
             "else symbolic"
         ),
     )
+
+    @field_validator("rtol", "atol", "max_num_steps")
+    @classmethod
+    def _within(cls, value, info):
+        lo, hi, below = TOLERANCE_RANGES[info.field_name]
+        if not (lo <= value < hi if below else lo <= value <= hi):
+            raise ValueError(f"must be at least {lo:g} and {'below' if below else 'at most'} {hi:g}, got {value:g}")
+        return value
+
+    _casadi_options: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def casadi_options(self) -> dict[str, Any]:
+        """Extra CasADi integrator options, set only from Python through :meth:`trusted`."""
+        return self._casadi_options
+
+    def trusted(self, casadi_options: dict[str, Any]) -> SolverOptions:
+        """A copy with extra CasADi integrator options, e.g. ``{'jit': True, 'compiler': 'shell'}``.
+
+        For options the calling code wrote itself: they can run a compiler, so no spec reaches here.
+        """
+        copy = self.model_copy()
+        copy._casadi_options = dict(casadi_options)
+        return copy
 
     def plugin(self, model: Model) -> str:
         if self.method == "auto":
@@ -186,9 +214,13 @@ def check_event_states(model: Model, plan: Plan):
                     except KeyError as exc:
                         errors.append((where, exc.args[0]))
                         continue
-                    n = np.atleast_1d(np.asarray(v, dtype=float)).size
-                    if n not in (1, var.size):
-                        errors.append((where, f"needs 1 or {var.size} values, got {n}"))
+                    values = np.atleast_1d(np.asarray(v, dtype=float))
+                    if values.size not in (1, var.size):
+                        errors.append((where, f"needs 1 or {var.size} values, got {values.size}"))
+                        continue
+                    lo, hi = var.bounds
+                    if kind == "set_states" and np.any((values < lo) | (values > hi)):
+                        errors.append((where, f"must lie within [{lo:g}, {hi:g}] {var.units}, its physical bounds"))
     if errors:
         raise ParameterError(errors, f"model '{model.name}'")
 
@@ -202,6 +234,19 @@ def apply_jumps(model: Model, x, events: list[Event]):
         for name, v in e.add_states.items():
             x = x + _block(model, name, v)
     return x
+
+
+def jumps_outside(model: Model, x: np.ndarray, events: list[Event], t: float, margin=0.0) -> str | None:
+    """Why a state that ``events`` at ``t`` set or added to is out of its physical bounds (by more than
+    ``margin``) in ``x``, or None."""
+    changed = {name for e in events for name in (*e.set_states, *e.add_states)}
+    if not changed:
+        return None
+    bad = [reason for name, reason in model.states_outside(x, margin) if name in changed]
+    if not bad:
+        return None
+    names = ", ".join(e.name or "event" for e in events if e.changes_states)
+    return f"after the state changes of {names} at t={t:g} {model.time_units}: {'; '.join(bad)}"
 
 
 def _block(model: Model, name: str, value) -> np.ndarray:

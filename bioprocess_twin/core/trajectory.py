@@ -98,11 +98,8 @@ def trajectory(
     # CasADi's second-order correction of the augmented Newton matrix only changes how fast the corrector
     # converges, not the error control: off, the sensitivities agree within the integration tolerance and
     # cost about half (docs/benchmarks_calibration.md).
-    options = options.model_copy(
-        update={
-            "rhs": _sensitivity_form(model, options),
-            "casadi_options": {"second_order_correction": False} | options.casadi_options,
-        }
+    options = options.model_copy(update={"rhs": _sensitivity_form(model, options)}).trusted(
+        {"second_order_correction": False} | options.casadi_options
     )
     errors = [(f"free_parameters.{n}", "unknown parameter") for n in free_parameters if n not in model.parameters]
     errors += [(f"free_states.{n}", "unknown state") for n in free_states if n not in [v.name for v in model.states]]
