@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bioprocess_twin.core import Event, ModelBuilder, Parameter, ParameterError, Phase, Recipe, SolverOptions, simulate
+from bioprocess_twin.core.model import UNBOUNDED
 
 TIGHT = SolverOptions(rtol=1e-10, atol=1e-12)
 
@@ -146,7 +147,7 @@ def test_integrator_is_reused_across_calls():
 def test_solver_restarts_where_an_input_steps():
     m = ModelBuilder("lag", version="1.0")
     u = m.input(Parameter(name="u", units="1", default=0.0, bounds=(-10, 10)))
-    x = m.state("x", "1", initial=0.0)
+    x = m.state("x", "1", initial=0.0, bounds=UNBOUNDED)  # follows u to -5
     m.ode(x, -1e4 * (x - u))  # stiff first-order lag
     model = m.build()
     t = np.linspace(0, 2, 21)

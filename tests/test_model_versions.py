@@ -24,7 +24,7 @@ from bioprocess_twin.cli import app
 from bioprocess_twin.core import ParameterError
 from bioprocess_twin.core.definitions import calibrated_parameters, definition, model_versions
 from bioprocess_twin.core.resources import shipped_models, user_models
-from bioprocess_twin.core.spec import SimulationSpec
+from bioprocess_twin.core.spec import SimulationSpec, SpecError, parse_spec
 from bioprocess_twin.records import RunStore
 
 MODEL = "emulsion_homogenizer"
@@ -107,11 +107,18 @@ def test_calibrated_values_are_read_in_model_units(root):
     assert calibrated_parameters(process, f"{CODE}+cal.2") == {"C1": pytest.approx(0.1), "mu_c": pytest.approx(1.5)}
 
 
+def test_a_version_that_is_a_path_is_refused_when_the_spec_is_read():
+    with pytest.raises(SpecError) as info:
+        parse_spec({"model": MODEL, "version": "../liposome_microfluidic/1.0.0"})
+    assert [f for f, _ in info.value.errors] == ["version"]
+    with pytest.raises(SpecError, match="at most 100 characters"):
+        parse_spec({"model": MODEL, "version": "1" * 300})
+
+
 @pytest.mark.parametrize(
     "case, version, expected",
     [
         ("unknown", f"{CODE}+cal.99", [f"unknown version '{CODE}+cal.99'", f"available: {CODE}, {CODE}+cal.1"]),
-        ("path", "../liposome_microfluidic/1.0.0", ["unknown version"]),
         ("definition", "0.9.0", ["not a calibrated parameter set", "model definition"]),
         ("other model", f"{CODE}+cal.5", ["calibrated for model 'alum_alooh'", MODEL]),
         ("other code version", "0.9.0+cal.1", ["model version 0.9.0", f"code is at version {CODE}"]),

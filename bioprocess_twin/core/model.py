@@ -29,6 +29,7 @@ the reference for outputs and sensitivities.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,28 @@ import casadi as ca
 import numpy as np
 
 from .parameters import Parameter, ParameterError, ParameterTable
-from .units import from_si, parse_units, si_scale, to_si
+from .units import UnitsError, from_si, parse_units, si_scale, to_magnitude, to_si
+
+UNBOUNDED = (-math.inf, math.inf)
+#: how many solver tolerances (atol + rtol |x|) a state may pass its physical bound by: the local error
+#: control of CVODES lets the global error grow over many steps, and discretised transport undershoots
+BOUND_TOLERANCES = 1000.0
+NON_NEGATIVE = (0.0, math.inf)
+_ABSOLUTE_TEMPERATURES = {"kelvin", "degree_Celsius", "degree_Fahrenheit", "degree_Rankine"}
+
+
+def absolute_zero(units: str) -> float | None:
+    """Absolute zero in ``units`` when they are an absolute temperature (K, degC, ...), else None."""
+    return float(from_si(0.0, units)) if str(parse_units(units)) in _ABSOLUTE_TEMPERATURES else None
+
+
+def default_bounds(units: str, kind: str) -> tuple[float, float]:
+    """States are non-negative unless declared otherwise; an absolute temperature, state or output,
+    stays above absolute zero; other outputs are unbounded unless declared."""
+    zero = absolute_zero(units)
+    if zero is not None:
+        return (zero, math.inf)
+    return NON_NEGATIVE if kind == "state" else UNBOUNDED
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,7 @@ class Variable:
     size: int
     offset: int
     description: str = ""
+    bounds: tuple[float, float] = UNBOUNDED  #: physical bounds, in ``units`` (see ModelBuilder.state)
 
     @property
     def slice(self) -> slice:
@@ -110,7 +133,7 @@ class ModelBuilder:
         self._states: list[dict[str, Any]] = []
         self._algs: list[dict[str, Any]] = []
         self._residuals: list[ca.SX] = []
-        self._outputs: list[tuple[str, ca.SX, str, str]] = []
+        self._outputs: list[tuple[str, ca.SX, str, str, tuple[float, float]]] = []
         self._names: set[str] = set()
         self._structured: StructuredODE | None = None
 
@@ -147,7 +170,19 @@ class ModelBuilder:
         """Declare many inputs; returns name -> symbol."""
         return {p.name: self.input(p) for p in _flatten(declared)}
 
-    def state(self, name: str, units: str, initial, shape: int = 1, description: str = "") -> ca.SX:
+    def state(
+        self,
+        name: str,
+        units: str,
+        initial,
+        shape: int = 1,
+        description: str = "",
+        bounds: tuple[float, float] | None = None,
+    ) -> ca.SX:
+        """A differential state. ``bounds`` (in ``units``) are where it can physically be: by default
+        non-negative (amounts, volumes, counts, concentrations), above absolute zero for a temperature;
+        a state that can be negative (a net amount generated, say) declares ``UNBOUNDED``. Initial
+        values, recipe set/add actions and the solution are checked against them."""
         self._claim(name)
         parse_units(units)
         sym = ca.SX.sym(name, shape)
@@ -163,6 +198,7 @@ class ModelBuilder:
                 "description": description,
                 "rhs": None,
                 "seen": seen,
+                "bounds": _checked_bounds(name, bounds if bounds is not None else default_bounds(units, "state")),
             }
         )
         return seen
@@ -194,14 +230,16 @@ class ModelBuilder:
         """Algebraic equations 0 = residual; their total size must equal the algebraic states'."""
         self._residuals.append(ca.vec(ca.SX(residual)))
 
-    def output(self, name: str, expr, units: str, description: str = ""):
-        """An output reported in ``units`` (``expr`` in SI)."""
+    def output(self, name: str, expr, units: str, description: str = "", bounds: tuple[float, float] | None = None):
+        """An output reported in ``units`` (``expr`` in SI); ``bounds`` (in ``units``) are its physical
+        range, used to judge measured data (default: above absolute zero for a temperature, else none)."""
         self._claim(name)
         parse_units(units)
         expr = ca.SX(expr)
         if expr.numel() != 1:
             raise ValueError(f"output '{name}' must be a scalar expression")
-        self._outputs.append((name, from_si(expr, units), units, description))
+        bounds = _checked_bounds(name, bounds if bounds is not None else default_bounds(units, "output"))
+        self._outputs.append((name, from_si(expr, units), units, description, bounds))
 
     def structured(self, rhs: ca.Function, jacobian: ca.Function):
         """An equivalent, faster form of the ODE: ``rhs(x, p, u)`` -> dx/dt and ``jacobian(x, p, u)`` -> d rhs/dx.
@@ -268,11 +306,18 @@ class ModelBuilder:
         return StructuredODE(rhs, jac)
 
 
+def _checked_bounds(name: str, bounds: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = float(bounds[0]), float(bounds[1])
+    if not lo < hi:
+        raise ValueError(f"'{name}': lower bound {lo} must be below upper bound {hi}")
+    return (lo, hi)
+
+
 def _blocks(entries: Sequence[dict[str, Any]]) -> tuple[Variable, ...]:
     out, offset = [], 0
     for e in entries:
         n = e["sym"].numel()
-        out.append(Variable(e["name"], e["units"], n, offset, e["description"]))
+        out.append(Variable(e["name"], e["units"], n, offset, e["description"], e.get("bounds", UNBOUNDED)))
         offset += n
     return tuple(out)
 
@@ -287,7 +332,11 @@ class Model:
         self.inputs = ParameterTable(tuple(p for p, _ in b._inputs))
         self.states = _blocks(b._states)
         self.algebraics = _blocks(b._algs)
-        self.outputs = tuple(Variable(n, u, 1, i, d) for i, (n, _, u, d) in enumerate(b._outputs))
+        self.outputs = tuple(Variable(n, u, 1, i, d, bnd) for i, (n, _, u, d, bnd) in enumerate(b._outputs))
+        lower = [np.full(v.size, v.bounds[0]) for v in self.states]
+        upper = [np.full(v.size, v.bounds[1]) for v in self.states]
+        #: physical bounds of the state vector, element by element, in declared units
+        self.state_lower, self.state_upper = np.concatenate(lower), np.concatenate(upper)
         #: declared units of every name (names are unique across the kinds)
         self.declared_units: dict[str, str] = {p.name: p.units for p in (*self.parameters, *self.inputs)} | {
             v.name: v.units for v in (*self.states, *self.algebraics, *self.outputs)
@@ -299,7 +348,7 @@ class Model:
         u = ca.vertcat(*[s for _, s in b._inputs]) if b._inputs else ca.SX(0, 1)
         ode = ca.vertcat(*[s["rhs"] for s in b._states])
         alg = ca.vertcat(*b._residuals) if b._residuals else ca.SX(0, 1)
-        y = ca.vertcat(*[e for _, e, _, _ in b._outputs]) if b._outputs else ca.SX(0, 1)
+        y = ca.vertcat(*[e for _, e, _, _, _ in b._outputs]) if b._outputs else ca.SX(0, 1)
         self.nx, self.nz, self.np, self.nu, self.ny = x.numel(), z.numel(), p.numel(), u.numel(), y.numel()
         self.dae = ca.Function(
             f"{self.name}_dae", [t, x, z, p, u], [ode, alg], ["t", "x", "z", "p", "u"], ["ode", "alg"]
@@ -339,13 +388,65 @@ class Model:
         """Values in the model's declared units (e.g. a result's final states), by name, in SI."""
         return {name: to_si(value, self.units_of(name)) for name, value in values.items()}
 
+    def bounds_of(self, name: str) -> tuple[float, float]:
+        """Physical bounds, in declared units, of a parameter, input, state, algebraic state or output."""
+        for table in (self.parameters, self.inputs):
+            if name in table:
+                return table[name].bounds
+        for v in (*self.states, *self.algebraics, *self.outputs):
+            if v.name == name:
+                return v.bounds
+        raise KeyError(f"model '{self.name}' declares no '{name}'")
+
+    def bound_margin(self, X: np.ndarray, atol: float, rtol: float) -> np.ndarray:
+        """How far each state element may pass its bounds: BOUND_TOLERANCES solver tolerances, the relative
+        part on the largest value (in ``X``, rows of states) of any state declared in the same units. States
+        in one unit exchange material (dissolved and solid Al, say), so the error of a small one follows
+        the size of the flows from the large ones."""
+        largest = np.max(np.abs(np.atleast_2d(X)), axis=0)
+        by_units: dict[str, float] = {}
+        for v in self.states:
+            by_units[v.units] = max(by_units.get(v.units, 0.0), float(np.max(largest[v.slice])))
+        scale = np.concatenate([np.full(v.size, by_units[v.units]) for v in self.states])
+        return BOUND_TOLERANCES * (atol + rtol * scale)
+
+    def states_outside(self, x: np.ndarray, margin: np.ndarray | float = 0.0) -> list[tuple[str, str]]:
+        """``(state name, reason)`` for each state of the vector ``x`` (declared units) with an element
+        beyond its physical bounds by more than ``margin``, or not finite; the first such element is named."""
+        x = np.asarray(x, dtype=float).ravel()
+        bad = ~np.isfinite(x) | (x < self.state_lower - margin) | (x > self.state_upper + margin)
+        out = []
+        for v in self.states:
+            hits = np.flatnonzero(bad[v.slice])
+            if not hits.size:
+                continue
+            k = int(hits[0])
+            value, (lo, hi) = x[v.offset + k], v.bounds
+            column = v.columns()[k]
+            if not np.isfinite(value):
+                reason = f"{column} is not finite"
+            else:
+                side = f"below its lower bound {lo:g}" if value < lo else f"above its upper bound {hi:g}"
+                reason = f"{column} = {value:.6g} {v.units} is {side} {v.units}"
+            if hits.size > 1:
+                reason += f" ({hits.size - 1} more of its elements too)"
+            out.append((v.name, reason))
+        return out
+
     def state(self, name: str) -> Variable:
         for v in self.states:
             if v.name == name:
                 return v
         raise KeyError(f"model '{self.name}' has no state '{name}'; states: {', '.join(v.name for v in self.states)}")
 
-    def initial_state(self, p: np.ndarray, overrides: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def initial_state(
+        self,
+        p: np.ndarray,
+        overrides: Mapping[str, Any] | None = None,
+        tolerances: tuple[float, float] = (0.0, 0.0),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The initial states at parameters ``p``, with ``overrides`` (name -> value in declared units);
+        a value beyond its physical bounds by more than the solver ``tolerances`` (atol, rtol) is refused."""
         x0, z0 = self.initial_function(p)
         x0 = np.array(x0, dtype=float).ravel()
         errors = []
@@ -356,14 +457,20 @@ class Model:
                 errors.append((name, exc.args[0]))
                 continue
             try:
-                arr = np.atleast_1d(np.asarray(value, dtype=float))
-            except (TypeError, ValueError):
-                errors.append((name, f"expected a number or a list of {var.size} numbers, got {value!r}"))
+                scalar = not isinstance(value, (list, tuple, np.ndarray))
+                arr = np.atleast_1d(to_magnitude(value, var.units) if scalar else np.asarray(value, dtype=float))
+            except (UnitsError, TypeError, ValueError, OverflowError) as exc:
+                shown = exc if isinstance(exc, UnitsError) else f"got {str(value)[:60]!r}"
+                errors.append((name, f"expected a number (in {var.units}) or a list of {var.size} numbers; {shown}"))
                 continue
             if arr.size not in (1, var.size) or not np.all(np.isfinite(arr)):
                 errors.append((name, f"needs {var.size} finite value(s), got {arr.size}"))
                 continue
             x0[var.slice] = arr
+        if not errors:
+            given = set(overrides or {})
+            for name, reason in self.states_outside(x0, self.bound_margin(x0, *tolerances)):
+                errors.append((name, reason if name in given else f"{reason} (computed from the parameters)"))
         if errors:
             raise ParameterError(errors, f"model '{self.name}' initial states")
         return x0, np.array(z0, dtype=float).ravel()

@@ -21,7 +21,7 @@ from .model import Model
 from .parameters import ParameterError
 from .recipe import Phase, PhaseRecord
 from .results import SimulationResult
-from .simulation import SolverOptions, simulate
+from .simulation import SolverOptions, bounds_status, simulate
 
 #: default ``time_tol``: a relative time tolerance, this fraction of max(1, |end of the phase's grid|)
 TIME_RTOL = 1e-9
@@ -74,11 +74,21 @@ def run_phases(
         current_inputs.update(phase.inputs)
         state = _apply(model, parameters, state, phase)
         times = (t + np.linspace(0.0, phase.duration, phase.points + 1)).tolist()
-        res = simulate(model, times, parameters=parameters, inputs=current_inputs, initial=state, options=options)
+        conditional = phase.until is not None
+        res = simulate(
+            model,
+            times,
+            parameters=parameters,
+            inputs=current_inputs,
+            initial=state,
+            options=options,
+            check_bounds=not conditional,  # only the part before the transition counts
+        )
         ended_by = "duration"
-        if res.ok and phase.until is not None:
+        if res.ok and conditional:
             tol = time_tol if time_tol is not None else TIME_RTOL * max(1.0, abs(times[-1]))
             res, ended_by = _stop_at_condition(model, res, phase, parameters, current_inputs, options, tol)
+            res.status, res.message = bounds_status(model, res.t, res.x, options or SolverOptions())
         res.phases = [phase.name] * len(res.t)
         pieces.append(res)
         end = float(res.t[-1]) if len(res.t) else t

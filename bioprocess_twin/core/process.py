@@ -188,6 +188,8 @@ class Process(ABC):
         options = options if options is not None else self.solver_options
         if times is not None:
             times = np.asarray(times, dtype=float)
+        elif recipe is not None and not recipe.phases:
+            raise ParameterError([("times", "give output times: the recipe has no phases to place default ones in")])
         elif recipe is None or not recipe.conditional:
             times = self.default_times(operating, recipe)
         if recipe is not None and recipe.conditional:
@@ -208,10 +210,16 @@ class Process(ABC):
             )
         if not result.ok or len(result.t) == 0:
             return ProcessRun(self, result)
+        kpis = self.kpis(result, operating)
+        undefined = [name for name, value in kpis.items() if not _finite(value)]
+        if undefined:
+            result.status = "failed"
+            result.message = f"KPIs not finite (no physical result): {', '.join(undefined)}"
+            return ProcessRun(self, result, kpis=kpis)
         return ProcessRun(
             self,
             result,
-            kpis=self.kpis(result, operating),
+            kpis=kpis,
             distribution=self.distribution(result, operating),
             series=self.series(result, operating),
         )
@@ -244,6 +252,16 @@ class Process(ABC):
 
 
 _SHARED: dict[type[Process], Process] = {}
+
+
+def _finite(value) -> bool:
+    """False for NaN and infinities; None (a KPI that does not apply, such as sizes with no solid) is fine."""
+    if value is None:
+        return True
+    try:
+        return bool(np.all(np.isfinite(np.asarray(value, dtype=float))))
+    except (TypeError, ValueError):
+        return True  # a text or category KPI
 
 
 def _unknown_hint(field: str, message: str, known: list[str], inputs: list[str]) -> str:

@@ -28,7 +28,7 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {"<": operator.lt, "<=": operator.l
 class Transition(BaseModel):
     """End the phase when ``variable op value`` holds, e.g. ``{variable: V, op: "<=", value: 0.02}``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     variable: str = Field(description="a scalar state or output of the model")
     op: Literal["<", "<=", ">", ">="]
@@ -45,7 +45,7 @@ class Transition(BaseModel):
 
 
 class Event(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     time: float = Field(ge=0, description="when the event happens, in the model's time units")
     name: str = ""
@@ -59,7 +59,7 @@ class Event(BaseModel):
 
 
 class Phase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str
     duration: PositiveFloat = Field(description="longest duration, in the model's time units")
@@ -83,9 +83,9 @@ class PhaseRecord:
 class Recipe(BaseModel):
     """Phases run back to back from ``start``; events may be given as well at absolute times."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    start: float = 0.0
+    start: float = Field(0.0, ge=0, description="when the first phase starts, in the model's time units")
     phases: list[Phase] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
 

@@ -22,8 +22,10 @@ from .integration import (
     chunk_shape,
     consistent_z,
     integrator,
+    jumps_outside,
     plan_run,
 )
+from .limits import check_deadline
 from .model import Model
 from .parameters import ParameterError
 from .recipe import Recipe
@@ -44,13 +46,16 @@ def simulate(
     options: SolverOptions | None = None,
     sensitivities: bool | Sequence[str] = False,
     progress: Callable[[float, str], None] | None = None,
+    check_bounds: bool = True,
 ) -> SimulationResult:
     """Run ``model`` and report its states, algebraics, outputs and inputs at ``times``.
 
     ``inputs`` maps an input name to a constant or to ``[[time, value], ...]`` steps.
     ``sensitivities`` is True for all parameters or a list of parameter names; the forward
     sensitivities of states and outputs are then in ``result.sensitivities``.
-    ``progress(fraction, message)`` is called after each chunk of the run.
+    ``progress(fraction, message)`` is called after each chunk of the run. A state that leaves its
+    physical bounds fails the run (:func:`bounds_status`) unless ``check_bounds`` is False (the phase
+    runner checks the part of a phase before its transition itself).
     """
     options = options or SolverOptions()
     if recipe is not None and recipe.conditional:
@@ -67,9 +72,12 @@ def simulate(
         )
     p = model.parameter_vector(parameters)
     plan = plan_run(model, times, inputs, recipe)
-    x0, z0 = model.initial_state(p, initial)
+    x0, z0 = model.initial_state(p, initial, tolerances=(options.atol, options.rtol))
     check_event_states(model, plan)
     x0 = apply_jumps(model, x0, plan.jumps.get(0, []))
+    outside = jumps_outside(model, x0, plan.jumps.get(0, []), plan.grid[0])
+    if outside:
+        raise ParameterError([("recipe", outside)], f"model '{model.name}'")
     xs, zs, status, message, stats = _integrate(model, plan, x0, z0, p, options, progress)
     n_ok = len(xs)
     out_idx = plan.output_index[plan.output_index < n_ok]
@@ -83,10 +91,16 @@ def simulate(
         status, message = "failed", f"non-finite state or output at t={t_out[bad]:g} {model.time_units}"
         keep = slice(0, bad)
         t_out, X, Z, U, Y = t_out[keep], X[keep], Z[keep], U[keep], Y[keep]
+    if status == "ok" and check_bounds:
+        status, message = bounds_status(model, t_out, X, options)
     sens = {}
     if sensitivities and status == "ok":
         names = model.parameters.names if sensitivities is True else list(sensitivities)
-        sens = _sensitivities(model, times, inputs, recipe, p, initial, options, names)
+        try:
+            sens = _sensitivities(model, times, inputs, recipe, p, initial, options, names)
+        except RuntimeError as exc:  # the sensitivity integrator failed where the nominal one did not
+            check_deadline()
+            status, message = "failed", "sensitivities: " + _solver_message(exc, t_out[0], t_out[-1], model.time_units)
     phases = recipe.phase_at(t_out) if recipe is not None and recipe.phases else None
     return SimulationResult(
         model=model,
@@ -118,12 +132,17 @@ def _integrate(model: Model, plan: Plan, x0, z0, p, options: SolverOptions, prog
         try:
             xf, zf = call_chunk(F, xs[-1], grid[a], zs[-1], p, plan.U[:, a], span)
         except RuntimeError as exc:
+            check_deadline()
             return _locate_failure(model, plan, xs, zs, p, options, a, b, exc, stats)
         xf, zf = np.array(xf), np.array(zf)
         for k in range(b - a):
             xs.append(xf[: model.nx, k])
             zs.append(zf[:, k] if model.nz else np.zeros(0))
         xs[-1] = apply_jumps(model, xs[-1], plan.jumps.get(b, []))
+        margin = model.bound_margin(np.array(xs), options.atol, options.rtol)
+        outside = jumps_outside(model, xs[-1], plan.jumps.get(b, []), grid[b], margin)
+        if outside:
+            return xs[:-1], zs[:-1], "failed", outside, stats
         if b in plan.jumps and model.nz:
             zs[-1] = consistent_z(model, grid[b], xs[-1], zs[-1], p, plan.u_at[:, b])
         stats["chunks"] += 1
@@ -132,6 +151,19 @@ def _integrate(model: Model, plan: Plan, x0, z0, p, options: SolverOptions, prog
         if not np.all(np.isfinite(xf)):
             break
     return xs, zs, "ok", "", stats
+
+
+def bounds_status(model: Model, t: np.ndarray, X: np.ndarray, options: SolverOptions) -> tuple[str, str]:
+    """("failed", why) when a state leaves its physical bounds by more than the solver's tolerance."""
+    if not len(t):
+        return "ok", ""
+    margin = model.bound_margin(X, options.atol, options.rtol)
+    rows = np.flatnonzero(((X < model.state_lower - margin) | (X > model.state_upper + margin)).any(axis=1))
+    if not rows.size:
+        return "ok", ""
+    k = int(rows[0])
+    reasons = "; ".join(reason for _, reason in model.states_outside(X[k], margin))
+    return "failed", f"a state left its physical bounds at t={t[k]:g} {model.time_units}: {reasons}"
 
 
 def _locate_failure(model, plan, xs, zs, p, options, a, b, exc, stats):

@@ -686,8 +686,7 @@ class AlumPrecipitation(Process):
         solid = result.output("solid_al_mol")[-1]
         fed = result.state("al_fed")[-1]
         st = size_stats(N[-1], self.grid)
-        if not solid > NO_SOLID_SHARE * max(fed, TINY):  # nothing precipitated: no sizes
-            st = {k: float("nan") for k in st} | {"number": 0.0}
+        precipitated = solid > NO_SOLID_SHARE * max(fed, TINY)
         vol = N[-1] * self.grid.pivots
         if vol.sum() > 0 and vol[-1] > TRUNCATED_SHARE * vol.sum():
             msg = (
@@ -700,18 +699,22 @@ class AlumPrecipitation(Process):
         V = result.state("volume")[-1]  # L, as reported
         V_si = result.in_si("volume")[-1]
         nuclei = result.in_si("nuclei")[-1] * N_AVOGADRO
-        return {
+        sizes = {
             "d10_um": from_si(st["d10"], "um"),
             "d50_um": from_si(st["d50"], "um"),
             "d90_um": from_si(st["d90"], "um"),
             "span": st["span"],
             "d43_um": from_si(st["d43"], "um"),
+            "primary_d_nm": float(self._primary_nm(result)[-1]),
+        }
+        if not precipitated:  # nothing precipitated: sizes are not defined (None), not a failed number
+            sizes = dict.fromkeys(sizes)
+        return sizes | {
             "yield_pct": float(result.output("yield_pct")[-1]),
             "S_max": float(10.0**s_max),
             "log10_S_max": s_max,
-            "particles_per_mL": from_si(st["number"], "1/mL"),
+            "particles_per_mL": from_si(st["number"], "1/mL") if precipitated else 0.0,
             "nuclei_per_mL": float(from_si(nuclei / V_si, "1/mL")),
-            "primary_d_nm": float(self._primary_nm(result)[-1]),
             "al_dissolved_final_mM": float(result.output("al_dissolved_mM")[-1]),
             "solid_al_g_per_L": float(from_si(solid * M_AL / V_si, "g/L")),
             "shear_rate_1_per_s": float(result.output("shear_rate")[-1]),

@@ -45,6 +45,7 @@ from .culture_kinetics import (
     cho_rates,
     common_outputs,
     culture_inputs,
+    declare_states,
     do_rate,
     gas_transfer,
     o2_fraction,
@@ -227,7 +228,7 @@ def build_cho_model(correlation: str = DEFAULT_KLA, name: str = "cho_fed_batch",
     P = m.parameters(CHO_KINETICS, VESSEL_PARAMETERS, CHO_CHARGE)
     u = m.inputs(culture_inputs(agitation=200.0, aeration=0.05))
     init = cho_initial(P)
-    x = {n: m.state(n, units, initial=init[n], description=desc) for n, units, desc in CHO_STATES}
+    x = declare_states(m, CHO_STATES, init)
     d, aux = cho_rhs(P, x, u, correlation, CASADI)
     for n in x:
         m.ode(x[n], d[n])

@@ -35,6 +35,7 @@ from types import SimpleNamespace
 import casadi as ca
 import numpy as np
 
+from ..core.model import UNBOUNDED
 from ..core.parameters import Parameter, ParameterTable
 from ..correlations.agitation import (
     IMPELLERS,
@@ -792,6 +793,25 @@ def culture_inputs(agitation: float, aeration: float) -> ParameterTable:
             ),
         )
     )
+
+
+#: states named gen_<species> hold the net amount formed (+) or consumed (-): signed, unlike the others
+NET_AMOUNT_PREFIX = "gen_"
+
+
+def declare_states(m, states, initial: dict) -> dict:
+    """Declare the culture states ``(name, units, description)``: the net amounts are signed, the
+    others (volumes, cells, amounts, DO) non-negative."""
+    return {
+        name: m.state(
+            name,
+            units,
+            initial=initial[name],
+            description=description,
+            bounds=UNBOUNDED if name.startswith(NET_AMOUNT_PREFIX) else None,
+        )
+        for name, units, description in states
+    }
 
 
 def common_outputs(m, r, gas, y_o2, DO):

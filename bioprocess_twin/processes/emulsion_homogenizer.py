@@ -835,7 +835,7 @@ class EmulsionHomogenizer(Process):
         out["oil_balance_error"] = float(np.max(np.abs(df["oil_balance"] - 1.0)))
         ends = df.loc[df["pass_end"], "z_average_nm"].to_numpy()
         out["last_pass_change_pct"] = (
-            float(from_si((ends[-2] - ends[-1]) / ends[-2], "percent")) if len(ends) > 1 else float("nan")
+            float(from_si((ends[-2] - ends[-1]) / ends[-2], "percent")) if len(ends) > 1 else None
         )
         return out
 

@@ -31,6 +31,7 @@ from .culture_kinetics import (
     MICROBIAL_KINETICS,
     common_outputs,
     culture_inputs,
+    declare_states,
     do_rate,
     gas_transfer,
     microbial_rates,
@@ -143,7 +144,7 @@ def build_microbial_model(
         "gen_S": 0.0,
         "gen_P": 0.0,
     }
-    x = {n: m.state(n, units, initial=init[n], description=desc) for n, units, desc in MICROBIAL_STATES}
+    x = declare_states(m, MICROBIAL_STATES, init)
     d, aux = microbial_rhs(law, P, x, u, correlation, CASADI)
     for n in x:
         m.ode(x[n], d[n])
