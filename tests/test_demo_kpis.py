@@ -1,13 +1,16 @@
 """Every shipped demo gives the results recorded in tests/data/demo_kpis.json before the foundation
 refactoring (layout, registration, SI inside, packaged data).
 
-Each value must agree to 1e-9 relative, or to ten times its round-off sensitivity where that is larger.
+Each value must agree to 1e-9 relative, or to 100 times its round-off sensitivity where that is larger.
 The sensitivity (tests/data/demo_roundoff.json, measured by tests/demo_roundoff.py on the code before the
 refactoring) is how much the value moves when one input changes in its last bit: adaptive step sizes, a DO
 controller's clip and a harvest trigger flip on round-off, so the CHO, microbial, liposome and alum demos
 and the line downstream of the bioreactor move by 1e-7 to 1e-3 on any reordering of the arithmetic, while
 their equations agree to 1e-11 (tests/test_process_equations.py). The emulsion, scale-up and adjuvant-only
-demos are held at 1e-9. Regenerate the record only for a deliberate model change:
+demos are held at 1e-9. The factor 100 covers the machine as well: the C library's exp and pow differ in
+their last bits from one CPU to another at every right-hand-side evaluation, not only in one input. Measured:
+the liposome's free_lipid_fraction moved by 1.2e-6 relative (30 times its 1-ulp sensitivity of 4e-8) between
+the machine that recorded it and an AMD EPYC, with the recorded code unchanged. Regenerate the record only for a deliberate model change:
 ``python tests/demo_kpis.py --write``.
 """
 
@@ -18,7 +21,7 @@ from demo_kpis import GOLDEN, demos, run
 
 RECORDED = json.loads(GOLDEN.read_text())
 ROUNDOFF = json.loads(GOLDEN.with_name("demo_roundoff.json").read_text())
-RTOL, ATOL, MARGIN = 1e-9, 1e-12, 10.0
+RTOL, ATOL, MARGIN = 1e-9, 1e-12, 100.0
 
 
 def allowed(name: str, key: str) -> float:
