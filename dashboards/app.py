@@ -1,8 +1,10 @@
 """The Dash dashboard: a multi-page app over the same SimulationSpec the CLI uses.
 
-Start it with ``bioprocess-twin serve`` or ``python -m dashboards.app``. All CSS is served from
+Start it with ``bioprocess-twin serve`` or ``python -m dashboards.app``: both serve it with uvicorn
+(:mod:`dashboards.server`), not Flask's development server. All CSS is served from
 ``dashboards/assets`` (Bootstrap 5 from its npm package); nothing is fetched from a CDN. Long
-runs are background callbacks executed in worker processes through a disk cache.
+runs are background callbacks executed in worker processes through a disk cache. The app's own
+work folder holds that cache and the calibration page's upload sessions (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -18,23 +20,35 @@ import diskcache
 from dash import html
 from sqlalchemy.engine import make_url
 
+from dashboards import calibration_sessions
 from dashboards.components import runs
+from dashboards.server import ServeError, serve
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
 
 
-def _cache_dir(db_url: str) -> Path:
-    """Background-job cache next to an SQLite database file, else in a fresh temporary directory."""
+#: largest request body the server reads (an upload of MAX_UPLOAD_BYTES is a third larger in base64)
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+#: headers on every response: no MIME sniffing, no framing by other sites, no referrer to other sites
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def work_folder(db_url: str) -> Path:
+    """The app's own folder: the folder of an SQLite database file, else a fresh temporary folder."""
     try:
         url = make_url(db_url)
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-            path = Path(url.database).resolve().parent / "dash-cache"
+            path = Path(url.database).resolve().parent
             path.mkdir(parents=True, exist_ok=True)
             return path
     except Exception:  # noqa: BLE001 - any unparsable URL falls back to a temp dir
         pass
-    return Path(tempfile.mkdtemp(prefix="bpt-dash-cache-"))
+    return Path(tempfile.mkdtemp(prefix="bpt-dashboard-"))
 
 
 def _navbar() -> dbc.Navbar:
@@ -57,15 +71,29 @@ def _navbar() -> dbc.Navbar:
     )
 
 
-def create_app(db_url: str | None = None, demo: bool = True) -> dash.Dash:
-    """Build the app on the run database at ``db_url`` (default: see RunStore); seed demo runs if asked."""
+def create_app(
+    db_url: str | None = None,
+    demo: bool = True,
+    work_dir: str | Path | None = None,
+    calibration_specs: str | Path | None = None,
+) -> dash.Dash:
+    """Build the app on the run database at ``db_url`` (default: see RunStore); seed demo runs if asked.
+
+    ``work_dir`` holds the background-job cache and the calibration upload sessions (default: the
+    folder of an SQLite database file, else a fresh temporary folder). ``calibration_specs`` is the
+    folder whose ``*/calibration.yaml`` the calibration page lists (default: the shipped examples).
+    """
     store = runs.configure(db_url)
     if demo:
         try:
             store.seed_demo()
         except Exception as exc:  # noqa: BLE001 - a broken example must not stop the dashboard
             log.warning("demo data not loaded: %s", exc)
-    manager = dash.DiskcacheManager(diskcache.Cache(str(_cache_dir(store.url))))
+    work = Path(work_dir) if work_dir is not None else work_folder(store.url)
+    calibration_sessions.configure(work, calibration_specs)
+    cache = work / "dash-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    manager = dash.DiskcacheManager(diskcache.Cache(str(cache)))
     app = dash.Dash(
         "dashboards",
         use_pages=True,
@@ -80,7 +108,15 @@ def create_app(db_url: str | None = None, demo: bool = True) -> dash.Dash:
     )
     navbar = _navbar()
     app.layout = html.Div([navbar, dbc.Container(dash.page_container, fluid=True, className="pb-4")])
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.server.after_request(_security_headers)
     return app
+
+
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,7 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8050)
     parser.add_argument("--no-demo", action="store_true", help="do not seed the demo runs")
     args = parser.parse_args(argv)
-    create_app(args.db, demo=not args.no_demo).run(host=args.host, port=args.port, debug=False)
+    app = create_app(args.db, demo=not args.no_demo)
+    try:
+        serve(app, args.host, args.port, announce=lambda url: print(f"dashboard on {url}", flush=True))
+    except ServeError as exc:
+        parser.exit(1, f"error: {exc}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

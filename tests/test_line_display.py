@@ -68,3 +68,81 @@ def test_a_plan_demand_in_millions_of_doses():
             spec.with_demand(demand, "Mdose")
         assert any(words in m for _, m in info.value.errors), info.value.errors
         assert any(f.startswith("demand") or "demand_doses" in f for f, _ in info.value.errors)
+
+
+# -- the line page: the flowsheet layout and the settings form ---------------------------------------------------
+def _intersect(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("name", ["adjuvant_only", "adjuvanted_vaccine"])
+def test_flowsheet_labels_do_not_overlap(name, result):
+    """The estimated text boxes of the diagram: no two labels meet, unit labels fit in their box, and no feed or
+    stream name lies on a unit box (the browser test measures the drawn boxes too)."""
+    from dashboards.components import flowsheet
+
+    definition = load_line(name).model_dump(mode="json", by_alias=True)
+    runs = [None, result.to_dict(include_series=False)] if name == "adjuvant_only" else [None]
+    for run in runs:
+        layout = flowsheet.diagram_layout(definition, run)
+        boxes = flowsheet.label_boxes(layout)
+        assert len(boxes) == len(definition["units"]) + len(definition["feeds"]) + len(definition["connections"])
+        keys = list(boxes)
+        assert [(a, b) for i, a in enumerate(keys) for b in keys[i + 1 :] if _intersect(boxes[a], boxes[b])] == []
+        units = {
+            u: (x - flowsheet.BOX_WIDTH / 2, y - flowsheet.BOX_HEIGHT / 2, x + flowsheet.BOX_WIDTH / 2,
+                y + flowsheet.BOX_HEIGHT / 2)
+            for u, (x, y) in layout.centres.items()
+        }  # fmt: skip
+        for key, box in boxes.items():
+            kind, _, uid = key.partition(":")
+            if kind == "unit":
+                x0, y0, x1, y1 = units[uid]
+                assert x0 <= box[0] and box[2] <= x1 and y0 <= box[1] and box[3] <= y1, (key, box, units[uid])
+            else:
+                assert not any(_intersect(box, u) for u in units.values()), key
+            assert 0 <= box[0] and box[2] <= layout.width and 0 <= box[1] and box[3] <= layout.height, key
+    figure = flowsheet.diagram_figure(definition)
+    assert figure.layout.width == layout.width and figure.layout.xaxis.range == (0, layout.width)
+
+
+def test_line_settings_are_written_into_the_definition_the_library_runs(result):
+    from bioprocess_twin.line.definition import parse_line
+    from bioprocess_twin.line.edits import line_settings, with_line_settings
+    from dashboards.components.line_settings import read_settings
+
+    definition = load_line("adjuvant_only").model_dump(mode="json", by_alias=True)
+    known = {s.path: s for s in line_settings(definition)}
+    pressure, passes = known["units.homogenizer.parameters.pressure"], known["units.homogenizer.parameters.passes"]
+    assert (pressure.value, pressure.units, pressure.bounds, pressure.main) == (1000.0, "bar", (100, 2000), True)
+    assert passes.integer and passes.value == 6
+    assert known["feeds.aqueous_phase.volume"].value == pytest.approx(95.45)  # "95.45 L"
+    assert known["feeds.oil_phase.temperature"].value == pytest.approx(20.0)  # "20 degC"
+    assert not known["units.homogenizer.parameters.hold_up_volume"].main  # the unit's default: folded
+
+    entries = {p: str(s.value) for p, s in known.items()}
+    entries |= {pressure.path: "500", passes.path: "8", "feeds.aqueous_phase.volume": "90"}
+    values, errors = read_settings(known, entries)
+    assert errors == []
+    edited = with_line_settings(definition, values, known)
+    assert edited["units"]["homogenizer"]["parameters"] == {
+        "pressure": "500.0 bar",
+        "passes": 8,
+        "flow_rate": "120 L/h",
+    }
+    assert edited["feeds"]["aqueous_phase"]["volume"] == "90.0 L"
+    assert edited["feeds"]["oil_phase"] == definition["feeds"]["oil_phase"]  # unchanged values are not rewritten
+    assert definition["units"]["homogenizer"]["parameters"]["pressure"] == "1000 bar"  # a copy
+    out = run_line(parse_line(edited))
+    assert out.ok and out.results["homogenizer"].kpis["passes"] == 8
+    z = out.results["homogenizer"].kpis["z_average_nm"]
+    assert z > result.results["homogenizer"].kpis["z_average_nm"]  # 500 bar: larger droplets
+
+    bad = {pressure.path: "12x0", passes.path: "6.5", "feeds.oil_phase.volume": "-1", "units.nope.parameters.x": "1",
+           "units.fill.parameters.fill_rate": "5000"}  # fmt: skip
+    _, errors = read_settings(known, bad)
+    messages = dict(errors)
+    assert set(messages) == set(bad)
+    assert "'12x0' is not a number" in messages[pressure.path]
+    assert "not a whole number" in messages[passes.path]
+    assert "outside" in messages["feeds.oil_phase.volume"] and "outside" in messages["units.fill.parameters.fill_rate"]

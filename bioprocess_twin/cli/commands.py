@@ -185,8 +185,9 @@ def _print_models(described: list[dict[str, Any]], detail: bool):
 
 # -- serve -------------------------------------------------------------------------------------
 @app.command(
-    help="Start the Dash dashboard on HOST:PORT. The run database is --db, else the "
-    "BIOPROCESS_TWIN_DB environment variable, else sqlite:///<cwd>/.bpt/runs.db."
+    help="Start the Dash dashboard on HOST:PORT (uvicorn; Ctrl-C stops it). The run database is --db, else "
+    "the BIOPROCESS_TWIN_DB environment variable, else sqlite:///<cwd>/.bpt/runs.db. Exit code 2 when "
+    "HOST:PORT cannot be used."
 )
 def serve(
     demo: bool = typer.Option(True, "--demo/--no-demo", help="load the demo data"),
@@ -196,9 +197,20 @@ def serve(
 ):
     try:
         from dashboards.app import create_app
+        from dashboards.server import ServeError, bind
+        from dashboards.server import serve as serve_app
     except ImportError as exc:
         typer.echo(f"error: the dashboard is not available: {exc}", err=True)
         raise typer.Exit(EXIT_INTERNAL) from None
+    try:
+        sock = bind(host, port)  # before the app is built: a taken port fails at once
+    except ServeError as exc:
+        typer.echo(f"error: --host/--port: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
     dash_app = create_app(db_url=db, demo=demo)
-    typer.echo(f"bioprocess-twin {version()} dashboard on http://{host}:{port}/", err=True)
-    dash_app.run(host=host, port=port, debug=False)
+
+    def announce(url: str) -> None:
+        typer.echo(f"bioprocess-twin {version()} dashboard on {url} (Ctrl-C stops it)", err=True)
+
+    serve_app(dash_app, host=host, port=port, announce=announce, sock=sock)
+    typer.echo("dashboard stopped", err=True)

@@ -9,9 +9,12 @@ table of units or its own rule for infinities:
 - :func:`format_bounds`: ``(100, 2000)`` -> ``"[100, 2000]"``, an open end as ``−∞`` / ``∞``.
 - :func:`percent` / :func:`format_percent`: a fraction in percent, converted by pint: ``0.853`` -> ``85.3`` /
   ``"85 %"``.
+- :func:`parse_number`: a number typed into a box, read strictly: ``"12x0"``, ``"1e"``, ``"--3"``, ``"nan"`` and
+  ``"inf"`` are refused with a message, never coerced.
 - :func:`kpi_label`: a KPI key names its units in its last words by the project's convention
   (``z_average_nm``, ``final_titre_g_per_L``, ``kla_1_per_h``, ``peak_vcd_1e6_per_mL``); it returns the
-  display name and the pint units (``("Z-average", "nm")``, ``("final titre", "g/L")``).
+  display name and the pint units (``("Z-average", "nm")``, ``("final titre", "g/L")``, ``("peak VCD", "1e6/mL")``).
+  Units the library declares for a KPI (``describe_kpis(kpis, units)``) win over the key's words.
 - :func:`describe_kpis` / :func:`headline_kpis` / :func:`headline_series`: what a results view shows first.
 """
 
@@ -81,6 +84,42 @@ def format_value(value: Any, digits: int = 4) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return f"{x:.{digits}g}"
+
+
+class NumberError(ValueError):
+    """Text typed as a number that is not one (the message says why, without the field's name)."""
+
+
+#: a plain decimal number, optionally with an exponent: what a person types into a number box
+_NUMBER_TEXT = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+#: longest text read as a number
+MAX_NUMBER_CHARS = 64
+
+
+def parse_number(value: Any, integer: bool = False) -> float:
+    """A number typed by a person, read strictly: ``"1200"``, ``" 1.2e3 "``, ``"-3"``, ``".5"``, or an int or float.
+
+    Anything else raises :class:`NumberError` with a message that quotes the text: ``"12x0"``, ``"1e"``, ``"--3"``,
+    ``"1,5"``, ``"nan"``, ``"inf"``, ``"1e999"`` (beyond float range), an empty box, a bool. Nothing is coerced
+    (a browser number box that drops the ``x`` of ``"12x0"`` would send 120). ``integer`` also refuses a
+    fraction (``"6.5"``; ``"6.0"`` is 6)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise NumberError(f"expected a number, got {type(value).__name__}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise NumberError("the box is empty")
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        if len(text) > MAX_NUMBER_CHARS or not _NUMBER_TEXT.match(text):
+            raise NumberError(f"'{shown}' is not a number (write e.g. 1200, 0.05 or 1.2e3)")
+        x = float(text)
+    else:
+        shown, x = repr(value), float(value)
+    if not math.isfinite(x):
+        raise NumberError(f"'{shown}' is not a finite number")
+    if integer and x != int(x):
+        raise NumberError(f"'{shown}' is not a whole number")
+    return x
 
 
 def format_bounds(lower: float | None, upper: float | None, digits: int = 4) -> str:
@@ -181,8 +220,23 @@ KPI_NAMES: dict[str, str] = {
     "t_res": "residence time",
     "sigma": "interfacial tension σ",
 }
-#: keys whose last word looks like a unit but is not one
-_NOT_UNITS = {"peak_day": ("day of peak VCD", "day")}
+#: words of a KPI name written as people write them
+WORD_NAMES: dict[str, str] = {
+    "vcd": "VCD",
+    "ivcd": "IVCD",
+    "kla": "kLa",
+    "hcp": "HCP",
+    "dna": "DNA",
+    "o2": "O₂",
+    "pdi": "PDI",
+}
+#: keys that do not follow the convention: their display name and pint units
+SPECIAL_KPIS: dict[str, tuple[str, str]] = {
+    "peak_day": ("day of peak VCD", "day"),
+    "load_g_per_L_resin": ("load per resin volume", "g/L"),
+    "load_cv": ("load in column volumes", ""),
+    "pool_volume_cv": ("pool volume in column volumes", ""),
+}
 #: KPIs shown first, in this order, when present (size and spread first, then yield and temperature)
 HEADLINE_KPIS = (
     "z_average_nm",
@@ -225,27 +279,42 @@ def _word_units(words: Sequence[str]) -> str | None:
     return f"{numerator}/{denominator}" if len(bottom) == 1 else f"{numerator}/({denominator})"
 
 
+def _name(base: str) -> str:
+    """``"peak_vcd"`` -> ``"peak VCD"``: a whole name from KPI_NAMES, else its words (WORD_NAMES)."""
+    if base in KPI_NAMES:
+        return KPI_NAMES[base]
+    return " ".join(WORD_NAMES.get(w, w) for w in base.split("_"))
+
+
+def split_kpi_key(key: str) -> tuple[str, str]:
+    """A KPI key (without a unit prefix) as its name part and its pint units (``""`` when it has none):
+    ``"peak_vcd_1e6_per_mL"`` -> ``("peak_vcd", "1e6/mL")``, ``"pdi"`` -> ``("pdi", "")``. The longest suffix of
+    unit words wins, keeping a non-empty name."""
+    words = key.split("_")
+    for n in range(len(words) - 1, 0, -1):
+        suffix = "_".join(words[-n:])
+        found = UNIT_SUFFIXES.get(suffix) or _word_units(words[-n:])
+        if found is not None:
+            return "_".join(words[:-n]), found
+    return key, ""
+
+
 def kpi_label(key: str) -> tuple[str, str]:
     """The display name of a KPI and its pint units (``""`` when it has none), from its key.
 
     ``"z_average_nm"`` -> ``("Z-average", "nm")``, ``"T_out_C"`` -> ``("Outlet T", "degC")``,
-    ``"kla_1_per_h"`` -> ``("kLa", "1/h")``, ``"particles_per_mL"`` -> ``("particles", "1/mL")``.
+    ``"kla_1_per_h"`` -> ``("kLa", "1/h")``, ``"peak_vcd_1e6_per_mL"`` -> ``("peak VCD", "1e6/mL")``,
+    ``"particles_per_mL"`` -> ``("particles", "1/mL")``.
     A unit's KPIs in a line (``"fill.doses"``) keep the unit as a prefix: ``("fill: doses", "")``.
     """
     unit, dot, name = key.rpartition(".")
     if dot:
         label, units = kpi_label(name)
         return f"{unit}: {label}", units
-    if key in _NOT_UNITS:
-        return _NOT_UNITS[key]
-    words = key.split("_")
-    for n in range(len(words) - 1, 0, -1):  # the longest suffix of unit words wins; keep a non-empty name
-        suffix = "_".join(words[-n:])
-        found = UNIT_SUFFIXES.get(suffix) or _word_units(words[-n:])
-        if found is not None:
-            base = "_".join(words[:-n])
-            return KPI_NAMES.get(base, base.replace("_", " ")), found
-    return KPI_NAMES.get(key, key.replace("_", " ")), ""
+    if key in SPECIAL_KPIS:
+        return SPECIAL_KPIS[key]
+    base, units = split_kpi_key(key)
+    return _name(base), units
 
 
 @dataclass(frozen=True)
@@ -263,14 +332,17 @@ class KpiView:
         return dict(vars(self))
 
 
-def describe_kpi(key: str, value: Any) -> KpiView:
-    label, units = kpi_label(key)
-    return KpiView(key, label, value, units, display_units(units), format_value(value))
+def describe_kpi(key: str, value: Any, units: str | None = None) -> KpiView:
+    """One KPI ready to show; ``units`` the library declares for it win over the units its key names."""
+    label, named = kpi_label(key)
+    shown = named if units is None else units
+    return KpiView(key, label, value, shown, display_units(shown), format_value(value))
 
 
-def describe_kpis(kpis: Mapping[str, Any] | None) -> list[KpiView]:
-    """Every KPI of a result, in its order, ready to show."""
-    return [describe_kpi(k, v) for k, v in (kpis or {}).items()]
+def describe_kpis(kpis: Mapping[str, Any] | None, units: Mapping[str, str] | None = None) -> list[KpiView]:
+    """Every KPI of a result, in its order, ready to show (``units``: declared units of some KPIs, by key)."""
+    units = units or {}
+    return [describe_kpi(k, v, units.get(k)) for k, v in (kpis or {}).items()]
 
 
 def headline_kpis(keys: Iterable[str], n: int = 6) -> list[str]:

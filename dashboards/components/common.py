@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -57,6 +60,75 @@ def progress_reporter(
             set_progress((max(0.0, min(1.0, float(fraction))), message))
 
     return report
+
+
+#: class of a results panel whose results are not those of the inputs in the form (greyed out by dashboard.css)
+STALE_CLASS = "results-stale"
+
+
+def results_class(stale: bool, base: str = "results-panel") -> str:
+    """The class of a results panel: ``base``, plus :data:`STALE_CLASS` when its results are stale."""
+    return f"{base} {STALE_CLASS}" if stale else base
+
+
+def stale_note(
+    changed: Sequence[str], invalid: Sequence[str], note_id: str, action: str = "press Run"
+) -> dbc.Alert | None:
+    """The note over stale results: which inputs differ from those of the results, which entries cannot be used."""
+    if not changed and not invalid:
+        return None
+    lines = [
+        html.Strong("The results below are not those of the inputs in the form. "),
+        f"Changed since they were computed: {', '.join(changed)}. " if changed else "",
+        f"Not valid: {', '.join(invalid)}; correct it, then {action}." if invalid else f"To update them, {action}.",
+    ]
+    return dbc.Alert(lines, color="secondary", id=note_id, className="stale-note small py-2 mb-2")
+
+
+@dataclass
+class Stopwatch:
+    """Wall time of a block, measured on the server: ``seconds`` so far while it runs, the total after it."""
+
+    start: float
+    end: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return (self.end if self.end is not None else time.perf_counter()) - self.start
+
+    @property
+    def text(self) -> str:
+        return elapsed_text(self.seconds)
+
+
+def elapsed_text(seconds: float) -> str:
+    """``0.0226`` -> ``"0.023 s"``, ``70.31`` -> ``"70.3 s"``, ``312.4`` -> ``"312 s"``."""
+    return f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.3g} s" if seconds < 1000 else f"{seconds:.0f} s"
+
+
+@contextmanager
+def elapsed_progress(
+    set_progress: Callable[[tuple[float, str]], None], what: str = "solving", interval: float = 0.5
+) -> Iterator[Stopwatch]:
+    """Time the block on the server and, while it runs, report ``"<what>… 12 s"`` to a background callback's
+    progress bar every ``interval`` seconds (a solver that reports no fraction of its work still shows that it
+    is working, and for how long). The block gets the :class:`Stopwatch`; after it, ``seconds`` is the total."""
+    watch = Stopwatch(time.perf_counter())
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(interval):
+            set_progress((1.0, f"{what}… {watch.seconds:.0f} s"))
+
+    set_progress((1.0, f"{what}…"))
+    ticker = threading.Thread(target=tick, name="elapsed-progress", daemon=True)
+    ticker.start()
+    try:
+        yield watch
+    finally:
+        watch.end = time.perf_counter()
+        stop.set()
+        ticker.join()
 
 
 def timestamp(value: Any) -> str:

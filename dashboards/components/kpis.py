@@ -48,15 +48,16 @@ def _card(kpi: KpiView) -> dbc.Col:
     return card(kpi.label, kpi.text, element_id(kpi.key), kpi.display_units, title=kpi.key)
 
 
-def kpi_cards(kpis: Mapping[str, Any] | None, n_cards: int = N_CARDS) -> list:
-    """Headline KPI cards, then a collapsed table of the rest; each value element has id ``kpi-<key>``."""
+def kpi_cards(kpis: Mapping[str, Any] | None, n_cards: int = N_CARDS, units: Mapping[str, str] | None = None) -> list:
+    """Headline KPI cards, then a collapsed table of the rest; each value element has id ``kpi-<key>``.
+    ``units`` are units the library declares for some KPIs (by key); the others are read from the key."""
     if not kpis:
         return [
             dbc.Col(
                 html.Div("No results yet: set the conditions and press Run.", className="text-secondary small py-2")
             )
         ]
-    views = {k.key: k for k in describe_kpis(kpis)}
+    views = {k.key: k for k in describe_kpis(kpis, units)}
     keys = headline_kpis(views, n_cards)
     out = [_card(views[k]) for k in keys]
     rest = [views[k] for k in views if k not in keys]

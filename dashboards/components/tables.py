@@ -36,9 +36,12 @@ def comparison_table(rows: Sequence[dict[str, Any]], table_id: str, columns: Seq
 
 
 def warning_list(warnings: Sequence[dict[str, Any]], list_id: str, empty_text: str) -> html.Div:
-    """Warnings as Bootstrap alerts (class ``range-warning``), or one quiet success line."""
+    """Warnings as Bootstrap alerts (class ``range-warning``), or one quiet success line (class ``range-ok``,
+    hidden by dashboard.css while the results it speaks for are stale)."""
     if not warnings:
-        return html.Div(dbc.Alert(empty_text, color="success", className="py-2 mb-0 small"), id=list_id)
+        return html.Div(
+            dbc.Alert(empty_text, color="success", className="py-2 mb-0 small"), id=list_id, className="range-ok"
+        )
     return html.Div(
         [
             html.Div(

@@ -5,6 +5,10 @@ A "Model version" picker lists the code's version and the calibrated sets saved 
 fields with its values.
 The page only builds a :class:`SimulationSpec` from the form, runs it (in a background worker,
 with a progress bar), saves the run, and plots ``ProcessRun`` data. No science lives here.
+
+The form and the results stay in step: results carry the inputs they were computed from
+(``inputs_shown``: model, version and every field's value). A saved run is shown only with its inputs in
+the form, and results whose inputs differ from the form's are greyed out with a note naming the fields.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from bioprocess_twin import catalogue
 from bioprocess_twin.core.definitions import model_versions
-from bioprocess_twin.core.display import display_units
+from bioprocess_twin.core.display import display_units, parse_number
 from bioprocess_twin.core.parameters import ParameterError
 from bioprocess_twin.core.spec import SpecError
 from dashboards.components import figures, forms, kpis, runs
@@ -28,6 +32,8 @@ from dashboards.components.common import (
     error_alert,
     progress_bar,
     progress_reporter,
+    results_class,
+    stale_note,
     status_badge,
     timestamp,
 )
@@ -35,6 +41,18 @@ from dashboards.components.common import (
 dash.register_page(__name__, path="/", name="Particle formation", order=0, title="Particle formation · bioprocess-twin")
 
 PREFERRED = "emulsion_homogenizer"
+
+
+def _listed(name) -> bool:
+    """Whether ``name`` (sent by the browser) is one of the particle models the picker offers."""
+    return isinstance(name, str) and name in catalogue.particle_processes()
+
+
+def _describe(name: str, version) -> dict:
+    """The form of ``name`` at ``version`` (sent by the browser: text or nothing); ParameterError on a bad one."""
+    if version is not None and not isinstance(version, str):
+        raise ParameterError([("version", "must be text")])
+    return catalogue.describe_version(name, version)
 
 
 def _model_info(name: str) -> list:
@@ -49,16 +67,34 @@ def _model_info(name: str) -> list:
     ]
 
 
+#: saved runs looked at for one the form can show
+SAVED_RUNS_SEARCHED = 20
+
+
+def _inputs_shown(name: str, version: str | None, values: dict) -> dict:
+    return {"model": name, "version": version, "values": values}
+
+
 def _latest_saved(name: str) -> dict | None:
-    """Results of the newest saved successful run of ``name``, to show before anything is run."""
+    """Results of the newest saved successful run of ``name`` that the form can show, with its inputs
+    (``inputs_shown``), to show before anything is run. A run whose spec sets more than the form has (a
+    recipe, initial states, output times, solver settings) or whose calibrated version is gone is skipped."""
     try:
         st = runs.store()
-        for row in st.list_runs(limit=1, model=name, status="ok"):
+        for row in st.list_runs(limit=SAVED_RUNS_SEARCHED, model=name, status="ok"):
             rec = st.get_run(row["id"])
+            version = rec["spec"].get("version") or _versions(name)[1]
+            try:
+                values = forms.form_values(catalogue.describe_version(name, version), rec["spec"])
+            except ParameterError:
+                continue
+            if values is None:
+                continue
             return rec["results"] | {
                 "run_id": rec["id"],
                 "spec": rec["spec"],
                 "note": f"saved run #{rec['id']} by {rec['author']}, {timestamp(rec['created_at'])} UTC",
+                "inputs_shown": _inputs_shown(name, version, values),
             }
     except Exception:  # noqa: BLE001 - showing nothing is fine when the database cannot be read
         return None
@@ -73,10 +109,13 @@ def _versions(name: str | None) -> tuple[list[dict], str | None]:
     return [{"label": v + (" (code)" if i == 0 else ""), "value": v} for i, v in enumerate(versions)], versions[0]
 
 
-def _controls(names: list[str], selected: str | None) -> dbc.Card:
-    form = forms.build_form(catalogue.get(selected).describe()) if selected else []
-    info = _model_info(selected) if selected else []
+def _controls(names: list[str], selected: str | None, saved: dict | None) -> dbc.Card:
+    """The form; with a saved run to show, its version and inputs."""
     version_options, version = _versions(selected)
+    shown = (saved or {}).get("inputs_shown") or {}
+    version = shown.get("version") or version
+    form = forms.build_form(catalogue.describe_version(selected, version), shown.get("values")) if selected else []
+    info = _model_info(selected) if selected else []
     return dbc.Card(
         dbc.CardBody(
             [
@@ -159,56 +198,11 @@ def layout(**_):
             dbc.Alert(problem, color="danger") if problem else None,
             dbc.Row(
                 [
-                    dbc.Col(_controls(names, selected), md=5, lg=4, xxl=3, className="mb-3"),
+                    dbc.Col(_controls(names, selected, saved), md=5, lg=4, xxl=3, className="mb-3"),
                     dbc.Col(
                         [
-                            html.Div(id="run-status", className="small text-secondary mb-2"),
-                            dbc.Row(kpis.kpi_cards(None), id="kpi-row", className="g-2 mb-1"),
-                            dbc.Card(
-                                dbc.CardBody(
-                                    dcc.Graph(
-                                        id="dist-graph",
-                                        figure=figures.distribution_figure(None),
-                                        config=GRAPH_CONFIG,
-                                        style={"height": "430px"},
-                                    )
-                                ),
-                                className="shadow-sm mb-3",
-                            ),
-                            dbc.Card(
-                                dbc.CardBody(
-                                    [
-                                        dbc.Row(
-                                            [
-                                                dbc.Col(
-                                                    dbc.Label(
-                                                        "Quantities",
-                                                        html_for="series-columns",
-                                                        className="small fw-semibold mt-1",
-                                                    ),
-                                                    width="auto",
-                                                ),
-                                                dbc.Col(
-                                                    dcc.Dropdown(id="series-columns", multi=True, options=[], value=[])
-                                                ),
-                                            ],
-                                            className="g-2 mb-1",
-                                        ),
-                                        dcc.Graph(
-                                            id="series-graph",
-                                            figure=figures.series_figure(None, None),
-                                            config=GRAPH_CONFIG,
-                                        ),
-                                    ]
-                                ),
-                                className="shadow-sm mb-3",
-                            ),
-                            html.Details(
-                                [
-                                    html.Summary("Spec of the results shown (use it with the CLI)", className="small"),
-                                    html.Pre(id="spec-json", className="small bg-light p-2 border rounded"),
-                                ]
-                            ),
+                            html.Div(id="results-stale-note"),
+                            html.Div(id="results-panel", className=results_class(False), children=_results_panel()),
                         ],
                         md=7,
                         lg=8,
@@ -230,42 +224,90 @@ def layout(**_):
     )
 
 
+def _results_panel() -> list:
+    return [
+        html.Div(id="run-status", className="small text-secondary mb-2"),
+        dbc.Row(kpis.kpi_cards(None), id="kpi-row", className="g-2 mb-1"),
+        dbc.Card(
+            dbc.CardBody(
+                dcc.Graph(
+                    id="dist-graph",
+                    figure=figures.distribution_figure(None),
+                    config=GRAPH_CONFIG,
+                    style={"height": "430px"},
+                )
+            ),
+            className="shadow-sm mb-3",
+        ),
+        dbc.Card(
+            dbc.CardBody(
+                [
+                    dbc.Row(
+                        [
+                            dbc.Col(
+                                dbc.Label(
+                                    "Quantities",
+                                    html_for="series-columns",
+                                    className="small fw-semibold mt-1",
+                                ),
+                                width="auto",
+                            ),
+                            dbc.Col(dcc.Dropdown(id="series-columns", multi=True, options=[], value=[])),
+                        ],
+                        className="g-2 mb-1",
+                    ),
+                    dcc.Graph(
+                        id="series-graph",
+                        figure=figures.series_figure(None, None),
+                        config=GRAPH_CONFIG,
+                    ),
+                ]
+            ),
+            className="shadow-sm mb-3",
+        ),
+        html.Details(
+            [
+                html.Summary("Spec of the results shown (use it with the CLI)", className="small"),
+                html.Pre(id="spec-json", className="small bg-light p-2 border rounded"),
+            ]
+        ),
+    ]
+
+
 @callback(
     Output("version-picker", "options"),
     Output("version-picker", "value"),
     Output("model-info", "children"),
     Output("saved-data", "data"),
-    Input("model-picker", "value"),
-    prevent_initial_call=True,
-)
-def pick_model(name):
-    if not name:
-        return [], None, [], None
-    return *_versions(name), _model_info(name), _latest_saved(name)
-
-
-@callback(
     Output("param-form", "children"),
     Output("version-alert", "children"),
-    Input("version-picker", "value"),
     Input("model-picker", "value"),
+    Input("version-picker", "value"),
     State({"type": forms.PARAM, "name": ALL}, "value"),
     State({"type": forms.PARAM, "name": ALL}, "id"),
     prevent_initial_call=True,
 )
-def pick_version(version, name, values, ids):
-    """The form of ``name`` at ``version``: model parameters at that version's values; the conditions
-    and recipe the user set are kept when only the version changed."""
-    if not name:
-        return [], None
-    keep = {} if "model-picker.value" in ctx.triggered_prop_ids else {i["name"]: v for i, v in zip(ids, values)}
+def pick_model_or_version(name, version, values, ids):
+    """Another model: its newest saved run the form can show, with that run's version and inputs in the form
+    (or the code's version, the defaults and no results). Another version: the form at that version's
+    model-parameter values, keeping the conditions and recipe the user set."""
+    if not _listed(name):
+        return [], None, [], None, [], None
+    if ctx.triggered_id == "model-picker":
+        options, version = _versions(name)
+        saved = _latest_saved(name)
+        shown = (saved or {}).get("inputs_shown") or {}
+        version = shown.get("version") or version
+        form = forms.build_form(catalogue.describe_version(name, version), shown.get("values"))
+        return options, version, _model_info(name), saved, form, None
+    model_fields = {p["name"] for p in catalogue.get(name).describe().get("parameters", [])}
+    keep = {k: v for k, v in forms.entries(ids, values).items() if k not in model_fields}
     try:
-        return forms.build_form(catalogue.describe_version(name, version), keep), None
+        form, alert = forms.build_form(_describe(name, version), keep), None
     except ParameterError as exc:
-        return (
-            forms.build_form(catalogue.describe_version(name), keep),
-            error_alert("This version cannot be used", exc.errors, "version-error"),
-        )
+        form = forms.build_form(catalogue.describe_version(name), keep)
+        alert = error_alert("This version cannot be used", exc.errors, "version-error")
+    return no_update, no_update, no_update, no_update, form, alert
 
 
 @callback(
@@ -287,11 +329,14 @@ def pick_version(version, name, values, ids):
     progress=[Output("run-progress", "value"), Output("run-progress", "label")],
 )
 def run_model(set_progress, n_clicks, name, version, values, ids, author):
-    if not name:
+    if not _listed(name):
         return no_update, error_alert("Nothing to run", [("model", "pick a particle model")], "run-error"), no_update
     set_progress((0, "validating"))
+    typed = forms.entries(ids, values)
     try:
-        spec, errors = forms.spec_from_form(name, catalogue.describe_version(name, version), ids, values)
+        spec, errors = forms.spec_from_form(
+            name, _describe(name, version), [forms.param_id(k) for k in typed], list(typed.values())
+        )
     except ParameterError as exc:
         spec, errors = None, exc.errors
     except Exception as exc:  # noqa: BLE001 - e.g. a pydantic error from the spec
@@ -315,7 +360,11 @@ def run_model(set_progress, n_clicks, name, version, values, ids, author):
     elapsed = time.perf_counter() - t0
     set_progress((1, "saving"))
 
-    data = run.to_dict() | {"spec": spec.model_dump(mode="json", exclude_defaults=True)}
+    shown_values = {k: parse_number(v) for k, v in typed.items()}
+    data = run.to_dict() | {
+        "spec": spec.model_dump(mode="json", exclude_defaults=True),
+        "inputs_shown": _inputs_shown(name, version, shown_values),
+    }
     alerts = []
     if not run.ok:
         alerts.append(
@@ -335,6 +384,43 @@ def run_model(set_progress, n_clicks, name, version, values, ids, author):
 def pick_shown(run_data, saved_data):
     """A new run wins; picking another model shows that model's latest saved run (or nothing)."""
     return saved_data if ctx.triggered_id == "saved-data" or run_data is None else run_data
+
+
+@callback(
+    Output({"type": forms.PARAM, "name": ALL}, "className"),
+    Output({"type": forms.PARAM_MESSAGE, "name": ALL}, "children"),
+    Output("results-panel", "className"),
+    Output("results-stale-note", "children"),
+    Input({"type": forms.PARAM, "name": ALL}, "value"),
+    Input("model-picker", "value"),
+    Input("version-picker", "value"),
+    Input("shown-data", "data"),
+    State({"type": forms.PARAM, "name": ALL}, "id"),
+)
+def check_form(values, name, version, shown, ids):
+    """Every box whose entry cannot be used is marked with the reason; results whose inputs are not the
+    form's are greyed out, with a note naming the inputs that differ."""
+    by_name = forms.entries(ids, values)
+    problems: dict[str, str] = {}
+    if _listed(name):
+        try:
+            description = _describe(name, version)
+        except ParameterError:
+            description = catalogue.describe_version(name)
+        for field, (_, p) in forms.declared(description).items():
+            if field in by_name and (problem := forms.field_problem(p, by_name[field])):
+                problems[field] = problem
+    classes = ["param-input is-invalid" if n in problems else "param-input" for n in forms.output_names(0)]
+    messages = [problems.get(n) for n in forms.output_names(1)]
+    if not shown:
+        return classes, messages, results_class(False), None
+    inputs_shown = shown.get("inputs_shown") or {}
+    current = {"model": name, "version": version}
+    changed = [k for k, v in current.items() if inputs_shown.get(k) != v]
+    changed += forms.changed_fields(by_name, inputs_shown.get("values"))
+    stale = bool(changed)
+    note = stale_note(changed, sorted(problems), "results-stale-alert") if stale else None
+    return classes, messages, results_class(stale), note
 
 
 @callback(

@@ -2,6 +2,11 @@
 
 The page loads a demo plan spec from the shipped ``examples/plans``, lets the user change each product's demand,
 and calls the same ``plan(spec: PlanSpec)`` as ``bioprocess-twin line plan``. No science lives here.
+
+The solve runs in a background worker: its progress bar counts the seconds while HiGHS works, and the status line
+gives the wall time of the whole call (spec, model build, solve and, when infeasible, the elastic solve and its
+analysis), measured on the server. Results keep the demand they were computed for; while the form differs they are
+greyed out under a note. Demand boxes are text read strictly: ``"12x0"`` is refused naming the product.
 """
 
 from __future__ import annotations
@@ -13,13 +18,23 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
+from bioprocess_twin.core.display import NumberError, parse_number
 from bioprocess_twin.core.resources import example_path
 from bioprocess_twin.core.spec import SpecError
 from bioprocess_twin.line.plan_from_line import resolve_line_products
 from bioprocess_twin.line.plan_spec import load_plan_spec
 from bioprocess_twin.line.planning import plan
-from dashboards.components import gantt
-from dashboards.components.common import GRAPH_CONFIG, error_alert, status_badge
+from dashboards.components import forms, gantt
+from dashboards.components.common import (
+    GRAPH_CONFIG,
+    elapsed_progress,
+    elapsed_text,
+    error_alert,
+    progress_bar,
+    results_class,
+    stale_note,
+    status_badge,
+)
 from dashboards.components.kpis import card
 
 dash.register_page(__name__, path="/plan", name="Plan", order=30, title="Plan · bioprocess-twin")
@@ -27,6 +42,7 @@ dash.register_page(__name__, path="/plan", name="Plan", order=30, title="Plan ·
 PLANS = example_path("plans")
 PREFERRED = "vaccine_campaign.yaml"
 DEMAND = "plan-demand"
+DEMAND_MESSAGE = "plan-demand-message"
 DEMAND_UNITS = "Mdose"  # the demand is entered in millions of doses
 
 
@@ -35,7 +51,10 @@ def plan_files() -> list[str]:
 
 
 def load_spec(name: str):
-    """The named demo spec; specs whose products come from a simulated line run it once per file version."""
+    """The named demo spec; specs whose products come from a simulated line run it once per file version.
+    Only the listed files are read: a name sent by the browser is checked against :func:`plan_files`."""
+    if name not in plan_files():
+        raise SpecError("plan", [("plan", f"not one of the listed plan specs: {name!r}")])
     path = PLANS / name
     return _load_spec(path, path.stat().st_mtime_ns if path.exists() else 0)
 
@@ -64,19 +83,13 @@ def _demand_inputs(name: str | None) -> list:
             dbc.Label(f"{name} demand", className="small mb-0"),
             dbc.InputGroup(
                 [
-                    dbc.Input(
-                        id={"type": DEMAND, "name": name},
-                        type="number",
-                        min=0,
-                        step="any",
-                        value=demand,
-                        className="text-end",
-                    ),
+                    forms.number_box({"type": DEMAND, "name": name}, demand, "form-control text-end"),
                     dbc.InputGroupText("M doses", className="small"),
                 ],
                 size="sm",
                 className="mb-1",
             ),
+            html.Div(id={"type": DEMAND_MESSAGE, "name": name}, className="param-message mb-1"),
         ]
     return rows
 
@@ -159,6 +172,7 @@ def layout(**_):
                                         className="w-100 mt-2",
                                         disabled=not selected,
                                     ),
+                                    progress_bar("plan-progress", "plan-progress-wrap"),
                                     html.Div(id="plan-alert"),
                                 ]
                             ),
@@ -170,55 +184,60 @@ def layout(**_):
                         className="mb-3",
                     ),
                     dbc.Col(
-                        dcc.Loading(
-                            [
-                                html.Div(id="plan-status", className="small text-secondary mb-2"),
-                                html.Div(id="plan-report"),
-                                dbc.Row(_kpis(None), id="plan-kpis", className="g-2 mb-1"),
-                                dbc.Card(
-                                    dbc.CardBody(
-                                        dcc.Graph(id="plan-gantt", figure=gantt.gantt_figure(None), config=GRAPH_CONFIG)
+                        [
+                            html.Div(id="plan-stale-note"),
+                            html.Div(
+                                [
+                                    html.Div(id="plan-status", className="small text-secondary mb-2"),
+                                    html.Div(id="plan-report"),
+                                    dbc.Row(_kpis(None), id="plan-kpis", className="g-2 mb-1"),
+                                    dbc.Card(
+                                        dbc.CardBody(
+                                            dcc.Graph(
+                                                id="plan-gantt", figure=gantt.gantt_figure(None), config=GRAPH_CONFIG
+                                            )
+                                        ),
+                                        className="shadow-sm mb-3",
                                     ),
-                                    className="shadow-sm mb-3",
-                                ),
-                                dbc.Row(
-                                    [
-                                        dbc.Col(
-                                            dbc.Card(
-                                                dbc.CardBody(
-                                                    dcc.Graph(
-                                                        id="plan-util",
-                                                        figure=gantt.utilisation_figure(None),
-                                                        config=GRAPH_CONFIG,
-                                                    )
-                                                ),
-                                                className="shadow-sm",
-                                            ),
-                                            lg=7,
-                                        ),
-                                        dbc.Col(
-                                            dbc.Card(
-                                                dbc.CardBody(
-                                                    [
+                                    dbc.Row(
+                                        [
+                                            dbc.Col(
+                                                dbc.Card(
+                                                    dbc.CardBody(
                                                         dcc.Graph(
-                                                            id="plan-costs",
-                                                            figure=gantt.cost_figure(None),
+                                                            id="plan-util",
+                                                            figure=gantt.utilisation_figure(None),
                                                             config=GRAPH_CONFIG,
-                                                        ),
-                                                        html.Div(id="plan-modules"),
-                                                    ]
+                                                        )
+                                                    ),
+                                                    className="shadow-sm",
                                                 ),
-                                                className="shadow-sm",
+                                                lg=7,
                                             ),
-                                            lg=5,
-                                        ),
-                                    ],
-                                    className="g-3",
-                                ),
-                            ],
-                            type="default",
-                            delay_show=300,
-                        ),
+                                            dbc.Col(
+                                                dbc.Card(
+                                                    dbc.CardBody(
+                                                        [
+                                                            dcc.Graph(
+                                                                id="plan-costs",
+                                                                figure=gantt.cost_figure(None),
+                                                                config=GRAPH_CONFIG,
+                                                            ),
+                                                            html.Div(id="plan-modules"),
+                                                        ]
+                                                    ),
+                                                    className="shadow-sm",
+                                                ),
+                                                lg=5,
+                                            ),
+                                        ],
+                                        className="g-3",
+                                    ),
+                                ],
+                                id="plan-results",
+                                className=results_class(False),
+                            ),
+                        ],
                         md=7,
                         lg=8,
                         xxl=9,
@@ -235,6 +254,23 @@ def pick_plan(name):
     return _demand_inputs(name)
 
 
+def read_demand(typed: dict) -> tuple[dict[str, float], list[tuple[str, str]]]:
+    """The demand boxes (product -> text) as numbers of million doses, and ``(demand.<product>, message)`` for
+    each box whose text is not a number of 0 or more."""
+    demand, errors = {}, []
+    for name, v in typed.items():
+        try:
+            x = parse_number(v)
+        except NumberError as exc:
+            errors.append((f"demand.{name}", f"{exc}; enter a number of million doses, 0 or more"))
+            continue
+        if x < 0:
+            errors.append((f"demand.{name}", f"{x:g} is negative; enter a number of million doses, 0 or more"))
+            continue
+        demand[name] = x
+    return demand, errors
+
+
 @callback(
     Output("plan-data", "data"),
     Output("plan-alert", "children"),
@@ -242,27 +278,72 @@ def pick_plan(name):
     State("plan-picker", "value"),
     State({"type": DEMAND, "name": ALL}, "value"),
     State({"type": DEMAND, "name": ALL}, "id"),
+    background=True,
     prevent_initial_call=True,
-    running=[(Output("plan-run", "disabled"), True, False)],
+    running=[
+        (Output("plan-run", "disabled"), True, False),
+        (Output("plan-progress-wrap", "className"), "mt-2", "mt-2 invisible"),
+    ],
+    progress=[Output("plan-progress", "value"), Output("plan-progress", "label")],
 )
-def run_plan(_, name, values, ids):
+def run_plan(set_progress, _, name, values, ids):
+    """Solve the plan in a background worker; ``elapsed_s`` is the wall time of the whole call on the server."""
     if not name:
         return no_update, error_alert("Nothing to run", [("plan", "pick a plan spec")], "plan-error")
-    bad = [
-        (f"demand.{i['name']}", "enter a number of million doses, 0 or more")
-        for i, v in zip(ids, values)
-        if v is None or v < 0
-    ]
+    if name not in plan_files():
+        return no_update, error_alert(
+            "Check the inputs", [("plan", f"not one of the listed plan specs: {name!r}")], "plan-error"
+        )
+    demand, bad = read_demand(forms.entries(ids, values))
     if bad:
         return no_update, error_alert("Check the demand", bad, "plan-error")
-    try:
-        spec = load_spec(name).with_demand({i["name"]: v for i, v in zip(ids, values)}, DEMAND_UNITS)
-        result = plan(spec)
-    except SpecError as exc:
-        return no_update, error_alert("Check the inputs", exc.errors, "plan-error")
-    except Exception as exc:  # noqa: BLE001 - report, never crash the page
-        return no_update, error_alert("The plan could not be computed", [(type(exc).__name__, str(exc))], "plan-error")
-    return result.to_dict() | {"spec": spec.model_dump(mode="json")}, None
+    with elapsed_progress(set_progress, "solving") as watch:
+        try:
+            spec = load_spec(name).with_demand(demand, DEMAND_UNITS)
+            result = plan(spec)
+            failure = None
+        except SpecError as exc:
+            failure = error_alert("Check the inputs", exc.errors, "plan-error")
+        except Exception as exc:  # noqa: BLE001 - report, never crash the page
+            failure = error_alert("The plan could not be computed", [(type(exc).__name__, str(exc))], "plan-error")
+    if failure is not None:
+        return no_update, failure
+    return result.to_dict() | {
+        "spec": spec.model_dump(mode="json"),
+        "elapsed_s": watch.seconds,
+        "inputs_shown": {"plan": name, "values": demand},
+    }, None
+
+
+@callback(
+    Output({"type": DEMAND, "name": ALL}, "className"),
+    Output({"type": DEMAND_MESSAGE, "name": ALL}, "children"),
+    Output("plan-results", "className"),
+    Output("plan-stale-note", "children"),
+    Input({"type": DEMAND, "name": ALL}, "value"),
+    Input("plan-picker", "value"),
+    Input("plan-data", "data"),
+    State({"type": DEMAND, "name": ALL}, "id"),
+)
+def check_form(values, name, doc, ids):
+    """Demand boxes whose text cannot be used are marked with the reason; results computed for another spec or
+    demand are greyed out under a note naming what changed."""
+    current = forms.entries(ids, values)
+    _, errors = read_demand(current)
+    problems = {field.removeprefix("demand."): message for field, message in errors}
+    classes = [
+        "form-control text-end is-invalid" if n in problems else "form-control text-end" for n in forms.output_names(0)
+    ]
+    messages = [problems.get(n) for n in forms.output_names(1)]
+    if not doc:
+        return classes, messages, results_class(False), None
+    shown = doc.get("inputs_shown") or {}
+    if shown.get("plan") != name:
+        changed = ["plan spec"]
+    else:
+        changed = [f"demand.{n}" for n in forms.changed_fields(current, shown.get("values"))]
+    note = stale_note(changed, [f"demand.{n}" for n in sorted(problems)], "plan-stale-alert") if changed else None
+    return classes, messages, results_class(bool(changed)), note
 
 
 @callback(
@@ -288,11 +369,22 @@ def show_plan(doc):
         )
     status = doc["status"]
     s = doc["solver"]
+    solver_s = s.get("solve_s", 0) + s.get("elastic_solve_s", 0)
     note = [
         status_badge(status, "plan-status-badge"),
-        f"{doc['name']} · {s.get('variables', 0):,} variables, {s.get('constraints', 0):,} constraints · "
-        f"solved in {s.get('solve_s', 0):.1f} s"
-        + (f" · gap {s['mip_gap']:.2%}" if s.get("mip_gap") is not None else ""),
+        f"{doc['name']} · {s.get('variables', 0):,} variables, {s.get('constraints', 0):,} constraints · ",
+        html.Span(
+            f"computed in {elapsed_text(doc['elapsed_s'])} (wall time)",
+            id="plan-elapsed",
+            title="measured on the server around the whole call: spec, model build, solve and, when the demand "
+            "cannot be met, the elastic solve and its analysis",
+        ),
+        html.Span(
+            f", of which HiGHS {elapsed_text(solver_s)}",
+            id="plan-solver-time",
+            **{"data-seconds": f"{solver_s!r}", "data-elapsed": f"{doc['elapsed_s']!r}"},
+        ),
+        f" · gap {s['mip_gap']:.2%}" if s.get("mip_gap") is not None else "",
     ]
     report = (
         _infeasible(doc)

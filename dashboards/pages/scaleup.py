@@ -1,7 +1,12 @@
 """Scale-up: a lab scenario and a target scale in, lab vs target side by side with warnings out.
 
 The page edits a copy of an example ``ScaleUpSpec`` (shipped examples/specs/scaleup_*.yaml) with the form values and
-calls ``bioprocess_twin.scaleup.translate`` on it, exactly as ``bioprocess-twin scaleup SPEC`` does.
+calls ``bioprocess_twin.scaleup.translate`` on it, exactly as ``bioprocess-twin scaleup SPEC`` does. It runs in a
+background worker whose progress bar counts the seconds, and the status line gives the wall time of the whole call.
+
+Number boxes are text read strictly (``"12x0"`` is refused naming the field). Results keep the entries they were
+computed from; while the form differs from them they are greyed out under a note, and the green "all within
+ranges" line is hidden with them.
 """
 
 from __future__ import annotations
@@ -14,13 +19,20 @@ import plotly.graph_objects as go
 import yaml
 from dash import Input, Output, State, callback, dcc, html
 
-from bioprocess_twin.core.display import display_units
+from bioprocess_twin.core.display import NumberError, display_units, parse_number
 from bioprocess_twin.core.parameters import ParameterError
 from bioprocess_twin.core.resources import example_path
 from bioprocess_twin.scaleup import CRITERIA, GAS_BASES, ScaleUpSpecError, translate
-from bioprocess_twin.scaleup.edits import SpecField, field_values, fields, with_field_values
-from dashboards.components import tables
-from dashboards.components.common import GRAPH_CONFIG, error_alert
+from bioprocess_twin.scaleup.edits import FIELDS, SpecField, field_values, fields, with_field_values
+from dashboards.components import forms, tables
+from dashboards.components.common import (
+    GRAPH_CONFIG,
+    elapsed_progress,
+    error_alert,
+    progress_bar,
+    results_class,
+    stale_note,
+)
 
 dash.register_page(__name__, path="/scaleup", name="Scale-up", order=2, title="Scale-up · bioprocess-twin")
 
@@ -47,6 +59,13 @@ CHOICES = {
     "stirred_tank.criterion": {k: f"constant {held}" for k, (held, _) in CRITERIA.items()},
     "stirred_tank.gas_basis": {k: f"constant {text}" for k, text in GAS_BASES.items()},
 }
+#: the number boxes: field path -> field
+NUMBERS = {f.path: f for kind in FIELDS.values() for f in kind if f.path not in CHOICES}
+
+
+def message_id(path: str) -> str:
+    """The element under a number box that says why its entry cannot be used."""
+    return f"{IDS[path]}-message"
 
 
 def _example(kind: str) -> dict:
@@ -70,12 +89,13 @@ def _control(f: SpecField, value) -> list:
         dbc.InputGroup(
             [
                 dbc.InputGroupText(f.label, style={"minWidth": "8.5rem"}),
-                dbc.Input(id=IDS[f.path], type="number", value=value, step=1 if f.integer else "any"),
+                forms.number_box(IDS[f.path], value, "form-control"),
                 dbc.InputGroupText(f.display_units),
             ],
             size="sm",
             className="mb-1",
-        )
+        ),
+        html.Div(id=message_id(f.path), className="param-message mb-1"),
     ]
 
 
@@ -104,6 +124,7 @@ def layout(**_):
                 ),
                 html.Div(_controls(hom, "scaleup-hom-controls"), id="scaleup-hom-wrap", style={"display": "none"}),
                 dbc.Button("Run scale-up", id="scaleup-run", color="primary", n_clicks=0, className="w-100 mt-2"),
+                progress_bar("scaleup-progress", "scaleup-progress-wrap"),
                 html.Div(id="scaleup-error"),
             ]
         ),
@@ -111,6 +132,7 @@ def layout(**_):
     )
     return html.Div(
         [
+            dcc.Store(id="scaleup-shown"),
             html.H3("Scale-up", className="mb-1"),
             html.P(
                 "Lab against target at the chosen criterion: agitation, tip speed, power, kLa, mixing time, "
@@ -122,23 +144,34 @@ def layout(**_):
                     dbc.Col(controls, md=5, lg=4, xxl=3, className="mb-3"),
                     dbc.Col(
                         [
-                            html.Div(id="scaleup-basis", className="small text-secondary mb-2"),
-                            html.Div(id="scaleup-warnings", className="mb-2"),
-                            dbc.Card(
-                                dbc.CardBody(
-                                    dcc.Graph(id="scaleup-ratios", config=GRAPH_CONFIG, style={"height": "360px"})
-                                ),
-                                className="shadow-sm mb-3",
-                            ),
-                            dbc.Card(dbc.CardBody(html.Div(id="scaleup-table-wrap")), className="shadow-sm mb-3"),
-                            html.Details(
+                            html.Div(id="scaleup-stale-note"),
+                            html.Div(
                                 [
-                                    html.Summary(
-                                        "Spec of the results shown (use it with `bioprocess-twin scaleup`)",
-                                        className="small",
+                                    html.Div(id="scaleup-basis", className="small text-secondary mb-2"),
+                                    html.Div(id="scaleup-warnings", className="mb-2"),
+                                    dbc.Card(
+                                        dbc.CardBody(
+                                            dcc.Graph(
+                                                id="scaleup-ratios", config=GRAPH_CONFIG, style={"height": "360px"}
+                                            )
+                                        ),
+                                        className="shadow-sm mb-3",
                                     ),
-                                    html.Pre(id="scaleup-spec", className="small bg-light p-2 border rounded"),
-                                ]
+                                    dbc.Card(
+                                        dbc.CardBody(html.Div(id="scaleup-table-wrap")), className="shadow-sm mb-3"
+                                    ),
+                                    html.Details(
+                                        [
+                                            html.Summary(
+                                                "Spec of the results shown (use it with `bioprocess-twin scaleup`)",
+                                                className="small",
+                                            ),
+                                            html.Pre(id="scaleup-spec", className="small bg-light p-2 border rounded"),
+                                        ]
+                                    ),
+                                ],
+                                id="scaleup-results",
+                                className=results_class(False),
                             ),
                         ],
                         md=7,
@@ -161,6 +194,24 @@ def show_case_controls(kind):
 def build_spec(kind: str, values: dict) -> dict:
     """The example spec of ``kind`` with the form values (field path -> value) put in."""
     return with_field_values(_example(kind), {path: v for path, v in values.items() if path.startswith(f"{kind}.")})
+
+
+def read_entries(kind: str, entries: dict) -> tuple[dict, list[tuple[str, str]]]:
+    """The entries of case ``kind`` (field path -> text or choice) as numbers, and ``(field path, message)`` for
+    each box whose text is not a number (an empty box stays empty: the spec's validation names it)."""
+    values, errors = {}, []
+    for path, entry in entries.items():
+        if not path.startswith(f"{kind}."):
+            continue
+        if path in NUMBERS and not forms.is_blank(entry):
+            try:
+                entry = parse_number(entry, integer=NUMBERS[path].integer)
+            except NumberError as exc:
+                errors.append((path, str(exc)))
+            else:
+                entry = int(entry) if entry.is_integer() and abs(entry) < 1e15 else entry  # "5000 L", not "5000.0 L"
+        values[path] = None if forms.is_blank(entry) else entry
+    return values, errors
 
 
 def ratio_figure(shown: list[dict]) -> go.Figure:
@@ -196,21 +247,42 @@ def ratio_figure(shown: list[dict]) -> go.Figure:
     Output("scaleup-ratios", "figure"),
     Output("scaleup-basis", "children"),
     Output("scaleup-spec", "children"),
+    Output("scaleup-shown", "data"),
     Output("scaleup-error", "children"),
     Input("scaleup-run", "n_clicks"),
     Input("scaleup-case", "value"),
     *[State(element_id, "value") for element_id in IDS.values()],
+    background=True,
+    running=[
+        (Output("scaleup-run", "disabled"), True, False),
+        (Output("scaleup-progress-wrap", "className"), "mt-2", "mt-2 invisible"),
+    ],
+    progress=[Output("scaleup-progress", "value"), Output("scaleup-progress", "label")],
 )
-def run_scaleup(_clicks, kind, *values):
-    spec = build_spec(kind, dict(zip(IDS, values)))
-    try:
-        result = translate(spec)
-    except (ScaleUpSpecError, ParameterError) as exc:
-        return (dash.no_update,) * 5 + (error_alert("Check the inputs", exc.errors, "scaleup-error-alert"),)
-    except Exception as exc:  # noqa: BLE001 - e.g. the NLP solver library missing: explain, never crash the page
-        return (dash.no_update,) * 5 + (
-            error_alert("The scale-up could not be computed", [(type(exc).__name__, str(exc))], "scaleup-error-alert"),
+def run_scaleup(set_progress, _clicks, kind, *entries):
+    """Read the form, translate the spec (in a background worker) and show lab against target, with the wall
+    time of the whole call; an entry that cannot be used leaves the results as they were, greyed out."""
+    if not isinstance(kind, str) or kind not in EXAMPLES:  # a value the dropdown does not offer
+        return (dash.no_update,) * 6 + (
+            error_alert("Check the inputs", [("case", "unknown case")], "scaleup-error-alert"),
         )
+    entries_by_path = dict(zip(IDS, entries))
+    values, errors = read_entries(kind, entries_by_path)
+    if errors:
+        return (dash.no_update,) * 6 + (error_alert("Check the inputs", errors, "scaleup-error-alert"),)
+    with elapsed_progress(set_progress, "computing") as watch:
+        try:
+            spec = build_spec(kind, values)
+            result = translate(spec)
+            failure = None
+        except (ScaleUpSpecError, ParameterError) as exc:
+            failure = error_alert("Check the inputs", exc.errors, "scaleup-error-alert")
+        except Exception as exc:  # noqa: BLE001 - e.g. the NLP solver library missing: explain, never crash the page
+            failure = error_alert(
+                "The scale-up could not be computed", [(type(exc).__name__, str(exc))], "scaleup-error-alert"
+            )
+    if failure is not None:
+        return (dash.no_update,) * 6 + (failure,)
     doc = result.to_dict()
     columns = [("lab", "lab"), ("target", "target"), ("ratio", "target/lab")]
     if any("optimized" in r for r in doc["rows"]):
@@ -220,8 +292,35 @@ def run_scaleup(_clicks, kind, *values):
     basis = [
         html.Span(f"criterion: {doc['criterion']}", id="scaleup-criterion-shown", className="fw-semibold me-2"),
         doc["basis"],
+        html.Span(f" · computed in {watch.text} (wall time)", id="scaleup-elapsed"),
     ]
     design = doc.get("design")
     if design and design.get("ok"):
         basis += [html.Br(), f"Aeration sizing (Pyomo + cyipopt): {design['text']}"]
-    return table, warnings, ratio_figure(result.ratio_rows()), basis, json.dumps(doc["spec"], indent=2), None
+    shown = {"case": kind, "values": {path: values.get(path) for path in IDS if path.startswith(f"{kind}.")}}
+    return table, warnings, ratio_figure(result.ratio_rows()), basis, json.dumps(doc["spec"], indent=2), shown, None
+
+
+@callback(
+    *[Output(IDS[path], "className") for path in NUMBERS],
+    *[Output(message_id(path), "children") for path in NUMBERS],
+    Output("scaleup-results", "className"),
+    Output("scaleup-stale-note", "children"),
+    Input("scaleup-case", "value"),
+    Input("scaleup-shown", "data"),
+    *[Input(element_id, "value") for element_id in IDS.values()],
+)
+def check_form(kind, shown, *entries):
+    """Boxes whose text is not a number are marked with the reason; results whose entries are not the form's
+    (another case, a changed or unreadable box) are greyed out under a note naming the fields."""
+    entries_by_path = dict(zip(IDS, entries))
+    _, errors = read_entries(kind, entries_by_path) if isinstance(kind, str) and kind in EXAMPLES else ({}, [])
+    problems = dict(errors)
+    classes = ["form-control is-invalid" if path in problems else "form-control" for path in NUMBERS]
+    messages = [problems.get(path) for path in NUMBERS]
+    if not shown:
+        return *classes, *messages, results_class(False), None
+    current = {path: v for path, v in entries_by_path.items() if path.startswith(f"{kind}.")}
+    changed = ["case"] if shown.get("case") != kind else forms.changed_fields(current, shown.get("values"))
+    note = stale_note(changed, sorted(problems), "scaleup-stale-alert", "press Run scale-up") if changed else None
+    return *classes, *messages, results_class(bool(changed)), note

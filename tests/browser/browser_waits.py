@@ -317,3 +317,32 @@ def send_keys(duo, selector: str, keys: str, timeout: float = UI_TIMEOUT) -> Non
         return True
 
     wait_until(duo, attempt, timeout, f"cannot send keys to {selector}")
+
+
+def wait_for_class(duo, selector: str, name: str, present: bool = True, timeout: float = UI_TIMEOUT) -> None:
+    """Wait until the element has (or, with ``present=False``, no longer has) the CSS class ``name``."""
+
+    def matches(driver):
+        classes = (driver.find_element(By.CSS_SELECTOR, selector).get_attribute("class") or "").split()
+        return (name in classes) == present
+
+    wait_until(
+        duo,
+        matches,
+        timeout,
+        lambda: (
+            f"{selector} {'lacks' if present else 'keeps'} class {name!r} "
+            f"(has {attribute(duo, selector, 'class', timeout=5)!r})"
+        ),
+    )
+
+
+def displayed(duo, selector: str) -> bool:
+    """Whether an element is rendered visibly (False when it is missing or hidden by CSS)."""
+    return bool(
+        duo.driver.execute_script(
+            "const e = document.querySelector(arguments[0]);"
+            " return !!e && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';",
+            selector,
+        )
+    )

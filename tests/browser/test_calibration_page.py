@@ -1,5 +1,6 @@
 """The calibration page in headless Chromium: the CHO demo records' validation report, one real
-calibration run (about 25-40 s), and an uploaded broken file whose error names its row."""
+calibration run (about 25-40 s), and an uploaded broken file whose error names its row, kept in a
+session folder of the server whose id (a token, not a path) is all the page holds."""
 
 from __future__ import annotations
 
@@ -44,6 +45,15 @@ def issue_rows(duo) -> list[dict]:
                                 rows.push(r); }
         });
         return rows;""")
+
+
+def session_in_store(duo):
+    """What the page's session store holds (read from the Dash renderer's state)."""
+    return duo.driver.execute_script("""
+        const state = window.store.getState();
+        let node = state.layout;
+        for (const key of state.paths.strs['calibration-session']) { node = node[key]; }
+        return node.props.data === undefined ? null : node.props.data;""")
 
 
 def number(duo, selector) -> float:
@@ -104,6 +114,12 @@ def test_uploaded_broken_file_and_bad_choices_name_the_problem(page, tmp_path):
 
     bw.send_keys(duo, "#calibration-upload input[type=file]", str(broken))
     bw.wait_for_text(duo, "#calibration-upload-active", contains="online_broken.csv")
+    # the page holds the session's id only; the upload sits in that session's folder on the server
+    bw.wait_for_callbacks(duo)
+    session = session_in_store(duo)
+    assert isinstance(session, str) and len(session) == 43, session
+    folder = tmp_path / "calibration-sessions" / session  # the app's work folder is the run database's
+    assert (folder / "online_broken.csv").is_file() and (folder / "tagmap.yaml").is_file()
     bw.wait_until(
         duo,
         lambda d: any(r["file"] == "online_broken.csv" for r in issue_rows(duo)),
@@ -133,6 +149,7 @@ def test_uploaded_broken_file_and_bad_choices_name_the_problem(page, tmp_path):
     )
     bw.wait_for_callbacks(duo)
     assert "B01" not in bw.text(duo, "#calibration-bad-batches")
+    assert session_in_store(duo) is None and not folder.exists()  # the session is closed and removed
 
     # nothing chosen to estimate: the spec's field is named, nothing runs
     boxes = "#calibration-parameters input[type=checkbox]"

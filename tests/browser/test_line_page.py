@@ -36,7 +36,8 @@ def page(dash_duo, tmp_path, reference):
     return dash_duo
 
 
-LABELS = "g.data.filter(t => t.mode === 'text').map(t => t.text[0])"
+#: the unit labels of the diagram (annotations named "unit:<id>")
+LABELS = "(g.layout.annotations || []).filter(a => (a.name || '').startsWith('unit:')).map(a => a.text)"
 RUNNING = "!document.querySelector('#line-progress-wrap').classList.contains('invisible')"
 
 

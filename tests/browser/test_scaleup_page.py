@@ -33,10 +33,16 @@ def set_box(duo, element_id, value):
     bw.type_into(duo, f"#{element_id}", value, tab=False)
 
 
+RUNNING = (
+    "document.querySelector('#scaleup-run').disabled"
+    " && !document.querySelector('#scaleup-progress-wrap').classList.contains('invisible')"
+)
+
+
 def run(duo):
-    """Press the button and wait until Dash has shown what it computed."""
-    bw.click(duo, "#scaleup-run")
-    bw.wait_for_callbacks(duo)
+    """Press the button, see the background worker run (button disabled, progress bar shown) and finish, and
+    wait until Dash has shown what it computed."""
+    bw.press_and_wait(duo, "#scaleup-run", RUNNING)
 
 
 def test_default_cho_scale_up_then_constant_speed_warns(page):
@@ -80,6 +86,10 @@ def test_bad_input_names_the_field(page):
     set_box(duo, "scaleup-target-volume", "")
     run(duo)
     bw.wait_for_text(duo, "#scaleup-error-alert", contains="stirred_tank.target_volume")
+    set_box(duo, "scaleup-lab-rpm", "1e")
+    bw.click(duo, "#scaleup-run")
+    bw.wait_for_text(duo, "#scaleup-error-alert", contains="stirred_tank.agitation")
+    assert "'1e' is not a number" in bw.text(duo, "#scaleup-error-alert")
 
 
 def test_homogenizer_case_keeps_the_dissipation_rate(page):
