@@ -146,6 +146,8 @@ def test_cho_records_in_model_units(cho, tmp_path):
     assert cho.report.rows_read == 18 + 8
     # every value read is used: 18 rows x 3 numeric tags + 4 phase markers + 8 offline rows
     assert cho.report.values_used == 18 * 3 + 4 + 8 and cho.report.dropped == {}
+    # the 14 empty phase-marker cells mean "no change": they are not values
+    assert cho.report.values_read == cho.report.values_used and cho.report.balanced
     json.dumps(cho.report.to_dict())
 
 
@@ -360,8 +362,11 @@ def test_missing_file_and_missing_column(tmp_path):
     online = cho_online().drop(columns=["timestamp"])
     records = load_batch_records(write_cho(tmp_path, online=online))
     assert "missing column 'timestamp'" in only(records, "error", "online.csv", 1, "timestamp")
-    assert records.report.dropped["file_skipped_rows"] == 18
-    assert not records.report.ok and set(records.batches) == {"B1", "B2"}  # the Excel file is still read
+    report = records.report
+    assert report.rejected == ["online.csv"] and report.files_rejected == 1 and report.rows_in_rejected_files == 18
+    assert report.values_in_rejected_files == 18 * 3 + 4  # DO, TEMP, FEED cells and the filled phase markers
+    assert report.balanced and report.dropped == {}
+    assert not report.ok and set(records.batches) == {"B1", "B2"}  # the Excel file is still read
     (tmp_path / "offline.xlsx").unlink()
     records = load_batch_records(tmp_path / "tagmap.yaml")
     assert "file not found" in only(records, "error", "offline.xlsx", None, None)
@@ -383,7 +388,7 @@ def test_unknown_wide_column_and_unknown_long_tag_are_ignored_with_counts(tmp_pa
     assert records.report.ok
     assert "ignored (18 values)" in only(records, "warning", "online.csv", 1, "AGITATION")
     assert "2 rows ignored (first at row 10)" in only(records, "warning", "offline.xlsx", 10, "tag")
-    assert records.report.dropped == {"unmapped": 20}
+    assert records.report.dropped == {"unmapped": 20} and records.report.balanced
 
 
 def test_unreadable_times_text_values_and_infinities(tmp_path):
@@ -410,7 +415,7 @@ def test_empty_values_are_counted_per_tag_and_file(tmp_path):
     msg = only(records, "warning", "online.csv", 4, "DO_PV")
     assert "3 values empty or NaN" in msg and "B1 (2), B2 (1)" in msg
     assert "1 value empty" in only(records, "warning", "offline.xlsx", 3, "value")
-    assert records.report.dropped == {"nan": 4} and records.report.ok
+    assert records.report.dropped == {"nan": 4} and records.report.ok and records.report.balanced
     assert len(records.batches["B1"].observations.query("output == 'DO'")) == 7
 
 
@@ -437,6 +442,7 @@ def test_duplicate_timestamps_equal_and_different(tmp_path):
     assert "44 percent (row 15) and 99 percent (row 16)" in msg and "all 2 dropped" in msg
     assert "2 values repeat" in only(records, "warning", "online.csv", 7, "TEMP_SP")  # rows 7 and 16
     assert records.report.dropped == {"duplicate": 6, "duplicate_conflict": 2}  # row 7: 4 tags, row 16: 2
+    assert records.report.balanced
     assert 0.75 not in records.batches["B2"].observations.query("output == 'DO'").time.tolist()
 
 
@@ -515,7 +521,7 @@ def test_batch_start_at_a_phase_marker(tmp_path):
     assert batch.inputs["temperature"] == [(0.0, 33.0), (0.25, 37.0)]  # the last setpoint before the start holds
     assert batch.observations.value.tolist() == [80.0]
     assert "before the batch start" in only(records, "warning", "log.csv", 4, "value")
-    assert records.report.dropped == {"before_start": 2} and records.report.ok
+    assert records.report.dropped == {"before_start": 2} and records.report.ok and records.report.balanced
 
 
 def test_conflicting_tags_and_repeated_initial_values(tmp_path):
@@ -536,7 +542,7 @@ def test_conflicting_tags_and_repeated_initial_values(tmp_path):
     msg = only(records, "warning", "offline.xlsx", 6, "value")
     assert "2 records; the one closest to the batch start (row 6" in msg
     assert records.batches["B2"].initial["V"] == pytest.approx(1.5)
-    assert records.report.dropped == {"conflicting_tag": 18, "unused_initial": 1}
+    assert records.report.dropped == {"conflicting_tag": 18, "unused_initial": 1} and records.report.balanced
 
 
 def test_blank_csv_lines_keep_line_numbers_and_excel_date_cells(tmp_path):

@@ -4,7 +4,10 @@
 the model's units (pint, ``tagmap``), places it in time from the batch start, and builds one
 :class:`BatchData` per batch. It never raises on data problems: each one becomes an :class:`Issue`
 in the :class:`ImportReport` with file, spreadsheet row and column, and every dropped value is
-counted by reason. Only an invalid tag map raises (SpecError naming the field).
+counted by reason, so that the report balances: values read = used + dropped + in rejected files.
+Values outside the model's physical bounds are dropped (``plausibility``). Only an invalid tag map
+raises (SpecError naming the field), and so does a file path that leaves the tag map's folder
+unless the caller passes ``allow_outside=True``.
 
 Time: date-times become hours since the batch start (``batch_start``: the batch's earliest
 record, or the first row of a named phase), then model time units; elapsed times are already
@@ -15,48 +18,44 @@ after the last total, so integrating the rates gives back the totals.
 
 from __future__ import annotations
 
-import hashlib
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..core.parameters import ParameterError
+from ..core.paths import confined_path
 from ..core.spec import SpecError
 from ..core.units import UnitsError
+from .batches import BatchBuilder, BatchData
+from .issues import shown
+from .plausibility import bounds_message, mostly_outside, outside_bounds
 from .readers import RECORD_COLUMNS, Collector, Issue, read_table, rows_text, to_long, values_text
 from .tagmap import Conversion, ModelPlan, TagMap, conversion, load_tag_map, resolve_tags
+from .timestamps import check_offsets, elapsed_limit
 
 __all__ = ["BatchData", "BatchRecords", "ImportReport", "Issue", "load_batch_records"]
-OBSERVATION_COLUMNS = ["output", "time", "value", "tag", "source"]
-
-
-@dataclass
-class BatchData:
-    """One batch in model units, times from the batch start in model time units."""
-
-    batch: str
-    observations: pd.DataFrame  # output, time, value, tag, source ("file:row:column")
-    inputs: dict[str, list[tuple[float, float]]]  # input -> piecewise-constant steps [(t, value)], first t == 0
-    initial: dict[str, float]  # state -> value at t = 0
-    phases: list[tuple[str, float]]  # (ISA-88 phase name, start time), sorted by time
-    end: float  # last time of any record of the batch
-    start: pd.Timestamp | None = None  # absolute start when the files carry date-times
-
-    def outputs(self) -> list[str]:
-        return sorted(self.observations["output"].unique())
 
 
 @dataclass
 class ImportReport:
-    """Every problem found, with how much was read, used and dropped (by reason)."""
+    """Every problem found, with how much was read, used and dropped (by reason).
+
+    The counts balance (docs/calibration_import.md, "Counts")::
+
+        values_read == values_used + values_dropped + values_in_rejected_files
+    """
 
     issues: list[Issue]
     rows_read: int
     values_used: int
     dropped: dict[str, int]
+    values_read: int = 0
+    files_rejected: int = 0
+    rows_in_rejected_files: int = 0
+    values_in_rejected_files: int = 0
+    rejected: list[str] = field(default_factory=list)  # the rejected files, as named in the tag map
 
     @property
     def ok(self) -> bool:
@@ -69,6 +68,11 @@ class ImportReport:
     def values_dropped(self) -> int:
         return sum(self.dropped.values())
 
+    @property
+    def balanced(self) -> bool:
+        """True when every value read is accounted for: used, dropped (by reason) or in a rejected file."""
+        return self.values_read == self.values_used + self.values_dropped + self.values_in_rejected_files
+
     def batches_with_errors(self) -> list[str]:
         """The batches that have errors, sorted; an error of no one batch (a whole file) is ``"all batches"``."""
         return sorted({i.batch or "all batches" for i in self.issues if i.severity == "error"})
@@ -77,8 +81,14 @@ class ImportReport:
         return {
             "ok": self.ok,
             "rows_read": self.rows_read,
+            "values_read": self.values_read,
             "values_used": self.values_used,
             "values_dropped": self.values_dropped,
+            "values_in_rejected_files": self.values_in_rejected_files,
+            "files_rejected": self.files_rejected,
+            "rows_in_rejected_files": self.rows_in_rejected_files,
+            "rejected_files": list(self.rejected),
+            "balanced": self.balanced,
             "dropped": dict(self.dropped),
             "counts": self.counts(),
             "batches_with_errors": self.batches_with_errors(),
@@ -123,40 +133,53 @@ class BatchRecords:
                 [("batches", f"unknown batch {', '.join(repr(b) for b in unknown)}; known: {', '.join(self.batches)}")]
             )
         keep = set(batches)
+        r = self.report
         report = ImportReport(
-            [i for i in self.report.issues if i.batch is None or i.batch in keep],
-            self.report.rows_read,
-            self.report.values_used,
-            dict(self.report.dropped),
+            [i for i in r.issues if i.batch is None or i.batch in keep],
+            r.rows_read,
+            r.values_used,
+            dict(r.dropped),
+            r.values_read,
+            r.files_rejected,
+            r.rows_in_rejected_files,
+            r.values_in_rejected_files,
+            list(r.rejected),
         )
         return BatchRecords(self.model, {b: self.batches[b] for b in batches}, report, dict(self.files), self.tag_map)
 
 
 # -- import -----------------------------------------------------------------------------------
-def load_batch_records(tag_map: str | Path | TagMap, base_dir: Path | None = None, model=None) -> BatchRecords:
+def load_batch_records(
+    tag_map: str | Path | TagMap, base_dir: Path | None = None, model=None, *, allow_outside: bool = False
+) -> BatchRecords:
     """Read, check and convert the batch records a tag map describes (see the module docstring).
 
     ``model`` is a core Model; without it the model is the registered process named in the tag map.
-    File paths are relative to ``base_dir`` (default: the tag map's folder, else the working folder).
+    File paths are relative to ``base_dir`` (default: the tag map's folder, else the working folder)
+    and must stay inside it (no absolute path, no ``..``, no symbolic link out): SpecError on
+    ``files[i].path`` otherwise, unless the caller trusts the tag map and passes ``allow_outside=True``.
     """
     if not isinstance(tag_map, TagMap):
         tag_map = load_tag_map(tag_map)
     label = tag_map.source or "tag map"
     base = Path(base_dir) if base_dir is not None else (tag_map.folder or Path.cwd())
+    paths = file_paths(tag_map, base, allow_outside=allow_outside)
     if model is None:
         model = _registered_model(tag_map)
     plan = resolve_tags(tag_map, model)
     out = Collector()
     roles = {tag: p.role for tag, p in plan.tags.items()}
-    frames, files, rows_read = [], {}, 0
-    for i, spec in enumerate(tag_map.files):
-        path = base / spec.path
-        table = read_table(path, spec, spec.path, out)
-        if table is None:
-            continue
-        files[spec.path] = hashlib.sha256(path.read_bytes()).hexdigest()
-        rows_read += len(table)
-        frames.append(to_long(table, spec, spec.path, roles, plan.elapsed_to_model.get(i, 1.0), out))
+    frames, files, rejected = [], {}, []
+    longest = elapsed_limit(plan.hours_to_model)
+    for i, (spec, path) in enumerate(zip(tag_map.files, paths)):
+        before = out.files_rejected
+        table = read_table(path, spec, spec.path, roles, out)
+        if table is not None:
+            files[spec.path] = table.sha256
+            factor = plan.elapsed_to_model.get(i, 1.0)
+            frames.append(to_long(table.cells, spec, spec.path, roles, factor, out, longest))
+        if out.files_rejected > before:
+            rejected.append(spec.path)
     for tag in tag_map.tags:
         if tag not in out.seen_tags and files:
             out.add("warning", label, None, None, f"tag '{tag}' of the tag map is in none of the files read")
@@ -164,14 +187,41 @@ def load_batch_records(tag_map: str | Path | TagMap, base_dir: Path | None = Non
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RECORD_COLUMNS)
     records["role"] = _per_tag(records["tag"], roles, object, None)
     records["target"] = _per_tag(records["tag"], {t: p.target for t, p in plan.tags.items()}, object, None)
+    check_offsets(records, {spec.path: spec.time_column for spec in tag_map.files}, out)
     unit_columns = {spec.path: spec.unit_column for spec in tag_map.files}
     records = _to_model_units(records, plan, unit_columns, out)
     records, starts = _place_in_time(records, tag_map, plan, label, out)
     records = _drop_duplicates(records, plan, out)
-    builder = _BatchBuilder(plan, tag_map, out)
+    builder = BatchBuilder(plan, tag_map, out)
     batches = builder.build(records, starts)
-    report = ImportReport(out.issues, rows_read, builder.values_used, dict(out.dropped))
+    report = ImportReport(
+        out.issues,
+        out.rows_read,
+        builder.values_used,
+        dict(out.dropped),
+        out.values_read,
+        out.files_rejected,
+        out.rows_in_rejected_files,
+        out.values_in_rejected_files,
+        rejected,
+    )
     return BatchRecords(tag_map.model, batches, report, files, tag_map)
+
+
+def file_paths(tag_map: TagMap, base: Path, *, allow_outside: bool = False) -> list[Path]:
+    """The path of every file of the tag map, confined to ``base`` unless ``allow_outside``; SpecError
+    naming each ``files[i].path`` that leaves it."""
+    paths, errors = [], []
+    for i, spec in enumerate(tag_map.files):
+        try:
+            paths.append(confined_path(spec.path, base, f"files[{i}].path", allow_outside=allow_outside))
+        except ParameterError as exc:
+            errors += exc.errors
+        except (OSError, RuntimeError, ValueError) as exc:  # a name the file system cannot resolve
+            errors.append((f"files[{i}].path", f"cannot be resolved: {exc}"))
+    if errors:
+        raise SpecError(tag_map.source or "tag map", errors)
+    return paths
 
 
 def _registered_model(tag_map: TagMap):
@@ -229,7 +279,7 @@ def _to_model_units(records: pd.DataFrame, plan: ModelPlan, unit_columns: dict, 
                 subset,
                 ["tag", "batch"],
                 lambda g, exc=exc, p=p, unit=unit: (
-                    f"tag {p.tag}: the file's unit '{unit}' does not convert to "
+                    f"tag {p.tag}: the file's unit {shown(unit)} does not convert to "
                     f"the model's {p.role} '{p.target}' in '{p.model_units}' ({exc}){_batches(g)}; "
                     f"{values_text(len(g))} dropped ({rows_text(g.row)})"
                 ),
@@ -251,8 +301,20 @@ def _to_model_units(records: pd.DataFrame, plan: ModelPlan, unit_columns: dict, 
         out.rows("warning", records[outside].assign(_v=in_tag_units[outside]), ["tag"], message, "out_of_range")
     model_scale = _per_tag(records["tag"], {t: p.to_model.scale for t, p in plan.tags.items()})
     model_offset = _per_tag(records["tag"], {t: p.to_model.offset for t, p in plan.tags.items()})
-    records = records.assign(value=np.where(numeric, in_tag_units * model_scale + model_offset, np.nan))
-    return records[~(bad | outside)].reset_index(drop=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        in_model_units = np.where(numeric, in_tag_units * model_scale + model_offset, np.nan)
+    impossible = outside_bounds(records, in_model_units, numeric & ~bad & ~outside, plan)
+    if impossible.any():
+        out.rows(
+            "warning",
+            records[impossible].assign(_v=in_model_units[impossible]),
+            ["tag"],
+            lambda g: bounds_message(plan.tags[g.tag.iat[0]], g, _batches(g)),
+            "outside_model_bounds",
+        )
+    mostly_outside(records, outside | impossible, numeric & ~bad, out)
+    records = records.assign(value=in_model_units)
+    return records[~(bad | outside | impossible)].reset_index(drop=True)
 
 
 def _batches(group: pd.DataFrame) -> str:
@@ -284,6 +346,20 @@ def _place_in_time(records: pd.DataFrame, tag_map: TagMap, plan: ModelPlan, labe
         delta = (clocks["clock"] - clocks["batch"].map(starts)).to_numpy(dtype="timedelta64[ns]")
         t[is_clock] = delta / np.timedelta64(1, "h") * plan.hours_to_model  # hours by numpy's datetime units
     records = records.assign(t=t)
+    longest = elapsed_limit(plan.hours_to_model)
+    far = is_clock & ~(np.abs(t) <= longest)
+    if far.any():
+        out.rows(
+            "error",
+            records[far],
+            ["tag", "batch"],
+            lambda g: (
+                f"tag {g.tag.iat[0]}: {values_text(len(g))} more than {longest:g} {plan.time_units} from the start "
+                f"of batch {g.batch.iat[0]} (not a plausible batch; check the dates); dropped ({rows_text(g.row)})"
+            ),
+            "implausible_time",
+        )
+        records = records[~far].reset_index(drop=True)
     early = (records["t"].to_numpy() < 0) & (records["role"] == "output").to_numpy()
     if early.any():
         out.rows(
@@ -348,184 +424,3 @@ def _drop_duplicates(records: pd.DataFrame, plan: ModelPlan, out: Collector) -> 
         )
         out.dropped["duplicate_conflict"] += len(group)
     return records.drop(index=extra.index.union(conflict.index)).reset_index(drop=True)
-
-
-def _natural(name: str):
-    """Sort key: B2 before B10."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-class _BatchBuilder:
-    """Turns the checked records into one BatchData per batch; counts the values used."""
-
-    def __init__(self, plan: ModelPlan, tag_map: TagMap, out: Collector):
-        self.plan, self.tag_map, self.out = plan, tag_map, out
-        self.order = {tag: i for i, tag in enumerate(tag_map.tags)}
-        self.values_used = 0
-
-    def build(self, records: pd.DataFrame, starts: dict) -> dict[str, BatchData]:
-        role = records["role"].to_numpy()
-        obs = records[role == "output"]
-        observations = pd.DataFrame(
-            {
-                "batch": obs["batch"].to_numpy(),
-                "output": obs["target"].to_numpy(),
-                "time": obs["t"].to_numpy(dtype=float),
-                "value": obs["value"].to_numpy(dtype=float),
-                "tag": obs["tag"].to_numpy(),
-                "source": (
-                    obs["file"].astype(str) + ":" + obs["row"].astype(int).astype(str) + ":" + obs["column"].astype(str)
-                ).to_numpy(),
-            }
-        )
-        self.values_used += len(observations)
-        by_batch = {
-            b: g[OBSERVATION_COLUMNS].sort_values(["output", "time"], kind="stable").reset_index(drop=True)
-            for b, g in observations.groupby("batch", sort=False)
-        }
-        inputs: dict[str, dict] = {}
-        for (batch, target), group in records[role == "input"].groupby(["batch", "target"], sort=False):
-            inputs.setdefault(batch, {})[target] = self._input(batch, self._one_tag(batch, target, group))
-        initial: dict[str, dict] = {}
-        for (batch, target), group in records[role == "initial"].groupby(["batch", "target"], sort=False):
-            initial.setdefault(batch, {})[target] = self._initial(batch, self._one_tag(batch, target, group))
-        phases = {batch: self._phases(batch, group) for batch, group in records[role == "phase"].groupby("batch")}
-        ends = records[records["t"] >= 0].groupby("batch")["t"].max()
-        empty = pd.DataFrame(
-            {c: pd.Series(dtype=float if c in ("time", "value") else object) for c in OBSERVATION_COLUMNS}
-        )
-        return {
-            str(b): BatchData(
-                str(b),
-                by_batch.get(b, empty.copy()),
-                inputs.get(b, {}),
-                initial.get(b, {}),
-                phases.get(b, []),
-                float(ends.get(b, 0.0)),
-                starts.get(b),
-            )
-            for b in sorted(records["batch"].unique(), key=_natural)
-        }
-
-    def _one_tag(self, batch: str, target: str, group: pd.DataFrame) -> pd.DataFrame:
-        """When several tags give one target in a batch, the first in the tag map is used (and the rest reported)."""
-        tags = sorted(group["tag"].unique(), key=self.order.get)
-        for other in tags[1:]:
-            extra = group[group["tag"] == other]
-            first = extra.loc[extra["row"].idxmin()]
-            self.out.add(
-                "error",
-                first["file"],
-                first["row"],
-                first["column"],
-                f"batch {batch}: tags {tags[0]} and {other} both give '{target}'; {other} is not used "
-                f"({values_text(len(extra))} dropped)",
-                batch,
-            )
-            self.out.dropped["conflicting_tag"] += len(extra)
-        return group[group["tag"] == tags[0]] if len(tags) > 1 else group
-
-    def _input(self, batch: str, group: pd.DataFrame) -> list[tuple[float, float]]:
-        tag = group["tag"].iat[0]
-        t, v = group["t"].to_numpy(dtype=float), group["value"].to_numpy(dtype=float)
-        if self.plan.tags[tag].cumulative:
-            lower = v < np.maximum.accumulate(v)
-            if lower.any():
-                bad = group[lower]
-                self.out.add(
-                    "error",
-                    bad["file"].iat[0],
-                    bad["row"].iat[0],
-                    bad["column"].iat[0],
-                    f"batch {batch}, tag {tag}: the cumulative total decreases at row "
-                    f"{int(bad['row'].iat[0])} "
-                    f"({values_text(len(bad))} below an earlier total dropped: {rows_text(bad.row)})",
-                    batch,
-                )
-                self.out.dropped["decreasing_total"] += len(bad)
-                t, v, group = t[~lower], v[~lower], group[~lower]
-            rates = np.diff(v) / np.diff(t)
-            values = np.append(rates, 0.0)
-        else:
-            values = v
-        self.values_used += len(t)
-        first = group.iloc[0]
-        steps_t, steps_v = t, values
-        if t[0] > 0:
-            held = 0.0 if self.plan.tags[tag].cumulative else float(values[0])
-            how = (
-                "the rate before it is taken as 0"
-                if self.plan.tags[tag].cumulative
-                else "its value is held back to t = 0"
-            )
-            self.out.add(
-                "warning",
-                first["file"],
-                first["row"],
-                first["column"],
-                f"batch {batch}, tag {tag}: the first record is at t = {t[0]:g} {self.plan.time_units}; {how}",
-                batch,
-            )
-            steps_t, steps_v = np.insert(t, 0, 0.0), np.insert(values, 0, held)
-        elif t[0] < 0:
-            at_start = int(np.searchsorted(t, 0.0, side="right")) - 1
-            if at_start > 0:
-                self.out.add(
-                    "info",
-                    first["file"],
-                    first["row"],
-                    first["column"],
-                    f"batch {batch}, tag {tag}: {values_text(at_start)} before the batch start dropped; the "
-                    "last record before it sets the value at t = 0",
-                    batch,
-                )
-                self.out.dropped["before_start"] += at_start
-                self.values_used -= at_start
-            steps_t, steps_v = np.append(0.0, t[at_start + 1 :]), values[at_start:]
-        # keep only the steps where the value changes; differencing decimal totals leaves round-off
-        # (0.00406 vs 0.0040600000000000001), which would otherwise start a new step every sample
-        change = np.append(True, ~np.isclose(steps_v[1:], steps_v[:-1], rtol=1e-9, atol=0.0))
-        return [(float(a), float(b)) for a, b in zip(steps_t[change], steps_v[change])]
-
-    def _initial(self, batch: str, group: pd.DataFrame) -> float:
-        chosen = group.assign(_d=group["t"].abs()).sort_values(["_d", "t"], kind="stable").iloc[0]
-        self.values_used += 1
-        if len(group) > 1:
-            self.out.add(
-                "warning",
-                chosen["file"],
-                chosen["row"],
-                chosen["column"],
-                f"batch {batch}, tag {chosen['tag']}: {len(group)} records; the one closest to the batch "
-                f"start (row {int(chosen['row'])}, t = {chosen['t']:g} {self.plan.time_units}) is used, "
-                f"{len(group) - 1} ignored",
-                batch,
-            )
-            self.out.dropped["unused_initial"] += len(group) - 1
-        return float(chosen["value"])
-
-    def _phases(self, batch: str, records: pd.DataFrame) -> list[tuple[str, float]]:
-        if records.empty:
-            return []
-        records = records.sort_values("t", kind="stable")
-        text = records["text"].to_numpy(dtype=object)
-        t = records["t"].to_numpy(dtype=float)
-        self.values_used += len(records)
-        change = np.append(True, text[1:] != text[:-1])
-        names, starts = text[change], t[change]
-        before = starts <= 0
-        if before.sum() > 1:
-            first = records.iloc[0]
-            self.out.add(
-                "info",
-                first["file"],
-                first["row"],
-                first["column"],
-                f"batch {batch}: phases {', '.join(names[before][:-1])} ended before the batch start and are left out",
-                batch,
-            )
-        keep = ~before
-        if before.any():
-            keep[np.flatnonzero(before)[-1]] = True  # the phase in progress at t = 0
-        starts = np.where(starts < 0, 0.0, starts)
-        return [(str(n), float(s)) for n, s in zip(names[keep], starts[keep])]

@@ -1,157 +1,49 @@
-"""Read batch-record files (CSV, Excel, Parquet; wide or long) into one canonical long frame.
+"""Batch-record files (CSV, Excel, Parquet; wide or long) as one canonical long frame of records.
 
 Shapes
     wide  one row per time point: batch, time, then one column per tag;
     long  one row per value: batch, tag, time, value and optionally unit.
 
 Row numbers are spreadsheet-style for every format: the header is row 1 and the first data row
-is row 2 (CSV: the line number; Excel: the sheet row; Parquet: record index + 2).
+is row 2 (CSV: the line on which the record starts; Excel: the sheet row; Parquet: record index + 2).
+``tables.read_table`` reads a file into plain cells; :func:`to_long` turns them into records.
 
 :func:`to_long` returns a frame with the columns of ``RECORD_COLUMNS``:
 ``batch, tag, file, row, column`` (provenance), ``clock`` (datetime64[ns], UTC when the text had an
 offset, NaT for elapsed files), ``elapsed`` (float, model time units, NaN for date-time files),
-``value`` (float, in the file's units), ``text`` (phase-marker text) and ``unit`` (the row's unit
-text in long files with a unit column, else None). Values it cannot use are dropped here and
-reported through :class:`Collector`: missing batch ids, unreadable or negative times, empty
-cells, text in numeric tags and infinities. Time that goes backwards in file order is an error but
-the values are kept (they are sorted by time later).
+``value`` (float, in the file's units), ``text`` (phase-marker text), ``unit`` (the row's unit
+text in long files with a unit column, else None) and ``offset`` (the UTC offset of the time text,
+or None). Values it cannot use are dropped here and reported through :class:`Collector`: missing
+batch ids, unreadable, refused (``now``), implausible or negative times, empty cells, text in
+numeric tags and infinities. Time that goes backwards in file order is an error but the values are
+kept (they are sorted by time later). It also counts the values read (``count_values``) and rejects
+a file that lacks a required column.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+import decimal
 
 import numpy as np
 import pandas as pd
 
+from .issues import Collector, Issue, by_batch, rows_text, shown, values_text
+from .plausibility import column_warnings
+from .tables import Table, count_values, filled, read_table
 from .tagmap import FileSpec
+from .timestamps import NEGATIVE, OUTSIDE, REFUSED, TOO_LATE, UNREADABLE, parse_clock, window_text
+from .timestamps import OK as TIME_OK
 
-RECORD_COLUMNS = ["batch", "tag", "file", "row", "column", "clock", "elapsed", "value", "text", "unit"]
+RECORD_COLUMNS = ["batch", "tag", "file", "row", "column", "clock", "elapsed", "value", "text", "unit", "offset"]
 OK, EMPTY, NON_NUMERIC, INFINITE = 0, 1, 2, 3
-
-
-@dataclass
-class Issue:
-    """One problem found in the records; ``row`` is spreadsheet-style (header = row 1)."""
-
-    severity: str  # "error" | "warning" | "info"
-    file: str  # file name as given in the tag map (or the tag map itself)
-    row: int | None
-    column: str | None
-    message: str
-    batch: str | None = None
-
-    def where(self) -> str:
-        return ":".join([self.file] + [str(x) for x in (self.row, self.column) if x is not None])
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class Collector:
-    """Issues and counts of dropped values, filled while importing."""
-
-    issues: list[Issue] = field(default_factory=list)
-    dropped: Counter = field(default_factory=Counter)
-    seen_tags: set = field(default_factory=set)  # tag-map tags found in some file
-
-    def add(
-        self, severity: str, file: str, row: int | None, column: str | None, message: str, batch: str | None = None
-    ):
-        self.issues.append(
-            Issue(
-                severity,
-                file,
-                None if row is None else int(row),
-                column,
-                message,
-                None if batch is None else str(batch),
-            )
-        )
-
-    def rows(
-        self,
-        severity: str,
-        records: pd.DataFrame,
-        keys: list[str],
-        message: Callable[[pd.DataFrame], str],
-        reason: str | None = None,
-    ):
-        """One issue per group of ``records`` by ``keys`` (always within one file and column), at its first row.
-
-        ``reason`` counts every record as a dropped value under that name.
-        """
-        if records.empty:
-            return
-        if reason:
-            self.dropped[reason] += len(records)
-        for _, group in records.groupby(["file", "column"] + keys, sort=False, dropna=False):
-            batches = group["batch"].dropna().unique()
-            first = group.loc[group["row"].idxmin()]
-            self.add(
-                severity,
-                first["file"],
-                first["row"],
-                first["column"],
-                message(group),
-                batches[0] if len(batches) == 1 else None,
-            )
-
-
-def rows_text(rows) -> str:
-    """``row 5`` or ``rows 5, 9, 12 and 40 more``."""
-    rows = sorted(set(int(r) for r in rows))
-    if len(rows) == 1:
-        return f"row {rows[0]}"
-    shown = ", ".join(str(r) for r in rows[:5])
-    return f"rows {shown}" + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
-
-
-def by_batch(group: pd.DataFrame) -> str:
-    """`` in batch B2`` or `` in batches B1 (3), B4 (12)``."""
-    counts = group["batch"].value_counts(sort=False)
-    if len(counts) == 1:
-        return f" in batch {counts.index[0]}"
-    return " in batches " + ", ".join(f"{b} ({n})" for b, n in counts.items())
-
-
-def values_text(n: int) -> str:
-    return f"{n} value{'s' if n != 1 else ''}"
-
-
-# -- files ------------------------------------------------------------------------------------
-def read_table(path: Path, spec: FileSpec, label: str, out: Collector) -> pd.DataFrame | None:
-    """The file as a table of raw cells, indexed by spreadsheet row; None (and an error) if it cannot be read."""
-    if not path.is_file():
-        out.add("error", label, None, None, f"file not found: {path}")
-        return None
-    try:
-        if spec.format == "csv":
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skip_blank_lines=False)
-        elif spec.format == "xlsx":
-            table = pd.read_excel(
-                path, sheet_name=spec.sheet if spec.sheet is not None else 0, keep_default_na=False, na_values=[""]
-            )
-        else:
-            table = pd.read_parquet(path)
-    except Exception as exc:  # the readers raise many types (parser, zip, arrow, missing sheet)
-        out.add("error", label, None, None, f"cannot read the file: {type(exc).__name__}: {exc}")
-        return None
-    table.columns = [str(c) for c in table.columns]
-    table.index = np.arange(2, len(table) + 2)
-    return table[~table.isna().all(axis=1)]  # blank lines are not records
+__all__ = ["RECORD_COLUMNS", "Collector", "Issue", "Table", "read_table", "rows_text", "to_long", "values_text"]
 
 
 def _labels(column: pd.Series) -> np.ndarray:
     """Cells as text labels (batch ids, tags, units, phases); whole-number floats lose their ".0"; blanks are None."""
 
     def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
             return None
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
             v = int(v)
@@ -161,37 +53,68 @@ def _labels(column: pd.Series) -> np.ndarray:
     return np.array([one(v) for v in column.to_numpy(dtype=object)], dtype=object)
 
 
-def _clock(column: pd.Series) -> np.ndarray:
-    """Date-times as datetime64[ns] (offsets converted to UTC); anything else is NaT."""
-    if pd.api.types.is_datetime64_any_dtype(column):
-        parsed = column if column.dt.tz is None else column.dt.tz_convert("UTC").dt.tz_localize(None)
-        return parsed.to_numpy(dtype="datetime64[ns]")
-    out = np.full(len(column), np.datetime64("NaT"), dtype="datetime64[ns]")
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        return out
-    values = column.to_numpy(dtype=object)
-    is_text = np.array([isinstance(v, str) for v in values], dtype=bool)
-    is_time = np.array([isinstance(v, (_dt.datetime, np.datetime64)) for v in values], dtype=bool)
-    for mask, fmt in ((is_text, "ISO8601"), (is_time, None)):
-        if mask.any():
-            kwargs = {"format": fmt} if fmt else {}
-            parsed = pd.to_datetime(pd.Series(values[mask]), utc=True, errors="coerce", **kwargs)
-            out[mask] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    return out
-
-
 def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(float values, status OK/EMPTY/NON_NUMERIC/INFINITE) of a column of cells."""
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+    """(float values, status OK/EMPTY/NON_NUMERIC/INFINITE) of a column of cells; never raises.
+
+    Numbers are numbers; text is read as a number (``"nan"`` and blanks are empty); anything else
+    (a date-time, a boolean, a list turned into text) is not a number.
+    """
+    n = len(column)
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         values = column.to_numpy(dtype=float, na_value=np.nan)
         status = np.where(np.isnan(values), EMPTY, np.where(np.isinf(values), INFINITE, OK))
         return values, status
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    text = column.astype(object).where(column.notna(), "").astype(str).str.strip().str.lower()
-    empty = (text == "").to_numpy() | (text == "nan").to_numpy()
-    status = np.where(empty, EMPTY, np.where(np.isnan(values), NON_NUMERIC, np.where(np.isinf(values), INFINITE, OK)))
+    values = np.full(n, np.nan)
+    status = np.full(n, NON_NUMERIC)
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        status[column.isna().to_numpy()] = EMPTY
+        return values, status
+    cells = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(cells, skipna=True) in ("string", "empty"):  # text and blanks (CSV): fast path
+        text = np.asarray(column.notna().to_numpy(), dtype=bool)
+        status[~text] = EMPTY
+    else:
+        text = np.fromiter((isinstance(v, str) for v in cells), dtype=bool, count=n)
+        for k in np.flatnonzero(~text):
+            values[k], status[k] = _one_number(cells[k])
+    if text.any():
+        strings = cells[text]
+        try:
+            parsed = pd.to_numeric(pd.Series(strings, dtype=object), errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan
+            )
+        except (ValueError, TypeError, OverflowError):
+            parsed = np.array([_float_or_nan(v) for v in strings], dtype=float)
+        unread = np.isnan(parsed)
+        empty = np.zeros(len(strings), dtype=bool)
+        empty[unread] = [v.strip().lower() in ("", "nan") for v in strings[unread]]
+        status[text] = np.where(empty, EMPTY, np.where(unread, NON_NUMERIC, np.where(np.isinf(parsed), INFINITE, OK)))
+        values[text] = parsed
     values = np.where(status == OK, values, np.nan)
     return values, status
+
+
+def _one_number(value) -> tuple[float, int]:
+    if value is None or (isinstance(value, (float, np.floating)) and np.isnan(value)):
+        return np.nan, EMPTY
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating, decimal.Decimal)
+    ):
+        return np.nan, EMPTY if pd.isna(value) is True else NON_NUMERIC
+    try:
+        x = float(value)
+    except (OverflowError, decimal.InvalidOperation):
+        return np.nan, INFINITE
+    if np.isnan(x):
+        return np.nan, EMPTY
+    return (x, OK) if np.isfinite(x) else (np.nan, INFINITE)
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except (ValueError, OverflowError):
+        return np.nan
 
 
 def _texts(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -201,38 +124,38 @@ def _texts(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cell_text(value) -> str:
-    return "an empty cell" if pd.isna(value) else f"'{value}'"
+    return "an empty cell" if value is None or (not isinstance(value, str) and pd.isna(value)) else shown(value)
 
 
-def _missing_columns(table: pd.DataFrame, spec: FileSpec, label: str, out: Collector) -> bool:
-    required = [spec.time_column] + ([] if spec.batch else [spec.batch_column])
-    if spec.shape == "long":
-        required += [spec.tag_column, spec.value_column] + ([spec.unit_column] if spec.unit_column else [])
-    missing = [c for c in required if c not in table.columns]
-    for c in missing:
-        out.add(
-            "error",
-            label,
-            1,
-            c,
-            f"missing column '{c}' (the file has: {', '.join(table.columns)}); "
-            f"none of its {len(table)} rows are imported",
+def _missing_columns(table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, str], out: Collector) -> bool:
+    """Reject the file (an error per missing column, its rows and values counted) when a required column is missing."""
+    missing = [c for c in spec.column_roles().values() if c not in table.columns]
+    if not missing:
+        return False
+    values = count_values(table, spec, roles)
+    for k, c in enumerate(missing):
+        message = (
+            f"missing column '{c}' (the file has: {', '.join(map(str, table.columns[:30]))}); "
+            f"none of its {len(table)} rows are imported"
         )
-    if missing:
-        out.dropped["file_skipped_rows"] += len(table)
-    return bool(missing)
+        if k == 0:
+            out.reject(label, len(table), values, message, 1, c)
+        else:
+            out.add("error", label, 1, c, message)
+    return True
 
 
 def _wide_records(
     table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, str], out: Collector
 ) -> pd.DataFrame:
-    """One record per (row, mapped tag column); unmapped columns are reported and ignored."""
-    fixed = {spec.time_column} | ({spec.batch_column} if not spec.batch else set())
+    """One record per (row, mapped tag column), without the empty cells of phase markers (no change);
+    unmapped columns are reported and ignored."""
+    fixed = spec.fixed_columns()
     known = [c for c in table.columns if c in roles and c not in fixed]
     out.seen_tags.update(known)
     for c in table.columns:
         if c not in fixed and c not in roles:
-            n = int(table[c].notna().sum())
+            n = int(filled(table[c]).sum())
             out.add("warning", label, 1, c, f"column '{c}' is not in the tag map; ignored ({values_text(n)})")
             out.dropped["unmapped"] += n
     n = len(table)
@@ -248,7 +171,7 @@ def _wide_records(
             texts.append(np.full(n, None, dtype=object))
         status.append(s)
     k = len(known)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "tag": np.repeat(np.array(known, dtype=object), n),
             "column": np.repeat(np.array(known, dtype=object), n),
@@ -262,6 +185,8 @@ def _wide_records(
             else np.zeros(0, dtype=object),
         }
     )
+    blank_marker = (frame["tag"].map(roles).to_numpy() == "phase") & (frame["_status"].to_numpy() == EMPTY)
+    return frame[~blank_marker]
 
 
 def _long_records(
@@ -289,7 +214,7 @@ def _long_records(
             label,
             int(where.min()),
             spec.tag_column,
-            f"tag '{tag}' is not in the tag map; {len(where)} rows ignored (first at row {int(where.min())})",
+            f"tag {shown(tag)} is not in the tag map; {len(where)} rows ignored (first at row {int(where.min())})",
         )
         out.dropped["unmapped"] += len(where)
     role = pd.Series(tags, dtype=object).map(roles).to_numpy(dtype=object)
@@ -313,33 +238,63 @@ def _long_records(
     return frame[pd.notna(role)]
 
 
+def _time_status(table: pd.DataFrame, spec: FileSpec, elapsed_factor: float, max_elapsed: float):
+    """(clock, elapsed, status, offset) of every row: see timestamps.parse_clock and the elapsed rules."""
+    n = len(table)
+    cells = table[spec.time_column]
+    if spec.time_format == "datetime":
+        clock, status, offset = parse_clock(cells)
+        return clock, np.full(n, np.nan), status, offset
+    raw, number = _numbers(cells)
+    with np.errstate(over="ignore", invalid="ignore"):
+        elapsed = raw * elapsed_factor
+    status = np.where(number == OK, TIME_OK, UNREADABLE).astype(np.int8)
+    status[(status == TIME_OK) & (elapsed < 0)] = NEGATIVE
+    status[(status == TIME_OK) & ~(elapsed <= max_elapsed)] = TOO_LATE  # also inf after the conversion
+    clock = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    return clock, np.where(status == TIME_OK, elapsed, np.nan), status, np.full(n, None, dtype=object)
+
+
 def to_long(
-    table: pd.DataFrame, spec: FileSpec, label: str, roles: dict[str, str], elapsed_factor: float, out: Collector
+    table: pd.DataFrame,
+    spec: FileSpec,
+    label: str,
+    roles: dict[str, str],
+    elapsed_factor: float,
+    out: Collector,
+    max_elapsed: float = np.inf,
 ) -> pd.DataFrame:
-    """The canonical records of one file (see the module docstring); problems go to ``out``."""
-    if _missing_columns(table, spec, label, out):
+    """The canonical records of one file (see the module docstring); problems go to ``out``.
+
+    ``max_elapsed`` is the longest plausible elapsed time in model time units (timestamps.elapsed_limit).
+    """
+    if _missing_columns(table, spec, label, roles, out):
         return pd.DataFrame(columns=RECORD_COLUMNS)
+    out.rows_read += len(table)
+    out.values_read += count_values(table, spec, roles)
     rows = table.index.to_numpy()
     batch = np.full(len(table), spec.batch, dtype=object) if spec.batch else _labels(table[spec.batch_column])
+    clock, elapsed, time_status, offset = _time_status(table, spec, elapsed_factor, max_elapsed)
     time_cells = table[spec.time_column]
-    if spec.time_format == "datetime":
-        clock = _clock(time_cells)
-        elapsed = np.full(len(table), np.nan)
-        time_ok = ~np.isnat(clock)
-    else:
-        clock = np.full(len(table), np.datetime64("NaT"), dtype="datetime64[ns]")
-        raw, status = _numbers(time_cells)
-        elapsed = raw * elapsed_factor
-        time_ok = status == OK
     records = (_wide_records if spec.shape == "wide" else _long_records)(table, spec, label, roles, out)
-    cell = records.pop("_cell").to_numpy()
+    cell = records["_cell"].to_numpy()
+    unreadable = None
+    if spec.shape == "wide":
+        unreadable = {}
+        for tag, group in records[records["_status"].to_numpy() == NON_NUMERIC].groupby("tag", sort=False):
+            mask = np.zeros(len(table), dtype=bool)
+            mask[group["_cell"].to_numpy()] = True
+            unreadable[tag] = mask
+    column_warnings(table, spec, roles, label, time_status, out, unreadable)
+    records = records.drop(columns="_cell")
     records = records.assign(
         batch=batch[cell],
         file=label,
         row=rows[cell],
         clock=clock[cell],
         elapsed=elapsed[cell],
-        _time_ok=time_ok[cell],
+        offset=offset[cell],
+        _time=time_status[cell],
         _time_raw=time_cells.to_numpy(dtype=object)[cell],
     )
     status = records["_status"].to_numpy()
@@ -354,33 +309,68 @@ def to_long(
             out.rows(severity, subset, keys, message, reason)
             bad |= mask
 
-    batch_col = spec.batch_column
+    def first_time(g) -> str:
+        return _cell_text(g.loc[g.row.idxmin(), "_time_raw"])
+
+    when = records["_time"].to_numpy()
     drop(
         has_value & pd.isna(records["batch"]).to_numpy(),
         "error",
         [],
         lambda g: f"no batch id: {values_text(len(g))} dropped ({rows_text(g.row)})",
         "no_batch",
-        batch_col,
+        spec.batch_column,
     )
     what = "date-time" if spec.time_format == "datetime" else f"number of {spec.elapsed_units}"
     drop(
-        has_value & ~records["_time_ok"].to_numpy(),
+        has_value & (when == UNREADABLE),
         "error",
         ["batch"],
         lambda g: (
-            f"cannot read {_cell_text(g.loc[g.row.idxmin(), '_time_raw'])} as a {what}{by_batch(g)}: "
-            f"{values_text(len(g))} dropped ({rows_text(g.row)})"
+            f"cannot read {first_time(g)} as a {what}{by_batch(g)}: {values_text(len(g))} dropped ({rows_text(g.row)})"
         ),
         "bad_time",
         spec.time_column,
     )
     drop(
-        has_value & (records["elapsed"].to_numpy() < 0),
+        has_value & (when == REFUSED),
         "error",
         ["batch"],
         lambda g: (
-            f"negative elapsed time {g.loc[g.row.idxmin(), '_time_raw']}{by_batch(g)}: "
+            f"{first_time(g)} is not a time stamp (now, today, yesterday and tomorrow are refused: they name a moving "
+            f"time){by_batch(g)}: {values_text(len(g))} dropped ({rows_text(g.row)})"
+        ),
+        "bad_time",
+        spec.time_column,
+    )
+    drop(
+        has_value & (when == OUTSIDE),
+        "error",
+        ["batch"],
+        lambda g: (
+            f"{first_time(g)} is outside the plausible window {window_text()}{by_batch(g)}: "
+            f"{values_text(len(g))} dropped ({rows_text(g.row)})"
+        ),
+        "implausible_time",
+        spec.time_column,
+    )
+    drop(
+        has_value & (when == TOO_LATE),
+        "error",
+        ["batch"],
+        lambda g: (
+            f"elapsed time {first_time(g)} {spec.elapsed_units} is beyond any plausible batch (more than "
+            f"{max_elapsed:g} in the model's time units){by_batch(g)}: {values_text(len(g))} dropped ({rows_text(g.row)})"
+        ),
+        "implausible_time",
+        spec.time_column,
+    )
+    drop(
+        has_value & (when == NEGATIVE),
+        "error",
+        ["batch"],
+        lambda g: (
+            f"negative elapsed time {str(g.loc[g.row.idxmin(), '_time_raw'])[:40]}{by_batch(g)}: "
             f"{values_text(len(g))} dropped ({rows_text(g.row)})"
         ),
         "negative_time",
@@ -392,7 +382,7 @@ def to_long(
         ["tag", "batch"],
         lambda g: (
             f"tag {g.tag.iat[0]}: not a number: "
-            + ", ".join(repr(str(v)) for v in pd.unique(g["_raw"])[:5])
+            + ", ".join(shown(v) for v in pd.unique(g["_raw"].astype(str))[:5])
             + f"{by_batch(g)}; {values_text(len(g))} dropped ({rows_text(g.row)})"
         ),
         "non_numeric",
@@ -406,9 +396,8 @@ def to_long(
         ),
         "inf",
     )
-    nan_cells = (status == EMPTY) & (records["tag"].map(roles).to_numpy() != "phase")  # empty phase cells: no marker
     drop(
-        nan_cells,
+        status == EMPTY,
         "warning",
         ["tag"],
         lambda g: (
@@ -417,7 +406,7 @@ def to_long(
         ),
         "nan",
     )
-    kept = records[~bad & has_value]
+    kept = records[~bad]
     _check_time_order(kept, spec, label, out)
     return kept[RECORD_COLUMNS].reset_index(drop=True)
 
@@ -441,7 +430,7 @@ def _check_time_order(records: pd.DataFrame, spec: FileSpec, label: str, out: Co
             first["row"],
             spec.time_column,
             f"time goes backwards in batch {first['batch']},{tag} at row {int(first['row'])} "
-            f"('{first['_time_raw']}' is earlier than a row above it); "
+            f"({shown(first['_time_raw'])} is earlier than a row above it); "
             f"{len(group)} row{'s' if len(group) > 1 else ''} out of order "
             "(values kept and sorted by time)",
             first["batch"],

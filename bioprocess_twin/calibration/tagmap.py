@@ -20,10 +20,12 @@ Every problem raises :class:`~bioprocess_twin.core.spec.SpecError` naming the fi
 from __future__ import annotations
 
 import difflib
+import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import numpy as np
@@ -41,24 +43,51 @@ OFFSET_SCALE_STEP = 1e6
 
 
 # -- units ------------------------------------------------------------------------------------
+#: a leading scale factor of tag units ("1e6/mL", "1e6 cells/mL"); the rest goes to pint's unit parser
+_SCALE_THEN_UNITS = re.compile(r"^\s*((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*(.*?)\s*$")
+
+
 def unit_quantity(units: str) -> pint.Quantity:
-    """``units`` as a quantity of one unit; scale factors are allowed ("1e6/mL"); "" or "1" is dimensionless."""
+    """``units`` as a quantity of one unit; scale factors are allowed ("1e6/mL"); "" or "1" is dimensionless.
+
+    The text never reaches pint's expression evaluator (which computes ``10**10**10`` without bound):
+    a leading number is read here and the rest must be a unit (``core.units.parse_units``). Raises
+    UnitsError on anything else, including exponents or scales that are not finite.
+    """
     text = str(units).strip()
     if text in ("", "1"):
         return ureg.Quantity(1.0, "dimensionless")
+    scale, unit = 1.0, None
     try:
-        return ureg.Quantity(1.0, parse_units(text))
+        unit = parse_units(text)
     except UnitsError:
-        pass
+        match = _SCALE_THEN_UNITS.match(text)
+        if match:
+            scale, rest = float(match.group(1)), match.group(2)
+            try:
+                unit = parse_units("1" + rest if rest.startswith("/") else rest or "dimensionless")
+            except UnitsError:
+                unit = None
+    if unit is None:
+        raise UnitsError(f"unknown units '{_clip(text)}'")
     try:
-        value = ureg.parse_expression(text)
-    except Exception:  # pint raises several unrelated types on bad text
-        raise UnitsError(f"unknown units '{text}'") from None
-    if isinstance(value, pint.Quantity) and np.isfinite(float(value.magnitude)) and value.magnitude > 0:
-        return ureg.Quantity(float(value.magnitude), value.units)
-    if isinstance(value, (int, float)) and value > 0:
-        return ureg.Quantity(float(value), "dimensionless")
-    raise UnitsError(f"unknown units '{text}'")
+        quantity = ureg.Quantity(scale, unit)
+        base = float(quantity.to_base_units().magnitude)
+        powers = [float(p) for p in unit.dimensionality.values()]
+        offset = float(ureg.Quantity(0.0, unit).to_base_units().magnitude) != 0.0  # degC, degF
+    except Exception:  # pint raises several unrelated types on odd units
+        raise UnitsError(f"unknown units '{_clip(text)}'") from None
+    if not (math.isfinite(scale) and scale > 0 and math.isfinite(base) and base != 0.0):
+        raise UnitsError(f"units '{_clip(text)}' have a scale that is zero or not finite")
+    if not all(math.isfinite(p) for p in powers):
+        raise UnitsError(f"units '{_clip(text)}' have a power that is not finite")
+    if offset and scale != 1.0:
+        raise UnitsError(f"units '{_clip(text)}': a scale factor cannot go with an offset unit (degC, degF)")
+    return quantity
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -76,45 +105,56 @@ class Conversion:
 def conversion(from_units: str, to_units: str, molar_mass: float | None = None) -> Conversion:
     """The conversion from ``from_units`` to ``to_units``; ``molar_mass`` (g/mol) bridges mass and amount.
 
-    Raises UnitsError naming both units when they are unknown or do not convert.
+    Raises UnitsError naming both units when they are unknown or do not convert (an offset unit such
+    as degC against a mass concentration included); never another exception.
     """
     source, target = unit_quantity(from_units), unit_quantity(to_units)
+    try:
+        return _affine(source, target, from_units, to_units, molar_mass)
+    except UnitsError:
+        raise
+    except Exception as exc:  # pint's offset-unit and arithmetic errors, overflow
+        raise UnitsError(f"'{_clip(from_units)}' cannot be converted to '{_clip(to_units)}': {exc}") from None
+
+
+def _affine(source, target, from_units: str, to_units: str, molar_mass: float | None) -> Conversion:
     mass_per_amount = ureg.Quantity(molar_mass, "g/mol") if molar_mass else None
-    dim = source.dimensionality
+    dim, wanted = source.dimensionality, target.dimensionality
+    per_mol = ureg.get_dimensionality("g/mol")
 
     def bridge(q):
         return q
 
-    if dim != target.dimensionality:
-        if mass_per_amount is not None and (source / mass_per_amount).dimensionality == target.dimensionality:
+    if dim != wanted:
+        if mass_per_amount is not None and dim / per_mol == wanted:
 
             def bridge(q):
                 return q / mass_per_amount
-        elif mass_per_amount is not None and (source * mass_per_amount).dimensionality == target.dimensionality:
+        elif mass_per_amount is not None and dim * per_mol == wanted:
 
             def bridge(q):
                 return q * mass_per_amount
         else:
-            ratio = (source / target).dimensionality
+            ratio = dim / wanted
             hint = (
                 "; a mass <-> amount conversion needs the tag's molar_mass"
-                if not mass_per_amount
-                and ratio in (ureg.Quantity(1, "g/mol").dimensionality, ureg.Quantity(1, "mol/g").dimensionality)
+                if not mass_per_amount and ratio in (per_mol, 1 / per_mol)
                 else ""
             )
-            raise UnitsError(f"'{from_units}' cannot be converted to '{to_units}'{hint}")
+            raise UnitsError(f"'{_clip(from_units)}' cannot be converted to '{_clip(to_units)}'{hint}")
 
     def convert(x: float) -> float:
         q = bridge(ureg.Quantity(x * source.magnitude, source.units))
         return float(q.to(target.units).magnitude) / target.magnitude
 
-    try:
-        zero = convert(0.0)
-        if zero == 0.0:
-            return Conversion(convert(1.0), 0.0)
-        return Conversion((convert(OFFSET_SCALE_STEP) - zero) / OFFSET_SCALE_STEP, zero)  # offset units
-    except pint.errors.PintError as exc:  # e.g. an offset unit with a molar mass
-        raise UnitsError(f"'{from_units}' cannot be converted to '{to_units}': {exc}") from None
+    zero = convert(0.0)
+    if zero == 0.0:
+        result = Conversion(convert(1.0), 0.0)
+    else:
+        result = Conversion((convert(OFFSET_SCALE_STEP) - zero) / OFFSET_SCALE_STEP, zero)  # offset units
+    if not (math.isfinite(result.scale) and result.scale != 0.0 and math.isfinite(result.offset)):
+        raise UnitsError(f"'{_clip(from_units)}' to '{_clip(to_units)}' is not a finite, non-zero factor")
+    return result
 
 
 # -- schema -----------------------------------------------------------------------------------
@@ -157,6 +197,21 @@ class FileSpec(BaseModel):
         if self.shape == "wide" and self.unit_column is not None:
             raise ValueError("'unit_column' is only for long files (wide files take each tag's units)")
         return self
+
+    def column_roles(self) -> dict[str, str]:
+        """The file's fixed columns by field: batch (unless ``batch`` is given), time and, in long files,
+        tag, value and unit."""
+        roles = {"time_column": self.time_column}
+        if not self.batch:
+            roles["batch_column"] = self.batch_column
+        if self.shape == "long":
+            roles |= {"tag_column": self.tag_column, "value_column": self.value_column}
+            if self.unit_column:
+                roles["unit_column"] = self.unit_column
+        return roles
+
+    def fixed_columns(self) -> set[str]:
+        return set(self.column_roles().values())
 
     @property
     def format(self) -> str:
@@ -291,8 +346,64 @@ def parse_tag_map(data: Any, source: str = "tag map") -> TagMap:
         raise SpecError(
             source, [(_field(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
         ) from None
+    errors = structure_errors(tag_map)
+    if errors:
+        raise SpecError(source, errors)
     tag_map._source = source
     return tag_map
+
+
+def tag_key(tag: str) -> str:
+    """The spelling-free form of a tag name: Unicode NFKC, no surrounding spaces, case folded (plant
+    historians treat tag names without regard to case)."""
+    return unicodedata.normalize("NFKC", tag).strip().casefold()
+
+
+def structure_errors(tag_map: TagMap) -> list[tuple[str, str]]:
+    """Where one file column or one plant tag would be read twice, or never: ``(field, message)``.
+
+    - a file's fixed columns (batch, time, tag, value, unit) must be different columns;
+    - the same file (and sheet) may be listed once;
+    - two tags may not differ only in case, surrounding spaces or Unicode form (long files match
+      tags in trimmed cells, so one of them would never be read, or both from one column);
+    - a tag may not carry the name of a wide file's batch or time column.
+    """
+    errors: list[tuple[str, str]] = []
+    seen_files: dict[tuple, int] = {}
+    for i, f in enumerate(tag_map.files):
+        by_column: dict[str, str] = {}
+        for role, column in f.column_roles().items():
+            if column in by_column:
+                errors.append(
+                    (f"files[{i}].{role}", f"'{column}' is already the {by_column[column]}: use another column")
+                )
+            else:
+                by_column[column] = role
+        key = (PurePosixPath(f.path.replace("\\", "/")).as_posix(), f.sheet)
+        if key in seen_files:
+            errors.append((f"files[{i}].path", f"the same file as files[{seen_files[key]}]: list each file once"))
+        seen_files.setdefault(key, i)
+    seen_tags: dict[str, str] = {}
+    for tag in tag_map.tags:
+        key = tag_key(tag)
+        if not key:
+            errors.append((f"tags.{tag}", "a tag name cannot be empty"))
+        elif key in seen_tags:
+            errors.append(
+                (
+                    f"tags.{tag}",
+                    f"the same tag as '{seen_tags[key]}' (they differ only in case, spaces or Unicode form); "
+                    "give each plant tag once",
+                )
+            )
+        else:
+            seen_tags[key] = tag
+        for i, f in enumerate(tag_map.files):
+            if f.shape == "wide" and tag in f.fixed_columns():
+                errors.append(
+                    (f"tags.{tag}", f"is the batch or time column of files[{i}] ({f.path}), so it can never be read")
+                )
+    return errors
 
 
 def load_tag_map(path: str | Path) -> TagMap:
@@ -314,6 +425,7 @@ class TagPlan:
     cumulative: bool = False
     range: tuple[float, float] | None = None
     molar_mass: float | None = None
+    bounds: tuple[float, float] = (-math.inf, math.inf)  # the target's physical bounds, in model units (a rate)
 
 
 @dataclass(frozen=True)
@@ -324,6 +436,15 @@ class ModelPlan:
     hours_to_model: float | None  # factor from hours to model time units (None: time is dimensionless)
     elapsed_to_model: dict[int, float]  # file index -> factor from its elapsed_units to model time units
     time_units: str
+
+
+def model_bounds(model, name: str) -> tuple[float, float]:
+    """The physical bounds ``(lo, hi)`` of a model variable in its declared units (``Model.bounds_of``:
+    parameters, inputs, states, outputs); ``(-inf, inf)`` for a name the model does not declare."""
+    try:
+        return model.bounds_of(name)
+    except KeyError:
+        return (-math.inf, math.inf)
 
 
 def _scalar_names(variables) -> list[str]:
@@ -382,7 +503,16 @@ def resolve_tags(tag_map: TagMap, model) -> ModelPlan:
             errors.append((f"tags.{tag}.units", f"{exc}: {what}"))
             continue
         plans[tag] = TagPlan(
-            tag, role, target, spec.units, model_units, to_model, spec.cumulative, spec.range, spec.molar_mass
+            tag,
+            role,
+            target,
+            spec.units,
+            model_units,
+            to_model,
+            spec.cumulative,
+            spec.range,
+            spec.molar_mass,
+            model_bounds(model, target),
         )
     hours = None
     try:

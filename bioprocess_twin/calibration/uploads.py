@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..core.parameters import ParameterError
+from ..core.paths import confined_path
 from ..core.spec import read_spec_file
 from .tagmap import FILE_SUFFIXES, TagMap, load_tag_map
 
@@ -52,15 +53,24 @@ class ReplacedTagMap:
 
 
 def replace_tag_map_file(
-    tag_map: str | Path, replaces: str, filename: str | None, data: bytes, folder: str | Path
+    tag_map: str | Path,
+    replaces: str,
+    filename: str | None,
+    data: bytes,
+    folder: str | Path,
+    *,
+    allow_outside: bool = False,
 ) -> ReplacedTagMap:
     """Copy the tag map at ``tag_map`` and its files into ``folder``, with ``data`` (a file called
     ``filename``) in place of its file ``replaces``.
 
     The upload keeps its (made safe) name so import reports name it; a clash with another file of the
     tag map gets the prefix ``upload_``. An Excel ``sheet`` is dropped when a non-Excel file replaces an
-    Excel one. Raises ParameterError on ``replaces`` (not a file of the tag map) or on the file name
-    (a type the importer does not read), and SpecError when the copy is not a valid tag map.
+    Excel one. The files copied must lie inside the tag map's folder (``core.paths.confined_path``)
+    unless the caller trusts the tag map (``allow_outside=True``). Raises ParameterError on
+    ``replaces`` (not a file of the tag map), on the file name (a type the importer does not read)
+    or on ``files.<i>.path`` (a path that leaves the folder), and SpecError when the copy is not a
+    valid tag map. Nothing is written before the paths are checked.
     """
     original, folder = Path(tag_map), Path(folder)
     raw = read_spec_file(original)
@@ -76,6 +86,19 @@ def replace_tag_map_file(
         raise ParameterError([(filename or "upload", "upload a CSV, Excel (.xlsx) or Parquet file")])
     if name in {Path(str(p)).name for p in paths if p != replaces}:
         name = f"upload_{name}"
+    sources, errors = {}, []
+    for k, entry in enumerate(entries):
+        if entry["path"] != replaces:
+            try:
+                sources[k] = confined_path(
+                    str(entry["path"]), original.parent, f"files.{k}.path", allow_outside=allow_outside
+                )
+            except ParameterError as exc:
+                errors += exc.errors
+            except (OSError, RuntimeError, ValueError) as exc:  # a symbolic-link loop, a name the system refuses
+                errors.append((f"files.{k}.path", f"cannot be resolved: {exc}"))
+    if errors:
+        raise ParameterError(errors, f"tag map {original.name}")
     folder.mkdir(parents=True, exist_ok=True)
     used = {name}
     for k, entry in enumerate(entries):
@@ -85,14 +108,20 @@ def replace_tag_map_file(
             if Path(name).suffix.lower() not in EXCEL_SUFFIXES:
                 entry.pop("sheet", None)
         else:
-            source = original.parent / str(entry["path"])
             copied = Path(str(entry["path"])).name
             if copied in used:  # two files of the same name in different folders: keep both
                 copied = f"{k}_{copied}"
             used.add(copied)
             entry["path"] = copied
-            if source.is_file():
-                shutil.copyfile(source, folder / copied)
+            if _is_file(sources[k]):
+                shutil.copyfile(sources[k], folder / copied)
     copy = folder / original.name
     copy.write_text(yaml.safe_dump(raw, sort_keys=False))
     return ReplacedTagMap(copy, folder, name, replaces, load_tag_map(copy))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system
+        return False

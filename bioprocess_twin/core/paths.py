@@ -39,13 +39,16 @@ def confined_path(value: str | Path, base: str | Path, field: str, *, allow_outs
     ``allow_outside`` is the caller's opt-in for documents it trusts: any path is then accepted, a
     relative one still taken from ``base``.
     """
-    base = Path(base).resolve()
-    if allow_outside:
-        return (base / Path(str(value)).expanduser()).resolve()
-    reason = escape_reason(str(value))
-    if reason:
-        raise ParameterError([(field, f"'{_short(value)}' {reason}")])
-    resolved = (base / str(value)).resolve()
+    try:
+        base = Path(base).resolve()
+        if allow_outside:
+            return (base / Path(str(value)).expanduser()).resolve()
+        reason = escape_reason(str(value))
+        if reason:
+            raise ParameterError([(field, f"'{_short(value)}' {reason}")])
+        resolved = (base / str(value)).resolve()
+    except (RuntimeError, OSError) as exc:  # a symbolic-link loop, a name too long for the file system
+        raise ParameterError([(field, f"'{_short(value)}' cannot be resolved: {exc}")]) from None
     if not resolved.is_relative_to(base):
         raise ParameterError([(field, f"'{_short(value)}' leads outside the document's folder (a symbolic link)")])
     return resolved
