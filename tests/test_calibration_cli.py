@@ -77,16 +77,16 @@ def write_case(tmp_path, fault=None) -> Path:
         "error_models": {"X": {"kind": "proportional"}, "S": {"kind": "constant"}},
         "held_out": ["R5"],
         "profiles": ["mu_max"],
-        "save": {"root": "models"},
+        "save": {},
     }
     path = tmp_path / "calibration.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
 
 
-def test_calibrate_a_users_own_model_from_a_spec(tmp_path):
+def test_calibrate_a_users_own_model_from_a_spec(tmp_path, user_models_folder):
     spec = write_case(tmp_path)
-    res = runner.invoke(app, ["calibrate", str(spec), "--json"])
+    res = runner.invoke(app, ["calibrate", str(spec), "--json", "--allow-model-code"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["status"] == "ok" and doc["model"] == "monod_batch"
@@ -101,16 +101,17 @@ def test_calibrate_a_users_own_model_from_a_spec(tmp_path):
     skill = {v["output"]: v["skill"] for v in doc["validation"]["per_output"]}
     assert skill["X"] > 0.5 and skill["S"] > 0.5
     assert doc["error_models"]["X"]["b"] == pytest.approx(0.04, rel=0.35)
+    assert Path(doc["saved"]).parent == user_models_folder / "monod_batch"  # the user models folder, nowhere else
     saved = load_parameter_set(doc["saved"])
     assert saved["version"] == "1+cal.1" and saved["parameters"]["mu_max"] == pytest.approx(est["mu_max"]["value"])
     assert saved["provenance"]["data"]["files"] and saved["provenance"]["spec"]["held_out"] == ["R5"]
-    again = json.loads(runner.invoke(app, ["calibrate", str(spec), "--json"]).stdout)
+    again = json.loads(runner.invoke(app, ["calibrate", str(spec), "--json", "--allow-model-code"]).stdout)
     assert again["saved"].endswith("1+cal.2.yaml")  # a new version, never an overwrite
 
 
 def test_bad_data_exits_2_with_file_row_and_column(tmp_path):
     spec = write_case(tmp_path, fault="text")
-    res = runner.invoke(app, ["calibrate", str(spec), "--json"])
+    res = runner.invoke(app, ["calibrate", str(spec), "--json", "--allow-model-code"])
     assert res.exit_code == 2, res.output
     doc = json.loads(res.stdout)
     fields = [e["field"] for e in doc["errors"]]
@@ -122,7 +123,7 @@ def test_bad_spec_names_the_field(tmp_path):
     data = yaml.safe_load(spec.read_text())
     data["parameters"].append({"name": "mu_maks"})
     spec.write_text(yaml.safe_dump(data))
-    doc = json.loads(runner.invoke(app, ["calibrate", str(spec), "--json"]).stdout)
+    doc = json.loads(runner.invoke(app, ["calibrate", str(spec), "--json", "--allow-model-code"]).stdout)
     assert doc["status"] == "invalid" and doc["errors"][0]["field"] == "parameters.mu_maks"
     data["parameters"].pop()
     data["model"] = "cho_fed_batch"

@@ -81,3 +81,31 @@ def test_missing_file_exits_2(tmp_path):
     res = runner.invoke(app, ["line", "plan", str(tmp_path / "none.yaml")])
     assert res.exit_code == 2
     assert "file: not found" in res.stderr
+
+
+def test_line_files_outside_the_spec_folder_need_the_opt_in(tmp_path):
+    from bioprocess_twin.core.resources import shipped_models
+
+    line = yaml.safe_load((shipped_models() / "lines" / "adjuvant_only" / "1.0.0.yaml").read_text())
+    line["version"] = "../not-a-version"  # read only with the opt-in: then its own field is named
+    (tmp_path / "line.yaml").write_text(yaml.safe_dump(line))
+    data = yaml.safe_load(example_path("plans", "line_products.yaml").read_text())
+    for product in data["products"]:
+        product["from_line"]["line"] = "../line.yaml"
+    (tmp_path / "plans").mkdir()
+    spec = tmp_path / "plans" / "plan.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    res = runner.invoke(app, ["line", "plan", str(spec), "--json"])
+    assert res.exit_code == 2, res.output
+    fields = [e["field"] for e in json.loads(res.stdout)["errors"]]
+    assert fields == ["products.0.from_line.line", "products.1.from_line.line"]
+    res = runner.invoke(app, ["line", "plan", str(spec), "--json", "--allow-outside-paths"])
+    assert res.exit_code == 2, res.output
+    assert [e["field"] for e in json.loads(res.stdout)["errors"]] == ["products.0.from_line.version"]
+
+
+def test_a_module_type_no_product_uses_exits_2(tmp_path):
+    spec = write_spec(tmp_path, lambda d: d["products"][0]["steps"].pop(1))  # the filler is left unused
+    res = runner.invoke(app, ["line", "plan", str(spec), "--json"])
+    assert res.exit_code == 2, res.output
+    assert [e["field"] for e in json.loads(res.stdout)["errors"]] == ["module_types.1"]

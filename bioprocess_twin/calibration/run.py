@@ -1,8 +1,10 @@
 """One calibration from a spec: import, identifiability, estimation, uncertainty, fit, validation, save.
 
-:func:`calibrate` is what the CLI (``bioprocess-twin calibrate SPEC``) and the dashboard call.
+:func:`calibrate` is what the CLI (``bioprocess-twin calibrate SPEC``) and the dashboard call;
+:func:`prepare_calibration` is its first part, every check before the estimation.
 Data problems in the batches it uses stop it with a ParameterError that lists each one with its
-file, row and column; excluded batches may be faulty.
+file, row and column; excluded batches may be faulty. The spec's paths are confined to its folder and
+its ``model_file`` is refused unless the caller opts in (``allow_outside_paths``, ``allow_model_code``).
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from typing import Any
 import numpy as np
 
 from ..core.display import infinities_as_text
+from ..core.limits import limited
 from ..core.model import Model
 from ..core.parameters import ParameterError
 from ..core.results import json_safe
+from ..core.trajectory import TrajectoryError
 from .dataset import BatchRecords, load_batch_records
 from .estimation import Estimate, estimate
 from .goodness import fit_metrics, residual_checks, validate
-from .parameter_sets import save_parameter_set
+from .parameter_sets import save_parameter_set, saved_set_path
 from .problem import Problem
-from .spec import CalibrationSpec, resolve_model
+from .spec import CalibrationSpec, resolve_model, spec_paths
 from .uncertainty import identifiability, parameter_table, profile, standardised_jacobian
 
 
@@ -157,13 +161,44 @@ def _units(model: Model, unknown) -> str:
     return model.state(unknown.name).units
 
 
-def calibrate(
-    spec: CalibrationSpec, base: Path, progress: Callable[[float, str], None] | None = None, model: Model | None = None
-) -> CalibrationResult:
-    """Run ``spec`` (relative paths from ``base``). Raises ParameterError for bad specs or data."""
+@dataclass
+class PreparedCalibration:
+    """Everything :func:`calibrate` sets up before it estimates: the model, the records, the batches fitted
+    and held out, and the estimation problem."""
+
+    spec: CalibrationSpec
+    model: Model
+    records: BatchRecords
+    train: dict[str, Any]
+    held: dict[str, Any]
+    problem: Problem
+    seconds: dict[str, float]
+
+
+def prepare_calibration(
+    spec: CalibrationSpec,
+    base: Path,
+    model: Model | None = None,
+    *,
+    allow_model_code: bool = False,
+    allow_outside_paths: bool = False,
+) -> PreparedCalibration:
+    """Check ``spec`` against its model and records and set up the estimation, without estimating.
+
+    The spec's paths are confined to ``base`` unless ``allow_outside_paths``; its ``model_file`` runs only with
+    ``allow_model_code`` (a ``model`` given by the calling program is used as it is). When the spec saves, the
+    file it would write is checked now, not after the fit. Raises ParameterError naming the field, or the
+    file, row and column of bad data in the batches used."""
     tick = time.perf_counter()
-    model = model or resolve_model(spec, base)
-    records = load_batch_records(base / spec.data, model=model)
+    paths = spec_paths(
+        spec, base, allow_model_code=allow_model_code or model is not None, allow_outside_paths=allow_outside_paths
+    )
+    model = model or resolve_model(
+        spec, base, allow_model_code=allow_model_code, allow_outside_paths=allow_outside_paths
+    )
+    if spec.save is not None:
+        saved_set_path(model, spec.save)
+    records = load_batch_records(paths.data, model=model, allow_outside=allow_outside_paths)
     known = set(records.batches)
     unknown = [
         (f"{f}.{b}", "no such batch in the records")
@@ -191,13 +226,32 @@ def calibrate(
             ],
             "batch records (exclude faulty batches in the spec)",
         )
-    seconds = {"import": time.perf_counter() - tick}
     train = {b: records.batches[b] for b in fitted}
     held = {b: records.batches[b] for b in spec.held_out}
     problem = Problem(model, train, spec)
+    seconds = {"import": time.perf_counter() - tick}
+    return PreparedCalibration(spec, model, records, train, held, problem, seconds)
+
+
+@limited
+def calibrate(
+    spec: CalibrationSpec,
+    base: Path,
+    progress: Callable[[float, str], None] | None = None,
+    model: Model | None = None,
+    *,
+    allow_model_code: bool = False,
+    allow_outside_paths: bool = False,
+) -> CalibrationResult:
+    """Run ``spec`` (relative paths from ``base``, confined to it unless ``allow_outside_paths``; a
+    ``model_file`` runs only with ``allow_model_code``). Raises ParameterError for bad specs or data."""
+    ready = prepare_calibration(
+        spec, base, model, allow_model_code=allow_model_code, allow_outside_paths=allow_outside_paths
+    )
+    model, problem, seconds = ready.model, ready.problem, dict(ready.seconds)
     before = _identifiability_at_start(problem)
     tick = time.perf_counter()
-    est = estimate(model, train, spec, progress=_scaled(progress, 0.0, 0.8), problem=problem)
+    est = estimate(model, ready.train, spec, progress=_scaled(progress, 0.0, 0.8), problem=problem)
     seconds["estimation"] = time.perf_counter() - tick
     table, corr = parameter_table(est)
     after = identifiability(standardised_jacobian(est), [u.label for u in est.problem.unknowns])
@@ -211,11 +265,11 @@ def calibrate(
         except KeyError as exc:
             raise ParameterError([(f"profiles.{label}", exc.args[0])]) from None
     seconds["profiles"] = time.perf_counter() - tick
-    validation = validate(est, held, train) if held else None
+    validation = validate(est, ready.held, ready.train) if ready.held else None
     result = CalibrationResult(
         spec,
         model,
-        records,
+        ready.records,
         est,
         table,
         corr,
@@ -228,7 +282,7 @@ def calibrate(
         seconds=seconds,
     )
     if spec.save is not None and est.ok:
-        result.saved = str(save_parameter_set(result, base))
+        result.saved = str(save_parameter_set(result))
     if progress:
         progress(1.0, "done")
     return result
@@ -239,7 +293,12 @@ def _identifiability_at_start(problem: Problem) -> dict[str, Any]:
     typical measured value (the error model is not known before the fit)."""
     u = problem.start()
     problem.check_start(u)
-    pred, jac = problem.predict_with_jacobian(u)
+    try:
+        pred, jac = problem.predict_with_jacobian(u)
+    except TrajectoryError as exc:
+        raise ParameterError(
+            [("parameters", f"the model's sensitivities fail at the starting values: {exc}")]
+        ) from None
     sigma = np.empty(problem.n_obs)
     outputs, y = problem.output_of, problem.y
     for o, em in problem.error_models.items():

@@ -10,30 +10,49 @@ import typer
 from .app import app
 from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, progress_printer, run_and_report
 
+ALLOW_MODEL_CODE_OPTION = typer.Option(
+    False,
+    "--allow-model-code",
+    help="run the Python file named by `model_file:` (trusted input: only for a spec and code you trust)",
+)
+ALLOW_OUTSIDE_PATHS_OPTION = typer.Option(
+    False,
+    "--allow-outside-paths",
+    help="let the spec's `data:` and `model_file:` name files outside its own folder (absolute paths, '..'); "
+    "only for a spec you trust",
+)
+
 
 @app.command(
     help="Calibrate the model named in SPEC (YAML or JSON calibration spec) against its batch records: "
     "estimates with 95 % intervals, identifiability, fit and held-out validation metrics, and "
-    "with `save:` a new calibrated model version. Data problems in the batches used exit 2 with "
-    "the file, row and column.\n\n" + EXIT_CODES_HELP
+    "with `save:` a new calibrated model version in the user models folder. Data problems in the batches used "
+    "exit 2 with the file, row and column. The spec's files must lie in its folder and `model_file:` (Python "
+    "code) is refused unless you pass the options below for a spec you trust.\n\n" + EXIT_CODES_HELP
 )
 def calibrate(
     spec: Path = typer.Argument(..., metavar="SPEC", help="calibration spec file (YAML or JSON)", show_default=False),
     as_json: bool = JSON_OPTION,
     out: Path | None = OUT_OPTION,
+    allow_model_code: bool = ALLOW_MODEL_CODE_OPTION,
+    allow_outside_paths: bool = ALLOW_OUTSIDE_PATHS_OPTION,
 ):
-    raise typer.Exit(run_calibration(spec, as_json, out))
+    raise typer.Exit(run_calibration(spec, as_json, out, allow_model_code, allow_outside_paths))
 
 
-def run_calibration(spec_path: Path, as_json: bool, out: Path | None) -> int:
+def run_calibration(
+    spec_path: Path, as_json: bool, out: Path | None, allow_model_code: bool = False, allow_outside_paths: bool = False
+) -> int:
     from ..calibration.run import calibrate as run
     from ..calibration.spec import load_calibration_spec
     from ..core import ParameterError
     from ..core.spec import SpecError
 
+    opt_ins = {"allow_model_code": allow_model_code, "allow_outside_paths": allow_outside_paths}
+
     def work():
-        spec, base = load_calibration_spec(spec_path)
-        result = run(spec, base, progress=None if as_json else progress_printer())
+        spec, base = load_calibration_spec(spec_path, **opt_ins)
+        result = run(spec, base, progress=None if as_json else progress_printer(), **opt_ins)
         doc = result.to_dict(include_points=True)
         if result.status == "ok":
             return doc, EXIT_OK, ""

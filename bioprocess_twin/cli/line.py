@@ -32,6 +32,7 @@ def run(
 
 def run_line_command(model: str, as_json: bool, out: Path | None, series: bool = True) -> int:
     from ..core.parameters import ParameterError
+    from ..core.spec import SpecError
     from ..line.definition import load_line
     from ..line.flowsheet import run_line
 
@@ -39,7 +40,7 @@ def run_line_command(model: str, as_json: bool, out: Path | None, series: bool =
         result = run_line(load_line(model), progress=None if as_json else progress_printer())
         return result.to_dict(include_series=series), EXIT_OK if result.ok else EXIT_SOLVER, result.message
 
-    return run_and_report(model, as_json, out, work, _print_line, (ParameterError,))
+    return run_and_report(model, as_json, out, work, _print_line, (ParameterError, SpecError))
 
 
 def _print_line(doc: dict[str, Any]):

@@ -18,9 +18,18 @@ from .line import line_app
 EXIT_INFEASIBLE = 4
 PLAN_EXIT_HELP = (
     "Exit codes: 0 plan found (optimal, or best within the time limit); 1 internal error;\n"
-    "2 bad spec (missing file, invalid YAML, unknown or out-of-range field);\n"
+    "2 bad spec (missing file, invalid YAML, unknown or out-of-range field, a line file outside the spec's "
+    "folder);\n"
     "3 HiGHS stopped without a plan; 4 demand cannot be met (the report names the limiting "
     "module type)."
+)
+
+
+ALLOW_OUTSIDE_PATHS_OPTION = typer.Option(
+    False,
+    "--allow-outside-paths",
+    help="let `from_line:` name line files outside the spec's own folder (absolute paths, '..'); only for a spec "
+    "you trust",
 )
 
 
@@ -33,24 +42,26 @@ def plan_command(
     spec: Path = typer.Argument(..., metavar="SPEC", help="plan spec file (YAML or JSON)", show_default=False),
     as_json: bool = JSON_OPTION,
     out: Path | None = OUT_OPTION,
+    allow_outside_paths: bool = ALLOW_OUTSIDE_PATHS_OPTION,
 ):
-    raise typer.Exit(run_plan(spec, as_json, out))
+    raise typer.Exit(run_plan(spec, as_json, out, allow_outside_paths))
 
 
-def run_plan(spec_path: Path, as_json: bool, out: Path | None) -> int:
+def run_plan(spec_path: Path, as_json: bool, out: Path | None, allow_outside_paths: bool = False) -> int:
+    from ..core.parameters import ParameterError
     from ..core.spec import SpecError
     from ..line.plan_spec import load_plan_spec
     from ..line.planning import plan
 
     def work():
-        spec = load_plan_spec(spec_path)
+        spec = load_plan_spec(spec_path, allow_outside_paths=allow_outside_paths)
         result = plan(spec)
         doc = result.to_dict() | {"spec": result.spec.model_dump(mode="json")}
         if result.ok:
             return doc, EXIT_OK, ""
         return doc, EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_SOLVER, result.message
 
-    return run_and_report(str(spec_path), as_json, out, work, _print_summary, (SpecError,))
+    return run_and_report(str(spec_path), as_json, out, work, _print_summary, (SpecError, ParameterError))
 
 
 def _print_summary(doc: dict[str, Any]):

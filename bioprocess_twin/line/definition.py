@@ -20,11 +20,19 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationErro
 from ..core.parameters import ParameterError
 from ..core.recipe import Phase
 from ..core.resources import model_roots
-from ..core.spec import SpecError, read_spec_file
+from ..core.spec import VERSION_PATTERN, SpecError, read_spec_file
 from ..core.streams import ParticleSize, Stream
 from ..core.units import UnitsError, to_magnitude
 
 WATER_DENSITY = 997.0  # kg/m3 at 25 C; water fills the volume the solutes do not account for
+#: a line name: it names a folder of a models root
+LINE_NAME_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._-]*$"
+#: longest name, version or unit id; longest description
+MAX_NAME_CHARS, MAX_TEXT_CHARS = 100, 5000
+#: longest wait before a unit procedure starts (h)
+MAX_DELAY_H = 10_000.0
+#: endings of a line definition file
+LINE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 Amount = float | str
 
@@ -39,7 +47,7 @@ def _magnitude(value: Amount, units: str, field: str) -> float:
 class ParticleSpec(BaseModel):
     """A lognormal volume distribution of the dispersed component."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     component: str
     d50_nm: PositiveFloat
@@ -56,7 +64,7 @@ class ParticleSpec(BaseModel):
 class FeedSpec(BaseModel):
     """An external stream into one unit inlet: volume, mass concentrations, temperature."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     to: str = Field(description="'unit.inlet' that receives the stream")
     volume: Amount = Field(description="e.g. '500 L' (a bare number is m^3)")
@@ -75,37 +83,43 @@ class FeedSpec(BaseModel):
 
 
 class UnitSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    kind: str
-    description: str = ""
+    kind: str = Field(max_length=MAX_NAME_CHARS)
+    description: str = Field("", max_length=MAX_TEXT_CHARS)
     parameters: dict[str, Any] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
 
 
 class Connection(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     source: str = Field(alias="from", description="'unit.outlet'")
     target: str = Field(alias="to", description="'unit.inlet'")
 
 
 class UnitProcedure(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     unit: str
     after: list[str] | None = Field(None, description="units that must finish first (default: the units feeding it)")
-    delay: float = Field(0.0, ge=0, description="hours between the last of those finishing and this start")
+    delay: float = Field(
+        0.0, ge=0, le=MAX_DELAY_H, description="hours between the last of those finishing and this start"
+    )
     phases: list[Phase] | None = Field(None, description="override the unit's default phases")
 
 
 class LineDefinition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    kind: str = "line definition"
-    name: str
-    version: str
-    description: str = ""
+    kind: str = Field("line definition", max_length=MAX_NAME_CHARS)
+    name: str = Field(
+        pattern=LINE_NAME_PATTERN,
+        max_length=MAX_NAME_CHARS,
+        description="line name (letters, digits and . _ -; it names the line's folder in a models root)",
+    )
+    version: str = Field(pattern=VERSION_PATTERN, max_length=MAX_NAME_CHARS, description="line version, e.g. 1.0.0")
+    description: str = Field("", max_length=MAX_TEXT_CHARS)
     units: dict[str, UnitSpec]
     feeds: dict[str, FeedSpec] = Field(default_factory=dict)
     connections: list[Connection] = Field(default_factory=list)
@@ -118,9 +132,10 @@ class LineDefinition(BaseModel):
     @field_validator("units")
     @classmethod
     def _ids(cls, units):
-        bad = [u for u in units if not u.isidentifier()]
+        bad = [u for u in units if not u.isidentifier() or len(u) > MAX_NAME_CHARS]
         if bad:
-            raise ValueError(f"unit ids must be identifiers (letters, digits, _): {', '.join(bad)}")
+            shown = ", ".join(u[:40] for u in bad)
+            raise ValueError(f"unit ids must be identifiers (letters, digits, _; at most {MAX_NAME_CHARS}): {shown}")
         return units
 
     def unit_procedure(self, unit: str) -> UnitProcedure:
@@ -145,12 +160,29 @@ class LineDefinition(BaseModel):
 
 
 def parse_line(data: Any, source: str = "line definition") -> LineDefinition:
+    """A validated line definition; ParameterError names each bad field."""
+    if not isinstance(data, dict):
+        raise ParameterError([("(top level)", "expected a mapping with name, version and units")], source)
     try:
         return LineDefinition.model_validate(data)
     except ValidationError as exc:
-        raise ParameterError(
-            [(".".join(str(x) for x in e["loc"]) or "(top level)", e["msg"]) for e in exc.errors()], source
-        ) from None
+        raise ParameterError(_field_errors(exc), source) from None
+
+
+#: the names pydantic adds to an error's place for the member of a union that failed (``volume.float``)
+_UNION_MEMBERS = frozenset({"float", "str", "int", "bool", "list", "dict"})
+
+
+def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for e in exc.errors():
+        loc = [str(x) for x in e["loc"]]
+        while loc and (loc[-1] in _UNION_MEMBERS or "[" in loc[-1]):
+            loc.pop()
+        entry = (".".join(loc) or "(top level)", e["msg"])
+        if entry not in out:
+            out.append(entry)
+    return out
 
 
 def line_roots(root: str | Path | None = None) -> list[Path]:
@@ -170,19 +202,16 @@ def available_lines(root: str | Path | None = None) -> dict[str, list[str]]:
 
 
 def load_line(name_or_path: str | Path, root: str | Path | None = None) -> LineDefinition:
-    """A line by file path, by ``name`` (newest version) or by ``name@version``; by name the user's
-    folder wins over the shipped one."""
+    """A line by file path (a .yaml, .yml or .json file: the caller's own argument, not a path from inside a
+    document), by ``name`` (newest version) or by ``name@version``; by name the user's folder wins over the
+    shipped one. Raises ParameterError naming ``line`` (or the bad fields of the definition)."""
     path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml", ".json") or not path.exists():
-        name, _, version = str(name_or_path).partition("@")
-        versions = available_lines(root).get(name)
-        if not versions:
-            known = ", ".join(available_lines(root)) or "none"
-            raise ParameterError([("line", f"no line '{name_or_path}' (not a file, not a known line; known: {known})")])
-        if version and version not in versions:
-            raise ParameterError([("line", f"line '{name}' has no version {version}; versions: {', '.join(versions)}")])
-        candidates = [folder / name / f"{version or versions[-1]}.yaml" for folder in line_roots(root)]
-        path = next(p for p in candidates if p.is_file())
+    try:
+        is_file = str(name_or_path).lower().endswith(LINE_FILE_SUFFIXES) and path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+        raise ParameterError([("line", f"'{str(name_or_path)[:80]}' cannot be read: {exc}")]) from None
+    if not is_file:
+        path = _line_by_name(str(name_or_path), root)
     try:
         data = read_spec_file(path)
     except SpecError as exc:
@@ -190,5 +219,21 @@ def load_line(name_or_path: str | Path, root: str | Path | None = None) -> LineD
     return parse_line(data, str(path))
 
 
+def _line_by_name(ref: str, root: str | Path | None) -> Path:
+    name, _, version = ref.partition("@")
+    lines = available_lines(root)
+    versions = lines.get(name)
+    if not versions:
+        known = ", ".join(lines) or "none"
+        raise ParameterError([("line", f"no line '{ref[:80]}' (not a file, not a known line; known: {known})")])
+    if version and version not in versions:
+        raise ParameterError(
+            [("line", f"line '{name}' has no version {version[:80]}; versions: {', '.join(versions)}")]
+        )
+    candidates = [folder / name / f"{version or versions[-1]}.yaml" for folder in line_roots(root)]
+    return next(p for p in candidates if p.is_file())
+
+
 def _version_key(v: str):
-    return tuple(int(p) if p.isdigit() else p for p in v.replace("-", ".").split("."))
+    """Numbers in numeric order, before text: 1.2.0 < 1.10.0 < 1.10.0.rc (never a comparison of int and str)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in v.replace("-", ".").split("."))

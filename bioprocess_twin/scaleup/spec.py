@@ -205,7 +205,7 @@ class ScaleUpSpec(StrictModel):
     """A lab-scale scenario and the target scale: ``kind`` says which section applies."""
 
     kind: Literal["stirred_tank", "homogenizer"] = "stirred_tank"
-    title: str = ""
+    title: str = Field("", max_length=1000, description="label shown in reports")
     stirred_tank: StirredTankCase | None = None
     homogenizer: HomogenizerCase | None = None
     limits: dict[str, Any] = Field(default_factory=dict, description="overrides of the typical-range limits")
@@ -243,7 +243,22 @@ def parse_scaleup_spec(data: Any, source: str = "spec") -> ScaleUpSpec:
     try:
         return ScaleUpSpec.model_validate(data)
     except ValidationError as exc:
-        raise ScaleUpSpecError(source, [(_loc(e["loc"]), e["msg"]) for e in exc.errors()]) from None
+        raise ScaleUpSpecError(source, _field_errors(exc)) from None
+
+
+def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """pydantic errors as (dotted field, message). The spec-level check writes "field: text" parts joined by
+    "; " (``limits.tip_speed_max: ...``): each becomes an entry on its field."""
+    out = []
+    for e in exc.errors():
+        loc, msg = _loc(e["loc"]), e["msg"].removeprefix("Value error, ")
+        if loc != "(top level)" or not e["msg"].startswith("Value error, "):
+            out.append((loc, msg))
+            continue
+        for part in msg.split("; "):
+            field, sep, text = part.partition(": ")
+            out.append((field, text) if sep and field and " " not in field else (loc, part))
+    return out
 
 
 def _loc(loc) -> str:
