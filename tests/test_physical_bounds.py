@@ -70,7 +70,9 @@ def test_an_addition_that_empties_a_state_below_zero_fails_the_run_with_the_reas
     recipe = Recipe(events=[Event(time=0.5, name="sample", add_states={"x": -0.8})])
     result = simulate(drain(), np.linspace(0, 0.9, 10), recipe=recipe)
     assert result.status == "failed"
-    assert "after the state changes of sample at t=0.5 h" in result.message and "below its lower bound" in result.message
+    assert (
+        "after the state changes of sample at t=0.5 h" in result.message and "below its lower bound" in result.message
+    )
     assert result.t[-1] <= 0.5
 
 

@@ -111,7 +111,11 @@ def test_the_cli_stops_at_max_seconds_with_exit_3(tmp_path):
     )
     env = os.environ | {"BIOPROCESS_TWIN_MAX_SECONDS": "600"}
     out = subprocess.run(
-        [*CLI, "--max-seconds", "2", "simulate", str(spec), "--json"], capture_output=True, text=True, timeout=300, env=env
+        [*CLI, "--max-seconds", "2", "simulate", str(spec), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert out.returncode == 3, out.stderr
     doc = json.loads(out.stdout)

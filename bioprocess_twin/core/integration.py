@@ -214,12 +214,12 @@ def check_event_states(model: Model, plan: Plan):
                     except KeyError as exc:
                         errors.append((where, exc.args[0]))
                         continue
-                    values = np.atleast_1d(np.asarray(v, dtype=float))
-                    if values.size not in (1, var.size):
-                        errors.append((where, f"needs 1 or {var.size} values, got {values.size}"))
+                    given = np.atleast_1d(np.asarray(v, dtype=float))
+                    if given.size not in (1, var.size):
+                        errors.append((where, f"needs 1 or {var.size} values, got {given.size}"))
                         continue
                     lo, hi = var.bounds
-                    if kind == "set_states" and np.any((values < lo) | (values > hi)):
+                    if kind == "set_states" and np.any((given < lo) | (given > hi)):
                         errors.append((where, f"must lie within [{lo:g}, {hi:g}] {var.units}, its physical bounds"))
     if errors:
         raise ParameterError(errors, f"model '{model.name}'")

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from .parameters import ParameterError
 
@@ -84,7 +85,9 @@ def current() -> RunLimits:
     if errors:
         raise ParameterError(errors, "environment")
     values |= _configured
-    typed = {name: int(v) if isinstance(getattr(limits, name), int) else float(v) for name, v in values.items()}
+    typed: dict[str, Any] = {
+        name: int(v) if isinstance(getattr(limits, name), int) else float(v) for name, v in values.items()
+    }
     return replace(limits, **typed)
 
 

@@ -83,6 +83,15 @@ class SimulationSpec(StrictModel):
     solver: SolverOptions = Field(default_factory=SolverOptions)
     sensitivities: bool | list[str] = False
 
+    @field_validator("parameters", "inputs", "initial")
+    @classmethod
+    def _names(cls, value, info):
+        bad = [key for key in value if not (isinstance(key, str) and key.isidentifier())]
+        if bad:
+            shown = ", ".join(repr(key)[:40] for key in bad[:5])
+            raise ValueError(f"not names of the model (letters, digits and _): {shown}")
+        return value
+
     @field_validator("times")
     @classmethod
     def _times_within_limit(cls, value):
@@ -109,7 +118,7 @@ def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
     "; ", with the field relative to where the validator sits."""
     out = []
     for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"] if p not in UNION_TAGS)
+        loc = ".".join(_shown_key(p) for p in e["loc"] if p not in UNION_TAGS)
         msg = e["msg"]
         if not msg.startswith("Value error, "):
             out.append((loc or "(top level)", msg))
@@ -121,6 +130,12 @@ def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
             else:
                 out.append((loc or "(top level)", part))
     return out
+
+
+def _shown_key(part) -> str:
+    """A place in a document as text; a blank or unprintable key is quoted so that it still names a field."""
+    text = str(part)
+    return text if text.strip() and text.isprintable() else repr(text)
 
 
 def read_spec_file(path: str | Path) -> Any:
