@@ -38,6 +38,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from ..core.limits import limited
+from ..core.parameters import ParameterError
 from .plan_from_line import resolve_line_products
 from .plan_heuristic import Start, campaign_start, least_modules
 from .plan_report import PlanResult, analyse_infeasibility, build_result
@@ -110,51 +111,60 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
     mdl.B = pyo.Var([p.name for p in spec.products], domain=pyo.NonNegativeIntegers)
 
     c = mdl.constraints = pyo.ConstraintList()
+
+    def add(expr):
+        """Add a constraint; one left with no variables (an empty sum) is skipped when it holds."""
+        if isinstance(expr, bool):
+            if not expr:
+                raise ParameterError([("module_types", "the modules allowed cannot meet a fixed requirement")])
+            return
+        c.add(expr)
+
     for m in spec.module_types:
         ks = range(m.max_modules)
         for k in ks[1:]:
-            c.add(mdl.y[m.name, k] <= mdl.y[m.name, k - 1])  # install slots in order
+            add(mdl.y[m.name, k] <= mdl.y[m.name, k - 1])  # install slots in order
         if m.min_modules:
-            c.add(sum(mdl.y[m.name, k] for k in ks) >= m.min_modules)
+            add(sum(mdl.y[m.name, k] for k in ks) >= m.min_modules)
     for m, k in idx.slots:
         ps = products_on[m, k]
         for t in idx.weeks:
             if not ps:
-                c.add(mdl.r[m, k, t] == 0)
+                add(mdl.r[m, k, t] == 0)
                 continue
-            c.add(sum(mdl.z[p, m, k, t] for p in ps) <= mdl.y[m, k])
+            add(sum(mdl.z[p, m, k, t] for p in ps) <= mdl.y[m, k])
             carry_in = mdl.r[m, k, t - 1] if t > 1 else 0
             work = sum(
                 step_of[p, m].occupied_h * mdl.b[p, m, k, t] + step_of[p, m].changeover_h * mdl.s[p, m, k, t]
                 for p in ps
             )
-            c.add(work + carry_in - mdl.r[m, k, t] <= H * mdl.y[m, k])
-            c.add(mdl.r[m, k, t] <= sum(step_of[p, m].occupied_h * mdl.z[p, m, k, t] for p in ps))
+            add(work + carry_in - mdl.r[m, k, t] <= H * mdl.y[m, k])
+            add(mdl.r[m, k, t] <= sum(step_of[p, m].occupied_h * mdl.z[p, m, k, t] for p in ps))
     for p, m, k, t in pmkt:
-        c.add(mdl.b[p, m, k, t] <= max_batches(p, m) * mdl.z[p, m, k, t])
-        c.add(mdl.s[p, m, k, t] >= mdl.z[p, m, k, t] - (mdl.z[p, m, k, t - 1] if t > 1 else 0))
+        add(mdl.b[p, m, k, t] <= max_batches(p, m) * mdl.z[p, m, k, t])
+        add(mdl.s[p, m, k, t] >= mdl.z[p, m, k, t] - (mdl.z[p, m, k, t - 1] if t > 1 else 0))
 
     # cumulative batches of each step up to week t (sparse: one row per step and week)
     mdl.cum = pyo.Var(idx.steps, idx.weeks, bounds=(0, None))
     for p, m in idx.steps:
         for t in idx.weeks:
-            c.add(
+            add(
                 mdl.cum[p, m, t]
                 == (mdl.cum[p, m, t - 1] if t > 1 else 0)
                 + sum(mdl.b[p, m, k, t] for k in range(spec.module(m).max_modules))
             )
-        c.add(mdl.cum[p, m, N] == mdl.B[p])
+        add(mdl.cum[p, m, N] == mdl.B[p])
     for p, m in idx.steps:  # valid cut: a product that is made sets up at least one module per step
         if spec.product(p).batches_needed and not elastic:
-            c.add(sum(mdl.s[p, m, k, t] for k in range(spec.module(m).max_modules) for t in idx.weeks) >= 1)
+            add(sum(mdl.s[p, m, k, t] for k in range(spec.module(m).max_modules) for t in idx.weeks) >= 1)
     least = least_modules(spec)
     for m in spec.module_types:  # valid cut: all work on a type fits in its modules' hours over the horizon
         if least[m.name] > m.min_modules and not elastic:
-            c.add(sum(mdl.y[m.name, k] for k in range(m.max_modules)) >= least[m.name])
+            add(sum(mdl.y[m.name, k] for k in range(m.max_modules)) >= least[m.name])
     for m in spec.module_types:  # symmetry: identical modules are ordered by their hours of work
         for k in range(1, m.max_modules):
             ps = products_on[m.name, k]
-            c.add(
+            add(
                 sum(step_of[p, m.name].occupied_h * mdl.b[p, m.name, k, t] for p in ps for t in idx.weeks)
                 <= sum(step_of[p, m.name].occupied_h * mdl.b[p, m.name, k - 1, t] for p in ps for t in idx.weeks)
             )
@@ -163,7 +173,7 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
         for prev, nxt in zip(product.steps, product.steps[1:]):
             lag = idx.lags[p, prev.module]
             for t in idx.weeks:
-                c.add(mdl.cum[p, nxt.module, t] <= (mdl.cum[p, prev.module, t - lag] if t > lag else 0))
+                add(mdl.cum[p, nxt.module, t] <= (mdl.cum[p, prev.module, t - lag] if t > lag else 0))
 
     years = spec.years
     mdl.capex = pyo.Expression(expr=years * sum(spec.module(m).capex_per_module * mdl.y[m, k] for m, k in idx.slots))
@@ -178,7 +188,7 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
     if elastic:
         mdl.shortfall = pyo.Var([p.name for p in spec.products], bounds=(0, None))
         for product in spec.products:
-            c.add(mdl.B[product.name] + mdl.shortfall[product.name] >= product.batches_needed)
+            add(mdl.B[product.name] + mdl.shortfall[product.name] >= product.batches_needed)
         # fraction of demand missed, summed over products; cost only breaks ties
         scale = TIE_BREAK_WEIGHT / max(1.0, _cost_scale(spec))
         mdl.objective = pyo.Objective(
@@ -186,7 +196,7 @@ def build_model(spec: PlanSpec, elastic: bool = False) -> tuple[pyo.ConcreteMode
         )
     else:
         for product in spec.products:
-            c.add(mdl.B[product.name] >= product.batches_needed)
+            add(mdl.B[product.name] >= product.batches_needed)
         mdl.objective = pyo.Objective(expr=total)
     return mdl, idx
 
