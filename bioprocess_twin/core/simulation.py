@@ -139,10 +139,11 @@ def _integrate(model: Model, plan: Plan, x0, z0, p, options: SolverOptions, prog
             xs.append(xf[: model.nx, k])
             zs.append(zf[:, k] if model.nz else np.zeros(0))
         xs[-1] = apply_jumps(model, xs[-1], plan.jumps.get(b, []))
-        margin = model.bound_margin(np.array(xs), options.atol, options.rtol)
-        outside = jumps_outside(model, xs[-1], plan.jumps.get(b, []), grid[b], margin)
-        if outside:
-            return xs[:-1], zs[:-1], "failed", outside, stats
+        if b in plan.jumps:
+            margin = model.bound_margin(np.array(xs), options.atol, options.rtol)
+            outside = jumps_outside(model, xs[-1], plan.jumps[b], grid[b], margin)
+            if outside:
+                return xs[:-1], zs[:-1], "failed", outside, stats
         if b in plan.jumps and model.nz:
             zs[-1] = consistent_z(model, grid[b], xs[-1], zs[-1], p, plan.u_at[:, b])
         stats["chunks"] += 1
