@@ -109,3 +109,14 @@ def test_a_module_type_no_product_uses_exits_2(tmp_path):
     res = runner.invoke(app, ["line", "plan", str(spec), "--json"])
     assert res.exit_code == 2, res.output
     assert [e["field"] for e in json.loads(res.stdout)["errors"]] == ["module_types.1"]
+
+
+def test_a_line_step_changeover_longer_than_a_week_exits_2_before_any_line_runs(tmp_path):
+    data = yaml.safe_load(example_path("plans", "line_products.yaml").read_text())
+    data["hours_per_week"] = 3  # shorter than the 8 h and 12 h changeovers the from_line step settings give
+    spec = tmp_path / "plan.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    res = runner.invoke(app, ["line", "plan", str(spec), "--json"])
+    assert res.exit_code == 2, res.output
+    fields = [e["field"] for e in json.loads(res.stdout)["errors"]]
+    assert "products.0.from_line.step_settings.bioreactor.changeover_h" in fields

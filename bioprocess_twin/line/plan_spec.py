@@ -207,6 +207,12 @@ class PlanSpec(StrictModel):
         for i, product in enumerate(self.products):
             if product.from_line is not None:
                 _check_line_source(product.from_line, f"products.{i}.from_line", known, errors)
+                for module, settings in product.from_line.step_settings.items():
+                    if settings.changeover_h > self.hours_per_week:  # checked again on the steps it makes
+                        errors.append(
+                            f"products.{i}.from_line.step_settings.{module}.changeover_h: {settings.changeover_h:g} h "
+                            f"is longer than a week ({self.hours_per_week:g} h available)"
+                        )
                 continue
             seen = set()
             for j, step in enumerate(product.steps):
