@@ -22,6 +22,7 @@ from importlib import metadata
 from typing import Any
 
 from .core.definitions import calibrated_parameters
+from .core.kpi_units import KpiUnits
 from .core.limits import limited
 from .core.process import Process, ProcessRun
 from .core.spec import SimulationSpec
@@ -101,6 +102,14 @@ def get(name: str) -> Process:
     if name not in _processes:
         raise _unknown("model", name, list(_processes))
     return _processes[name].shared()
+
+
+def kpi_units(name: str) -> KpiUnits:
+    """The units process model ``name`` declares for its KPIs (see :mod:`.core.kpi_units`)."""
+    _load()
+    if name not in _processes:
+        raise _unknown("model", name, list(_processes))
+    return _processes[name].kpi_units
 
 
 def particle_processes() -> list[str]:

@@ -92,6 +92,7 @@ def test_the_model_is_found_by_name_and_runs_its_default_recipe(example):
     assert run.ok
     k, t = 0.002, 24.0  # the documented defaults
     assert run.kpis["fraction_left"] == pytest.approx(math.exp(-k * t), rel=1e-5)  # solver rtol 1e-6
+    assert run.kpi_units == {"final_concentration_g_per_L": "g/L", "fraction_left": ""}
 
 
 def test_the_unit_runs_its_process_model_and_closes_the_mass_balance(example):

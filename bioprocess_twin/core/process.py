@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .kpi_units import KpiUnits, units_of
 from .model import Model
 from .parameters import ParameterError, ParameterTable
 from .phased import run_phases
@@ -45,8 +46,13 @@ class ProcessRun:
     def ok(self) -> bool:
         return self.result.ok
 
+    @property
+    def kpi_units(self) -> dict[str, str]:
+        """The units of each KPI, as the process declares them."""
+        return units_of(self.kpis, self.process.kpi_units)
+
     def to_dict(self, include_series: bool = True) -> dict[str, Any]:
-        out = self.result.summary() | {"kpis": self.kpis}
+        out = self.result.summary() | {"kpis": self.kpis, "kpi_units": self.kpi_units}
         if include_series and self.series is not None:
             df = self.series
             out["series"] = {
@@ -74,6 +80,8 @@ class Process(ABC):
     operating: ClassVar[ParameterTable] = ParameterTable()
     #: solver settings of a run that gives none (None: the SolverOptions defaults)
     solver_options: ClassVar[SolverOptions | None] = None
+    #: units of each KPI ``kpis`` reports (see :mod:`.kpi_units`)
+    kpi_units: ClassVar[KpiUnits] = {}
 
     def __init__(self):
         self._model: Model | None = None

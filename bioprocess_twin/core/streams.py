@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from .kpi_units import KpiUnits, units_of
 from .parameters import ParameterError, ParameterTable
 from .process import Process
 from .recipe import PhaseRecord
@@ -187,6 +188,8 @@ class UnitResult:
     warnings: list[str] = field(default_factory=list)
     #: streams the unit drew from plant utilities itself (e.g. a default buffer for an unconnected inlet)
     supplied: dict[str, Stream] = field(default_factory=dict)
+    #: units of each KPI, filled from the unit's declaration by :meth:`UnitOperation.execute`
+    kpi_units: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -211,6 +214,7 @@ class UnitResult:
             "message": self.message,
             "duration_h": self.duration,
             "kpis": self.kpis,
+            "kpi_units": self.kpi_units,
             "warnings": self.warnings,
             "phases": [vars(p) for p in self.phases],
             "generated_kg": self.generated,
@@ -244,6 +248,8 @@ class UnitOperation(ABC):
     outlets: ClassVar[tuple[str, ...]] = ("outlet",)
     #: inlets a batch may run without (e.g. an optional buffer)
     optional_inlets: ClassVar[tuple[str, ...]] = ()
+    #: units of each KPI a batch reports (see :mod:`.kpi_units`)
+    kpi_units: ClassVar[KpiUnits] = {}
 
     #: non-numeric settings (component roles, correlation choice, ...) as a pydantic model, if any
     Config: ClassVar[type[BaseModel] | None] = None
@@ -268,6 +274,12 @@ class UnitOperation(ABC):
     @abstractmethod
     def run(self, inlets: Mapping[str, Stream], phases: Sequence[Any] | None = None) -> UnitResult:
         """Run one batch on ``inlets``; ``phases`` override the unit's default recipe."""
+
+    def execute(self, inlets: Mapping[str, Stream], phases: Sequence[Any] | None = None) -> UnitResult:
+        """:meth:`run`, with the declared units of the KPIs it reports."""
+        result = self.run(inlets, phases)
+        result.kpi_units = units_of(result.kpis, self.kpi_units)
+        return result
 
     def check_inlets(self, inlets: Mapping[str, Stream]) -> None:
         errors = [

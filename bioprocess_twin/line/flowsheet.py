@@ -47,6 +47,10 @@ class ScheduledPhase:
     ended_by: str
 
 
+#: units of the line's own KPIs (:meth:`LineResult.summary_kpis`)
+LINE_KPI_UNITS = {"batch_duration_h": "h", "units_run": "", "line_balance_residual_kg": "kg"}
+
+
 @dataclass
 class LineResult:
     line: Line
@@ -107,6 +111,13 @@ class LineResult:
             out.update({f"{u}.{k}": v for k, v in r.kpis.items()})
         return out
 
+    def kpi_units(self) -> dict[str, str]:
+        """The declared units of :meth:`summary_kpis`: the line's own numbers, then each unit's (``unit.kpi``)."""
+        out = dict(LINE_KPI_UNITS)
+        for u, r in self.results.items():
+            out.update({f"{u}.{k}": v for k, v in r.kpi_units.items()})
+        return out
+
     def balance_residual(self) -> float:
         """The largest absolute line mass-balance residual over the components, kg (0 when the line failed)."""
         balance = self.line_balance() if self.ok else {}
@@ -149,6 +160,7 @@ class LineResult:
             "line": d.name,
             "line_version": d.version,
             "kpis": self.kpis(),
+            "kpi_units": self.kpi_units(),
             "duration_h": self.duration,
             "schedule": [vars(s) for s in self.schedule],
             "units": {u: r.to_dict(include_series) | {"start_h": self.starts[u]} for u, r in self.results.items()},
@@ -261,7 +273,7 @@ def run_line(definition: LineDefinition | Line, progress: Callable[[float, str],
         start = max((result.starts[w] + result.results[w].duration for w in line.waits[uid]), default=0.0) + up.delay
         if progress is not None:
             progress(k / len(line.order), f"{uid} ({unit.kind}) starts at {start:g} h")
-        res = unit.run(inlets, up.phases)
+        res = unit.execute(inlets, up.phases)
         result.inlets[uid], result.results[uid], result.starts[uid] = inlets, res, start
         phases = res.phases or [PhaseRecord(unit.kind, 0.0, res.duration)]
         result.schedule += [ScheduledPhase(uid, p.name, start + p.start, start + p.end, p.ended_by) for p in phases]

@@ -408,6 +408,26 @@ class AlumPrecipitation(Process):
     salt: ClassVar[str] = "AlOOH"
     default_pH: ClassVar[float] = 7.0
     #: at most 20,000 steps per output interval, so that runs far outside the calibrated range fail quickly
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "d10_um": "um",
+        "d50_um": "um",
+        "d90_um": "um",
+        "span": "",
+        "d43_um": "um",
+        "primary_d_nm": "nm",
+        "yield_pct": "percent",
+        "S_max": "",
+        "log10_S_max": "",
+        "particles_per_mL": "1/mL",
+        "nuclei_per_mL": "1/mL",
+        "al_dissolved_final_mM": "mM",
+        "solid_al_g_per_L": "g/L",
+        "shear_rate_1_per_s": "1/s",
+        "power_per_volume_W_per_m3": "W/m^3",
+        "collision_efficiency": "",
+        "final_volume_L": "L",
+    }
     solver_options = SolverOptions(max_num_steps=20_000)
     operating = ParameterTable(
         (

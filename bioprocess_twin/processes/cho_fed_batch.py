@@ -41,6 +41,7 @@ from .culture_kinetics import (
     CHO_KINETICS,
     DEFAULT_KLA,
     NUMPY,
+    STIRRED_VESSEL_KPI_UNITS,
     VESSEL_PARAMETERS,
     cho_rates,
     common_outputs,
@@ -275,6 +276,24 @@ def cho_rhs_numpy(model, correlation: str = DEFAULT_KLA):
     return f
 
 
+#: units of each KPI of :func:`cho_kpis` (pint; "" for a pure number)
+CHO_KPI_UNITS = {
+    "peak_vcd_1e6_per_mL": "1e6*cell/mL",
+    "peak_day": "day",
+    "final_viability_pct": "percent",
+    "final_titre_g_per_L": "g/L",
+    "antigen_g": "g",
+    "ivcd_1e6_cell_day_per_mL": "1e6*cell*day/mL",
+    "max_lactate_mM": "mM",
+    "final_lactate_mM": "mM",
+    "max_ammonia_mM": "mM",
+    "min_glucose_mM": "mM",
+    **STIRRED_VESSEL_KPI_UNITS,
+    "tip_speed_m_per_s": "m/s",
+    "duration_days": "day",
+}
+
+
 def cho_kpis(df: pd.DataFrame, time_units: str = TIME_UNITS) -> dict:
     """KPIs from a frame with the CHO model's states and outputs (declared units; index in ``time_units``)."""
 
@@ -340,6 +359,7 @@ class ChoFedBatch(Process):
         "CHO cell culture, 14-day fed-batch (batch 3 d, continuous feed, daily glucose shots, "
         "temperature shift to 32 C)"
     )
+    kpi_units = CHO_KPI_UNITS
     operating = ParameterTable(
         (
             BATCH_DAYS,

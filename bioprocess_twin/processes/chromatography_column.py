@@ -327,6 +327,19 @@ class ChromatographyLkm(Process):
         "Bind-and-elute chromatography, lumped kinetic model with competitive Langmuir binding and salt "
         "elution: load 20 CV, wash, step elution, strip"
     )
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "yield": "",
+        "purity": "",
+        "product_loaded_g_per_L": "g/L",
+        "product_lost_g_per_L": "g/L",
+        "product_eluted_g_per_L": "g/L",
+        "product_bound_at_end_g_per_L": "g/L",
+        "equilibrium_capacity_g_per_L": "g/L",
+        "peak_concentration_g_per_L": "g/L",
+        "load_cv": "",
+        "cycle_time_h": "h",
+    }
     operating = ParameterTable(
         (
             Parameter(

@@ -55,6 +55,16 @@ T_REF_SOLUBILITY = 298.15  # K: reference temperature of c_star_25
 AIR_SATURATED = 1.0  # DO (fraction of air saturation) of a liquid in equilibrium with air
 Q10_INTERVAL = 10.0  # K: the temperature step a Q10 factor refers to
 
+#: units of the KPIs every stirred, fed culture reports: oxygen supply, volumes and agitation
+STIRRED_VESSEL_KPI_UNITS = {
+    "min_DO_pct": "percent",
+    "max_o2_fraction": "",
+    "final_volume_L": "L",
+    "feed_used_L": "L",
+    "kla_1_per_h": "1/h",
+    "power_per_volume_W_per_m3": "W/m^3",
+}
+
 #: parameters of the stirred, sparged vessel
 VESSEL_PARAMETERS = ParameterTable(
     (

@@ -620,6 +620,32 @@ class EmulsionHomogenizer(Process):
         "Squalene O/W emulsion (MF59/AS03-like) in a high-pressure homogenizer/microfluidizer: "
         "pass-by-pass breakage-coalescence population balance with surfactant coverage and heating."
     )
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "z_average_nm": "nm",
+        "pdi": "",
+        "d10_nm": "nm",
+        "d50_nm": "nm",
+        "d90_nm": "nm",
+        "span": "",
+        "d32_nm": "nm",
+        "d43_nm": "nm",
+        "eps_W_per_kg": "W/kg",
+        "t_res_us": "us",
+        "sigma_mN_per_m": "mN/m",
+        "coverage": "",
+        "breakage_per_pass": "",
+        "coalescence_per_pass": "",
+        "kolmogorov_nm": "nm",
+        "viscous_d_nm": "nm",
+        "hinze_dmax_nm": "nm",
+        "T_out_C": "degC",
+        "T_max_C": "degC",
+        "passes": "",
+        "energy_density_MJ_per_m3": "MJ/m^3",
+        "oil_balance_error": "",
+        "last_pass_change_pct": "percent",
+    }
     operating = ParameterTable(
         (
             Parameter(

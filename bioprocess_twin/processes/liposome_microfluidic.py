@@ -304,6 +304,25 @@ class LiposomeMicrofluidic(Process):
         "Liposome (DOPC/cholesterol) formation by ethanol dilution in a microfluidic mixer: "
         "bilayer-fragment nucleation, growth, fusion and closure into vesicles."
     )
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "z_average_nm": "nm",
+        "d50_nm": "nm",
+        "d10_nm": "nm",
+        "d90_nm": "nm",
+        "span": "",
+        "pdi": "",
+        "vesicle_lipid_fraction": "",
+        "fragment_lipid_fraction": "",
+        "free_lipid_fraction": "",
+        "ethanol_fraction_final": "",
+        "ethanol_fraction_target": "",
+        "mixing_time_ms": "ms",
+        "reynolds_number": "",
+        "closure_radius_nm": "nm",
+        "vesicle_count_per_mL": "1/mL",
+        "peak_supersaturation": "",
+    }
     operating = ParameterTable(
         (
             Parameter(

@@ -29,6 +29,7 @@ from .culture_kinetics import (
     GROWTH_LAW_PARAMETERS,
     GROWTH_LAWS,
     MICROBIAL_KINETICS,
+    STIRRED_VESSEL_KPI_UNITS,
     common_outputs,
     culture_inputs,
     declare_states,
@@ -155,12 +156,25 @@ def build_microbial_model(
     return m.build()
 
 
+#: units of each KPI of :func:`microbial_kpis` (pint; "" for a pure number)
+MICROBIAL_KPI_UNITS = {
+    "final_biomass_g_per_L": "g/L",
+    "max_biomass_g_per_L": "g/L",
+    "final_product_g_per_L": "g/L",
+    "product_g": "g",
+    "final_substrate_g_per_L": "g/L",
+    **STIRRED_VESSEL_KPI_UNITS,
+    "duration_h": "h",
+}
+
+
 class MicrobialFedBatch(Process):
     """Microbial (E. coli-like) fed-batch on glucose: batch, then a constant substrate feed."""
 
     name = "microbial_fed_batch"
     description = "Microbial fed-batch, Monod growth, Luedeking-Piret product, Pirt maintenance, DO control"
     growth_law = "monod"
+    kpi_units = MICROBIAL_KPI_UNITS
     operating = ParameterTable(
         (
             Parameter(

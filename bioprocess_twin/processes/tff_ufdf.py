@@ -338,6 +338,19 @@ class TffUfdf(Process):
         "Tangential-flow filtration, batch UF/DF with recirculated retentate: UF1 to 5x, 7 diavolumes "
         "of water, UF2 to 10x; gel-polarisation flux, antigen, HCP and DNA retained"
     )
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "process_time_h": "h",
+        "concentration_factor": "",
+        "product_yield": "",
+        "product_concentration_g_per_L": "g/L",
+        "diavolumes": "",
+        "permeate_volume_L": "L",
+        "buffer_used_L": "L",
+        "average_flux_LMH": "L/m^2/h",
+        "salts_remaining_fraction": "",
+        "*_time_h": "h",
+    }
     operating = ParameterTable(
         (
             Parameter(

@@ -45,6 +45,7 @@ from ..core.units import from_si, to_si
 from ..correlations.agitation import RHO_WATER
 from ..processes.cho_fed_batch import (
     BATCH_DAYS,
+    CHO_KPI_UNITS,
     CHO_METABOLITES,
     CHO_PROTEINS,
     CHO_SPECIES,
@@ -132,6 +133,7 @@ OPERATING = (
 
 class CHOBioreactor(StirredCulture):
     kind = "bioreactor"
+    kpi_units = CHO_KPI_UNITS | {"ended_on_viability": ""}
     description = "CHO fed-batch bioreactor: batch, fed-batch with temperature shift, harvest on viability"
     parameters = ParameterTable(model_parameters(CHO_KINETICS) + OPERATING)
     inlets = ("medium", "feed")

@@ -223,6 +223,26 @@ class Chromatography(UnitOperation):
     """Load - wash - elute - strip on a packed column; see the module docstring for the equations."""
 
     kind = "chromatography"
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "yield": "",
+        "purity": "",
+        "dbc10_g_per_L": "g/L",
+        "pool_volume_L": "L",
+        "pool_volume_cv": "",
+        "pool_concentration_g_per_L": "g/L",
+        "cycle_time_h": "h",
+        "column_volume_L": "L",
+        "load_volume_L": "L",
+        "load_g_per_L_resin": "g/L",
+        "product_loaded_g": "g",
+        "product_bound_at_end_g": "g",
+        "product_out_g": "g",
+        "wash_buffer_used_L": "L",
+        "elution_buffer_used_L": "L",
+        "pool_start_h": "h",
+        "pool_end_h": "h",
+    }
     description = "Bind-and-elute chromatography: LKM with competitive Langmuir binding and salt elution"
     parameters = PARAMETERS
     inlets = ("load", "wash_buffer", "elution_buffer")

@@ -73,6 +73,24 @@ class FillConfig(BaseModel):
 
 class Fill(UnitOperation):
     kind = "fill"
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "doses": "",
+        "vials": "",
+        "vials_filled": "",
+        "vials_rejected": "",
+        "fill_volume_mL": "mL",
+        "overfill_mL": "mL",
+        "dose_yield": "",
+        "volume_yield": "",
+        "fill_time_h": "h",
+        "batch_time_h": "h",
+        "loss_line_mL": "mL",
+        "loss_heel_mL": "mL",
+        "loss_rejects_mL": "mL",
+        "loss_remainder_mL": "mL",
+        "loss_overfill_mL": "mL",
+    }
     description = "Vial filling: dose volume + overfill, line hold-up, heel and rejects; doses, vials and fill time."
     inlets = ("bulk",)
     outlets = ("filled", "losses")

@@ -58,6 +58,24 @@ class HomogenizerConfig(BaseModel):
 
 class Homogenizer(UnitOperation):
     kind = "homogenizer"
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "z_average_nm": "nm",
+        "d50_nm": "nm",
+        "d32_nm": "nm",
+        "span": "",
+        "pdi": "",
+        "passes": "",
+        "process_time_h": "h",
+        "pass_time_h": "h",
+        "chamber_outlet_C": "degC",
+        "outlet_temperature_C": "degC",
+        "oil_fraction": "",
+        "energy_density_MJ_per_m3": "MJ/m^3",
+        "coalescence_per_pass": "",
+        "coverage": "",
+        "yield": "",
+    }
     description = (
         "High-pressure homogenizer/microfluidizer: the pass-by-pass squalene emulsion model applied to a "
         "coarse pre-emulsion stream; droplet size, heating, process time n V / Q, hold-up loss."

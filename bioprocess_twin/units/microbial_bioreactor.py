@@ -41,7 +41,12 @@ from ..core.streams import Stream, UnitResult
 from ..core.units import from_si, to_si
 from ..correlations.agitation import RHO_WATER
 from ..processes.culture_kinetics import AIR_SATURATED, GROWTH_LAW_PARAMETERS, GROWTH_LAWS, MICROBIAL_KINETICS
-from ..processes.microbial_fed_batch import MicrobialFedBatch, build_microbial_model, microbial_kpis
+from ..processes.microbial_fed_batch import (
+    MICROBIAL_KPI_UNITS,
+    MicrobialFedBatch,
+    build_microbial_model,
+    microbial_kpis,
+)
 from .stirred_culture import (
     FEED_MEDIUM_TEMPERATURE,
     MEDIUM_TEMPERATURE,
@@ -122,6 +127,7 @@ class MicrobialConfig(BioreactorConfig):
 
 class MicrobialBioreactor(StirredCulture):
     kind = "microbial_bioreactor"
+    kpi_units = MICROBIAL_KPI_UNITS
     description = "Microbial fed-batch (Monod/Haldane/Contois, Luedeking-Piret product, DO control)"
     parameters = ParameterTable(model_parameters((*MICROBIAL_KINETICS, *_growth_law_parameters())) + OPERATING)
     inlets = ("medium", "feed")

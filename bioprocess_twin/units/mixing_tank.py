@@ -114,6 +114,28 @@ class MixingTankConfig(BaseModel):
 
 class MixingTank(UnitOperation):
     kind = "mixing_tank"
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "premix_d32_nm": "nm",
+        "premix_d50_nm": "nm",
+        "premix_oil_fraction": "",
+        "rotor_tip_speed_m_per_s": "m/s",
+        "rotor_weber": "",
+        "mixing_time_s": "s",
+        "reynolds": "",
+        "tip_speed_m_per_s": "m/s",
+        "power_per_volume_W_per_m3": "W/m^3",
+        "tank_diameter_m": "m",
+        "impeller_diameter_m": "m",
+        "liquid_height_m": "m",
+        "blend_volume_L": "L",
+        "diluent_used_L": "L",
+        "fill_time_h": "h",
+        "mix_time_h": "h",
+        "batch_time_h": "h",
+        "temperature_C": "degC",
+        "c_*_g_per_L": "g/L",
+    }
     description = (
         "Formulation tank: blends inlets (to a target concentration with the diluent), turbulent "
         "mixing time from the agitation correlations, fill + mix + hold; optional rotor-stator premix."

@@ -131,6 +131,26 @@ class SterileFiltrationConfig(BaseModel):
 
 class SterileFiltration(UnitOperation):
     kind = "sterile_filtration"
+    #: units of each KPI (pint; "" for a pure number)
+    kpi_units = {
+        "area_capacity_m2": "m^2",
+        "area_flux_m2": "m^2",
+        "area_required_m2": "m^2",
+        "area_sized_m2": "m^2",
+        "area_m2": "m^2",
+        "vmax_L_per_m2": "L/m^2",
+        "throughput_L_per_m2": "L/m^2",
+        "filtration_time_h": "h",
+        "batch_time_h": "h",
+        "final_flux_L_per_m2_h": "L/(m^2*h)",
+        "final_pressure_bar": "bar",
+        "hold_up_L": "L",
+        "filtered_L": "L",
+        "retained_oil_share": "",
+        "oil_loss_pct": "percent",
+        "filtrate_d50_nm": "nm",
+        "filtrate_d90_nm": "nm",
+    }
     description = (
         "0.2 um sterile filtration: Hermia blocking laws at constant pressure or flux, Vmax sizing, "
         "size-dependent droplet retention and fouling by retained oil."

@@ -176,6 +176,8 @@ class TangentialFlowFiltration(UnitOperation):
     """Batch UF/DF on a recirculated retentate tank; see the module docstring for the equations."""
 
     kind = "tff"
+    #: the units of the process model's KPIs (the unit reports them all but the salts left)
+    kpi_units = TffUfdf.kpi_units
     description = "Tangential-flow filtration: UF1 -> DF -> UF2 with gel or osmotic flux model and sieving"
     parameters = PARAMETERS
     inlets = ("feed", "buffer")

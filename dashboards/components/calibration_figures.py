@@ -163,7 +163,7 @@ def status_line(doc: dict) -> list:
 
 def summary_cards(doc: dict) -> list:
     fit, after = doc["fit"], doc["identifiability"]["after"]
-    return kpis.kpi_cards(
+    return _counts(
         {
             "observations": fit["observations"],
             "unknowns": fit["unknowns"],
@@ -173,6 +173,11 @@ def summary_cards(doc: dict) -> list:
             "aic": fit["aic"],
         }
     )
+
+
+def _counts(cards: dict) -> list:
+    """Cards of counts and statistics: pure numbers."""
+    return kpis.kpi_cards(cards, units=dict.fromkeys(cards, ""))
 
 
 def estimates_table(doc: dict):
@@ -223,7 +228,7 @@ def records_summary(report: dict, batches: list[str]) -> list:
     dropped = ", ".join(f"{why} {n}" for why, n in report["dropped"].items()) or "none"
     bad = report["batches_with_errors"]
     summary = [
-        dbc.Row(kpis.kpi_cards(cards), className="g-2"),
+        dbc.Row(_counts(cards), className="g-2"),
         html.Div(f"{len(batches)} batches: {', '.join(batches)}", className="small"),
         html.Div(f"Dropped values by reason: {dropped}", id="calibration-dropped", className="small"),
     ]

@@ -12,7 +12,9 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
+from bioprocess_twin import catalogue
 from bioprocess_twin.core.display import describe_kpi, format_value, headline_kpis
+from bioprocess_twin.core.kpi_units import declared_units
 from bioprocess_twin.records.store import RunStore
 
 from .common import timestamp
@@ -52,7 +54,13 @@ def recent_runs_table(limit: int = 10, model: str | None = None) -> html.Div | d
     if not rows:
         return html.Div("No saved runs yet.", className="text-secondary small", id="recent-runs-empty")
     kcols = _kpi_columns(rows)
-    kviews = [describe_kpi(k, None) for k in kcols]
+    declared: dict[str, str] = {}
+    for model in {r["model"] for r in rows}:
+        try:
+            declared |= catalogue.kpi_units(model)
+        except KeyError:  # a run of a model this installation no longer has: units from the key's words
+            pass
+    kviews = [describe_kpi(k, None, declared_units(k, declared)) for k in kcols]
     klabels = [f"{v.label} ({v.display_units})" if v.display_units else v.label for v in kviews]
     head = html.Thead(
         html.Tr(

@@ -312,7 +312,7 @@ def show_result(result, definition):
     ]
     return (
         _diagram(definition, result),
-        kpis.kpi_cards(result["summary_kpis"]),
+        kpis.kpi_cards(result["summary_kpis"], units=result["kpi_units"]),
         result["stream_table"],
         [{"label": u, "value": u} for u in units],
         units[0] if units else None,

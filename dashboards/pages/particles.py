@@ -442,7 +442,7 @@ def show_results(data):
     options = [{"label": figures.column_label(data, c), "value": c} for c in cols]
     return (
         figures.distribution_figure(data),
-        kpis.kpi_cards(data.get("kpis")),
+        kpis.kpi_cards(data.get("kpis"), units=data.get("kpi_units")),
         options,
         figures.default_columns(cols),
         note,

@@ -38,6 +38,10 @@ def page(dash_duo, tmp_path, reference):
 
 #: the unit labels of the diagram (annotations named "unit:<id>")
 LABELS = "(g.layout.annotations || []).filter(a => (a.name || '').startsWith('unit:')).map(a => a.text)"
+KPI_UNITS = (
+    "const v = document.getElementById(arguments[0]); const row = v.closest('tr');"
+    "return row ? row.lastElementChild.textContent : v.parentElement.querySelector('.kpi-units').textContent;"
+)
 RUNNING = "!document.querySelector('#line-progress-wrap').classList.contains('invisible')"
 
 
@@ -54,6 +58,11 @@ def test_run_a_batch_and_inspect_streams_and_units(page, reference):
 
     doses = float(bw.attribute(duo, "#kpi-fill_doses", "textContent"))  # may sit in the folded table
     assert doses == pytest.approx(reference.results["fill"].kpis["doses"], rel=1e-3)
+    # each KPI is shown in the units its unit declares (the card's units, or the folded table's last cell)
+    for key, shown in (("homogenizer.energy_density_MJ_per_m3", "MJ/m³"), ("fill.fill_volume_mL", "mL")):
+        assert reference.kpi_units()[key] in ("MJ/m^3", "mL")
+        units = duo.driver.execute_script(KPI_UNITS, "kpi-" + key.replace(".", "_"))
+        assert units.strip() == shown, (key, units)
     rows = bw.texts(duo, "#stream-table tbody tr")
     assert len(rows) - 1 == len(reference.streams())  # a header row, then one row per stream
     # after the run the diagram labels each unit with its duration
