@@ -51,10 +51,10 @@ def box_classes(duo, kind, name):
     return (bw.attribute(duo, box(kind, name) + "/..", "class", by=By.XPATH) or "").split()
 
 
-def opacity(duo, selector) -> float:
-    return float(
-        duo.driver.execute_script("return getComputedStyle(document.querySelector(arguments[0])).opacity;", selector)
-    )
+def greyed_out(duo, selector) -> float:
+    """The element's opacity once it is below 1 (dashboard.css fades it in 0.15 s, which a busy machine stretches)."""
+    script = f"return getComputedStyle(document.querySelector({selector!r})).opacity;"
+    return float(bw.wait_for_js(duo, script, lambda o: o is not None and float(o) < 1, message=f"{selector} faded"))
 
 
 # -- particle formation ---------------------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def test_a_saved_run_opens_with_its_inputs_and_edits_mark_it_stale(particles):
     bw.type_into(duo, box("param", "pressure"), "800", by=By.XPATH)
     bw.wait_for_class(duo, "#results-panel", STALE)
     assert "pressure" in bw.wait_for_text(duo, "#results-stale-alert", contains="pressure")
-    assert opacity(duo, "#results-panel") < 1  # dashboard.css greys them out
+    assert greyed_out(duo, "#results-panel") < 1  # dashboard.css greys them out
     # the same number written otherwise is the same input again
     bw.type_into(duo, box("param", "pressure"), "7e2", by=By.XPATH)
     bw.wait_for_class(duo, "#results-panel", STALE, present=False)
