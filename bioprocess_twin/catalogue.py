@@ -186,8 +186,11 @@ def run_spec(spec: SimulationSpec, progress: Callable[[float, str], None] | None
     ``version`` on the field ``version``).
     """
     process = get(spec.model)
-    calibrated = spec.version is not None and spec.version != process.version
-    parameters = calibrated_parameters(process, spec.version) | spec.parameters if calibrated else spec.parameters
+    version = spec.version
+    calibrated = version is not None and version != process.version
+    parameters = (
+        calibrated_parameters(process, version) | spec.parameters if version and calibrated else spec.parameters
+    )
     run = process.run(
         parameters=parameters,
         inputs=spec.inputs,

@@ -167,14 +167,19 @@ def run_and_report(
     work: Callable[[], tuple[dict[str, Any], int, str]],
     show: Callable[[dict[str, Any]], None],
     invalid_errors: tuple[type[Exception], ...],
+    limit: bool = True,
 ) -> int:
     """The shape every command shares. ``work()`` returns the JSON document, the exit code and, for a
     non-zero code, the message; ``invalid_errors`` are the bad-input exceptions (exit 2, fields named).
-    With ``--json`` nothing but the document reaches stdout (solver chatter goes to stderr)."""
+    With ``--json`` nothing but the document reaches stdout (solver chatter goes to stderr). ``limit``: the
+    whole work runs under the wall-clock limit (a sweep passes False: the limit applies to each of its runs)."""
     from ..core.limits import WallClockLimit, wall_clock_limit
 
     try:
-        with stdout_to_stderr() if as_json else contextlib.nullcontext(), wall_clock_limit():
+        with (
+            stdout_to_stderr() if as_json else contextlib.nullcontext(),
+            wall_clock_limit() if limit else contextlib.nullcontext(),
+        ):
             doc, code, failure = work()
             text = dumps(doc | {"source": source, "bioprocess_twin_version": version()})
     except WallClockLimit as exc:

@@ -11,7 +11,7 @@ from .common import EXIT_INVALID, dumps, version
 
 
 @app.command(
-    help="List the example files shipped with the package (simulation and scale-up specs, plan specs, "
+    help="List the example files shipped with the package (simulation, scale-up, plan and scenario specs, "
     "demo batch records with their calibration specs), or copy them all to DIR with --copy. "
     "The copy keeps the folder layout, so the relative paths inside the specs still work; "
     "existing files are never overwritten.\n\n"
