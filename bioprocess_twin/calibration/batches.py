@@ -118,17 +118,13 @@ class BatchBuilder:
             lower = v < np.maximum.accumulate(v)
             if lower.any():
                 bad = group[lower]
-                self.out.add(
-                    "error",
-                    bad["file"].iat[0],
-                    bad["row"].iat[0],
-                    bad["column"].iat[0],
-                    f"batch {batch}, tag {tag}: the cumulative total decreases at row "
-                    f"{int(bad['row'].iat[0])} "
-                    f"({values_text(len(bad))} below an earlier total dropped: {rows_text(bad.row)})",
+                self._drop(
                     batch,
+                    bad,
+                    "decreasing_total",
+                    f"batch {batch}, tag {tag}: the cumulative total decreases at row {int(bad['row'].iat[0])} "
+                    f"({values_text(len(bad))} below an earlier total dropped: {rows_text(bad.row)})",
                 )
-                self.out.dropped["decreasing_total"] += len(bad)
                 t, v, group = t[~lower], v[~lower], group[~lower]
             t, v, group = self._possible_rates(batch, tag, t, v, group)
             rates = np.diff(v) / np.diff(t)
@@ -187,19 +183,22 @@ class BatchBuilder:
                 break
             bad = group[impossible]
             fastest = np.nanmax(np.where(np.isfinite(rates), rates, np.inf)[impossible[1:]])
-            self.out.add(
-                "error",
-                bad["file"].iat[0],
-                bad["row"].iat[0],
-                bad["column"].iat[0],
+            self._drop(
+                batch,
+                bad,
+                "outside_model_bounds",
                 f"batch {batch}, tag {tag}: the totals give a rate of {fastest:.6g} {plan.model_units} at row "
                 f"{int(bad['row'].iat[0])}, more than the model's input '{plan.target}' allows "
                 f"({top:g} {plan.model_units}); {values_text(len(bad))} dropped ({rows_text(bad.row)})",
-                batch,
             )
-            self.out.dropped["outside_model_bounds"] += len(bad)
             t, v, group = t[~impossible], v[~impossible], group[~impossible]
         return t, v, group
+
+    def _drop(self, batch: str, bad: pd.DataFrame, reason: str, message: str) -> None:
+        """An error at the first of the records ``bad``, which are dropped and counted under ``reason``."""
+        first = bad.iloc[0]
+        self.out.add("error", first["file"], first["row"], first["column"], message, batch)
+        self.out.dropped[reason] += len(bad)
 
     def _initial(self, batch: str, group: pd.DataFrame) -> float:
         chosen = group.assign(_d=group["t"].abs()).sort_values(["_d", "t"], kind="stable").iloc[0]
