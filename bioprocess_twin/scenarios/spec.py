@@ -89,10 +89,9 @@ class Factor(StrictModel):
         return min(levels), max(levels)
 
 
-class Response(StrictModel):
-    """A KPI with its specification: ``min`` and/or ``max``, both inclusive (a CQA)."""
+class Limits(StrictModel):
+    """``min`` and/or ``max``, both inclusive."""
 
-    kpi: str = Field(max_length=200)
     min: float | None = None
     max: float | None = None
 
@@ -105,10 +104,16 @@ class Response(StrictModel):
         return self
 
     def met(self, value: float | None) -> bool:
-        """True when ``value`` is a number within the specification (None and NaN never are)."""
+        """True when ``value`` is a number within the limits (None and NaN never are)."""
         if value is None or not math.isfinite(value):
             return False
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+class Response(Limits):
+    """A KPI with its specification (a CQA)."""
+
+    kpi: str = Field(max_length=200)
 
     def describe(self) -> str:
         if self.min is not None and self.max is not None:

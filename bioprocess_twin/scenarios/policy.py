@@ -1,0 +1,371 @@
+"""Dynamic optimisation of a time-varying operating policy by direct multiple shooting.
+
+The horizon [0, T] is cut into N equal intervals; each control (a model input) is constant on each
+interval, between its bounds. The states at the N + 1 interval boundaries are NLP variables too, and
+continuity ties them: x_{k+1} = F(x_k, u_k), where F integrates the model over one interval with CVODES
+or IDAS (Bock & Plitt 1984, Proc. 9th IFAC World Congress). IPOPT (Wächter & Biegler 2006, Math.
+Program. 106:25; linear solver MUMPS) solves the NLP with exact derivatives: CasADi differentiates
+through the integrator with its forward sensitivities, and the Hessian of the Lagrangian comes from
+second-order sensitivities (``hessian="exact"``) or from L-BFGS updates (``"limited-memory"``).
+``quasi_newton_iterations`` runs L-BFGS first and then the exact Hessian from where it stopped: on a
+multimodal problem the two steps may find a better local optimum than either alone. Every node state
+keeps its physical bounds.
+
+The problem is data (:class:`PolicyProblem`): the objective is one state or output at the end of the
+horizon, maximised or minimised; path constraints bound a state or output at every boundary
+(``DO >= 30``); final constraints bound one at the end (``V <= V_max``). The result gives the optimum, the
+policy, the trajectory at the boundaries, each constraint's activity and Lagrange multiplier (the price of
+the constraint: the change of the objective per unit of the bound), the solver status and the iterations;
+an infeasible problem names the constraints that are still violated.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import casadi as ca
+import numpy as np
+from pydantic import Field, model_validator
+
+from ..core.integration import SolverOptions, call_chunk, integrator
+from ..core.model import Model
+from ..core.parameters import ParameterError
+from ..core.spec import StrictModel
+from .spec import Limits
+
+#: a bound counts as active within this share of the control's range, or of the constraint's scale
+ACTIVE_TOLERANCE = 1e-6
+
+
+class ControlBounds(StrictModel):
+    min: float
+    max: float
+    initial: float | None = None
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.min < self.max:
+            raise ValueError("min must be below max")
+        if self.initial is not None and not self.min <= self.initial <= self.max:
+            raise ValueError("initial: must lie between min and max")
+        return self
+
+
+class Bound(Limits):
+    """A state or output (``name``) kept at or above ``min`` and/or at or below ``max``."""
+
+    name: str
+
+
+class Objective(StrictModel):
+    name: str
+    sense: Literal["maximize", "minimize"] = "maximize"
+
+
+class PolicyProblem(StrictModel):
+    horizon: float = Field(gt=0)
+    intervals: int = Field(20, ge=1, le=2000)
+    controls: dict[str, ControlBounds] = Field(min_length=1)
+    objective: Objective
+    path: list[Bound] = Field(default_factory=list)
+    final: list[Bound] = Field(default_factory=list)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    rtol: float = Field(1e-8, gt=0, lt=1)
+    atol: float = Field(1e-10, gt=0)
+    max_iterations: int = Field(3000, ge=1, le=100_000)
+    tolerance: float = Field(1e-8, gt=0, lt=1)
+    #: "exact": second derivatives through the integrator; "limited-memory": a quasi-Newton (L-BFGS) Hessian
+    hessian: Literal["exact", "limited-memory"] = "exact"
+    #: first run this many IPOPT iterations with the quasi-Newton Hessian, then solve from there (0: none); on a
+    #: multimodal problem the two steps may reach a better local optimum than either alone
+    quasi_newton_iterations: int = Field(0, ge=0, le=100_000)
+
+
+@dataclass
+class ConstraintReport:
+    """One constraint: where it applies, its bound, the value at the optimum, whether it is active and its
+    multiplier (d objective / d bound, in the objective's sense: positive when relaxing it helps)."""
+
+    kind: str  # "path", "final" or "control"
+    name: str
+    side: str  # "min" or "max"
+    bound: float
+    active_at: list[float]  # times (model units) where it is active
+    multiplier: float  # the largest over those times
+    violation: float  # the largest violation, 0 when met
+
+
+@dataclass
+class PolicyResult:
+    status: str  # "optimal", "infeasible" or "failed"
+    message: str
+    objective: float
+    times: list[float]  # interval boundaries
+    controls: dict[str, list[float]]  # one value per interval
+    states: dict[str, list[float]]  # at the boundaries
+    outputs: dict[str, list[float]]  # at the boundaries (the control of the interval that starts there)
+    constraints: list[ConstraintReport] = field(default_factory=list)
+    iterations: int = 0
+    solver_status: str = ""
+    seconds: float = 0.0
+
+    def active(self) -> list[ConstraintReport]:
+        return [c for c in self.constraints if c.active_at]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(vars(self))
+        out["constraints"] = [vars(c) for c in self.constraints]
+        return out
+
+
+def _scalar_names(model: Model) -> tuple[list[str], list[str]]:
+    states = [v.name for v in model.states if v.size == 1]
+    outputs = [v.name for v in model.outputs]
+    return states, outputs
+
+
+def _check(model: Model, problem: PolicyProblem) -> None:
+    states, outputs = _scalar_names(model)
+    known = set(states) | set(outputs)
+    errors = [
+        (f"controls.{name}", f"model '{model.name}' has no input '{name}'")
+        for name in problem.controls
+        if name not in model.inputs
+    ]
+    errors += [
+        (f"{where}.{i}.name", f"model '{model.name}' has no scalar state or output '{b.name}'")
+        for where, bounds in (("path", problem.path), ("final", problem.final))
+        for i, b in enumerate(bounds)
+        if b.name not in known
+    ]
+    if problem.objective.name not in known:
+        errors.append(
+            ("objective.name", f"model '{model.name}' has no scalar state or output '{problem.objective.name}'")
+        )
+    if model.nz:
+        errors.append(("model", "multiple shooting here takes ODE models (no algebraic states)"))
+    if errors:
+        raise ParameterError(errors, "policy problem")
+
+
+def optimize_policy(
+    model: Model, problem: PolicyProblem, start: Mapping[str, Sequence[float]] | None = None
+) -> PolicyResult:
+    """The best piecewise-constant policy of ``problem.controls`` for ``model`` (see the module docstring).
+
+    ``start``: a first policy per control, on any number of equal intervals (a coarser solution, say); it is
+    resampled onto the problem's intervals. Without it every control starts at its ``initial`` value."""
+    _check(model, problem)
+    started = time.perf_counter()
+    N, T = problem.intervals, problem.horizon
+    dt = T / N
+    p = model.parameter_vector(problem.parameters)
+    fixed = model.inputs.resolve(problem.inputs, f"model '{model.name}' inputs")
+    x0, _ = model.initial_state(p)
+    names = list(model.inputs.names)
+    controlled = [names.index(c) for c in problem.controls]
+    options = SolverOptions(rtol=problem.rtol, atol=problem.atol)
+    F = integrator(model, (1.0,), options.plugin(model), options)
+    states, outputs = _scalar_names(model)
+
+    X = [ca.MX.sym(f"x{k}", model.nx) for k in range(N + 1)]
+    U = [ca.MX.sym(f"u{k}", len(controlled)) for k in range(N)]
+    base_u = np.array([fixed[n] for n in names], dtype=float)
+
+    def input_vector(k: int):
+        parts = []
+        for j in range(len(names)):
+            parts.append(U[k][controlled.index(j)] if j in controlled else ca.MX(base_u[j]))
+        return ca.vertcat(*parts)
+
+    def value(name: str, k: int):
+        """A state or output at boundary k (with the control of the interval that starts there)."""
+        if name in states:
+            return X[k][model.state(name).slice.start]
+        u = input_vector(min(k, N - 1))
+        y = model.output_function(k * dt, X[k], ca.MX(0, 1), p, u)
+        return y[outputs.index(name)]
+
+    g: list[Any] = []
+    lbg: list[float] = []
+    ubg: list[float] = []
+    tags: list[tuple[str, Bound, float] | None] = []
+    for k in range(N):
+        xf, _ = call_chunk(F, X[k], k * dt, ca.MX(0, 1), p, input_vector(k), dt)
+        g.append(xf[: model.nx] - X[k + 1])
+        lbg += [0.0] * model.nx
+        ubg += [0.0] * model.nx
+        tags += [None] * model.nx
+    for kind, bounds, nodes in (("path", problem.path, range(N + 1)), ("final", problem.final, [N])):
+        for b in bounds:
+            for k in nodes:
+                g.append(value(b.name, k))
+                lbg.append(-math.inf if b.min is None else b.min)
+                ubg.append(math.inf if b.max is None else b.max)
+                tags.append((kind, b, k * dt))
+
+    w = ca.vertcat(*X, *U)
+    sign = -1.0 if problem.objective.sense == "maximize" else 1.0
+    J = value(problem.objective.name, N)
+    lbw = np.concatenate([x0] + [model.state_lower] * N + [[c.min for c in problem.controls.values()]] * N)
+    ubw = np.concatenate([x0] + [model.state_upper] * N + [[c.max for c in problem.controls.values()]] * N)
+    guess = _first_policy(problem, start)
+    w0 = np.concatenate([_simulate_guess(F, model, x0, p, base_u, controlled, guess, N, dt), guess.ravel()])
+
+    nlp = {"x": w, "f": sign * J, "g": ca.vertcat(*g)}
+    limits = {"lbx": lbw, "ubx": ubw, "lbg": np.array(lbg), "ubg": np.array(ubg)}
+    iterations = 0
+    if problem.quasi_newton_iterations:
+        first = _solver(nlp, problem, "limited-memory", problem.quasi_newton_iterations)
+        w0 = np.array(first(x0=w0, **limits)["x"]).ravel()
+        iterations += int(first.stats().get("iter_count", 0))
+    solver = _solver(nlp, problem, problem.hessian, problem.max_iterations)
+    sol = solver(x0=w0, **limits)
+    stats = solver.stats()
+    iterations += int(stats.get("iter_count", 0))
+    wopt = np.array(sol["x"]).ravel()
+    gopt = np.array(sol["g"]).ravel()
+    lam_g = np.array(sol["lam_g"]).ravel()
+    lam_x = np.array(sol["lam_x"]).ravel()
+
+    nx, nc = model.nx, len(controlled)
+    xs = wopt[: (N + 1) * nx].reshape(N + 1, nx)
+    us = wopt[(N + 1) * nx :].reshape(N, nc)
+    report = _constraints(problem, tags, gopt, np.array(lbg), np.array(ubg), lam_g, sign)
+    report += _control_bounds(problem, us, lam_x[(N + 1) * nx :].reshape(N, nc), dt, sign)
+    solver_status = str(stats.get("return_status", ""))
+    violated = [c for c in report if c.violation > 1e-6 * max(1.0, abs(c.bound))]
+    if stats.get("success"):
+        status, message = "optimal", ""
+    elif solver_status == "Infeasible_Problem_Detected" or violated:
+        status = "infeasible"
+        message = (
+            "cannot be met together: "
+            + "; ".join(
+                f"{c.kind} {c.name} {'>=' if c.side == 'min' else '<='} {c.bound:g} (short by {c.violation:.3g})"
+                for c in violated
+            )
+            if violated
+            else f"IPOPT found no policy that meets every constraint ({solver_status})"
+        )
+    else:
+        status, message = "failed", f"IPOPT stopped: {solver_status}"
+    output_fn = model.output_function
+    out_rows = [
+        np.array(output_fn(k * dt, xs[k], [], p, _full(base_u, controlled, us[min(k, N - 1)]))).ravel()
+        for k in range(N + 1)
+    ]
+    return PolicyResult(
+        status=status,
+        message=message,
+        objective=float(sign * float(sol["f"])),
+        times=[k * dt for k in range(N + 1)],
+        controls={name: us[:, j].tolist() for j, name in enumerate(problem.controls)},
+        states={n: xs[:, model.state(n).slice.start].tolist() for n in states},
+        outputs={n: [float(r[i]) for r in out_rows] for i, n in enumerate(outputs)},
+        constraints=report,
+        iterations=iterations,
+        solver_status=solver_status,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _solver(nlp: dict, problem: PolicyProblem, hessian: str, iterations: int) -> ca.Function:
+    opts: dict[str, Any] = {
+        "ipopt.print_level": 0,
+        "print_time": False,
+        "ipopt.sb": "yes",
+        "show_eval_warnings": False,
+        "ipopt.linear_solver": "mumps",
+        "ipopt.max_iter": iterations,
+        "ipopt.tol": problem.tolerance,
+        "ipopt.hessian_approximation": hessian,
+    }
+    return ca.nlpsol("policy", "ipopt", nlp, opts)
+
+
+def _full(base_u: np.ndarray, controlled: list[int], values) -> np.ndarray:
+    u = base_u.copy()
+    u[controlled] = np.asarray(values, dtype=float)
+    return u
+
+
+def _first_policy(problem: PolicyProblem, start: Mapping[str, Sequence[float]] | None) -> np.ndarray:
+    """(N, controls) first iterate: ``start`` resampled onto the N intervals, else each control's initial value."""
+    N = problem.intervals
+    columns = []
+    for name, c in problem.controls.items():
+        given = None if start is None else start.get(name)
+        if given is None or not len(given):
+            columns.append(np.full(N, c.initial if c.initial is not None else 0.5 * (c.min + c.max)))
+            continue
+        values = np.asarray(given, dtype=float)
+        at = np.minimum((np.arange(N) + 0.5) / N * len(values), len(values) - 1).astype(int)
+        columns.append(np.clip(values[at], c.min, c.max))
+    return np.column_stack(columns)
+
+
+def _simulate_guess(F, model, x0, p, base_u, controlled, policy, N, dt) -> np.ndarray:
+    """Node states of the first policy, by one pass of the integrator (a consistent first iterate)."""
+    x = np.asarray(x0, dtype=float)
+    nodes = [x]
+    for k in range(N):
+        xf, _ = call_chunk(F, x, k * dt, np.zeros(0), p, _full(base_u, controlled, policy[k]), dt)
+        x = np.clip(np.array(xf).ravel()[: model.nx], model.state_lower, model.state_upper)
+        nodes.append(x)
+    return np.concatenate(nodes)
+
+
+def _constraints(problem, tags, g, lbg, ubg, lam_g, sign) -> list[ConstraintReport]:
+    """Activity, multiplier and violation of every path and final constraint, one report per bound side."""
+    out = []
+    for kind, bounds in (("path", problem.path), ("final", problem.final)):
+        for b in bounds:
+            rows = [i for i, t in enumerate(tags) if t is not None and t[0] == kind and t[1] is b]
+            for side, limit in (("min", b.min), ("max", b.max)):
+                if limit is None:
+                    continue
+                scale = ACTIVE_TOLERANCE * max(1.0, abs(limit))
+                gap = [(g[i] - limit) if side == "min" else (limit - g[i]) for i in rows]
+                active = [i for i, d in zip(rows, gap, strict=True) if d <= scale]
+                # IPOPT's multiplier of an upper bound is positive, of a lower bound negative; -sign turns it into
+                # d objective / d bound in the objective's own sense
+                prices = [-sign * lam_g[i] * (1 if side == "max" else -1) for i in active]
+                out.append(
+                    ConstraintReport(
+                        kind,
+                        b.name,
+                        side,
+                        limit,
+                        [float(tags[i][2]) for i in active],
+                        float(max(prices, key=abs)) if prices else 0.0,
+                        float(max([0.0, *(-d for d in gap)])),
+                    )
+                )
+    return out
+
+
+def _control_bounds(problem, us, lam, dt, sign) -> list[ConstraintReport]:
+    out = []
+    for j, (name, c) in enumerate(problem.controls.items()):
+        span = c.max - c.min
+        for side, limit in (("min", c.min), ("max", c.max)):
+            active = [k for k in range(len(us)) if abs(us[k, j] - limit) <= ACTIVE_TOLERANCE * span]
+            prices = [-sign * lam[k, j] * (1 if side == "max" else -1) for k in active]
+            out.append(
+                ConstraintReport(
+                    "control",
+                    name,
+                    side,
+                    limit,
+                    [k * dt for k in active],
+                    float(max(prices, key=abs)) if prices else 0.0,
+                    0.0,
+                )
+            )
+    return out
