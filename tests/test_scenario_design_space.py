@@ -107,6 +107,7 @@ def test_set_path_writes_sections_and_refuses_a_recipe_path_that_is_not_there():
         ({"base": {"model": "no_such_model"}}, "base.model"),
         ({"base": "../outside.yaml"}, "base"),
         ({"samples": 0}, "samples"),
+        ({"samples": 1_000_000, "design_space": {"grid": 7}}, "samples"),  # 7 million cases
     ],
 )
 def test_a_bad_scenario_names_its_field(tmp_path, change, field):

@@ -16,6 +16,7 @@ process noise of point ``i`` is drawn from the seed and ``i``. A sweep is reprod
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,9 @@ from .cases import Execution, check_paths, noisy, run_values, sampled_values
 from .executor import CaseOutcome
 from .probability import Probability, probability, probability_in_spec
 from .spec import ScenarioSpec
+
+#: most cases one design-space sweep may run
+MAX_CASES = 1_000_000
 
 
 @dataclass
@@ -159,6 +163,12 @@ def design_space(spec: ScenarioSpec, base: Mapping[str, Any], execution: Executi
         raise SpecError("scenario", [("factors", f"a design space takes 1 to 4 factors, not {len(spec.factors)}")])
     grid = grid_values(spec)
     paths = list(grid)
+    total = math.prod(len(v) for v in grid.values()) * spec.samples
+    if total > MAX_CASES:
+        raise SpecError(
+            "scenario",
+            [("samples", f"{total:,} cases (grid points x samples) exceed the limit of {MAX_CASES:,} in one sweep")],
+        )
     points = [dict(zip(paths, combo, strict=True)) for combo in itertools.product(*grid.values())]
     per_point = _run(spec, base, points, execution or Execution())
     results = [_point(spec, p, o) for p, o in zip(points, per_point, strict=True)]
