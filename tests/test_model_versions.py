@@ -268,8 +268,15 @@ def test_a_set_saved_by_calibrate_runs_by_name(tmp_path, monkeypatch):
     )
     result = calibrate(spec, tmp_path)
     assert result.status == "ok" and result.saved == str(tmp_path / "models/versions_test_decay/2.1.0+cal.1.yaml")
-    k_hat = load_parameter_set(result.saved)["parameters"]["k"]
+    saved = load_parameter_set(result.saved)
+    k_hat = saved["parameters"]["k"]
     assert k_hat == pytest.approx(TRUE_K, rel=0.02) and k_hat != TRUE_K
+    # the covariance a Monte Carlo samples: k was fitted as log(k), so its standard error is k times the
+    # standard deviation of log(k)
+    cov = saved["covariance"]
+    assert cov["names"] == ["k"] and cov["space"] == {"k": "log"}
+    assert cov["centre"] == [pytest.approx(math.log(k_hat), rel=1e-12)]
+    assert math.sqrt(cov["matrix"][0][0]) * k_hat == pytest.approx(saved["estimates"]["k"]["se"], rel=1e-9)
 
     process = catalogue.get("versions_test_decay")
     assert model_versions(process) == ["2.1.0", "2.1.0+cal.1"]

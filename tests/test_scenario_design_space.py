@@ -237,3 +237,42 @@ def test_morris_screening_ranks_an_input_without_effect_last():
     result = sensitivity(spec, base)
     mu = dict(zip(result.inputs, result.indices["x_final"]["mu_star"], strict=True))
     assert mu["parameters.k"] > 100 * mu["initial.x"] > 0
+
+
+# -- uncertainty from a calibrated set's covariance ---------------------------------------------------------------
+def test_a_calibrated_set_is_sampled_jointly_from_its_covariance(tmp_path, monkeypatch):
+    """The set fitted log(k) with centre log(0.4) and variance 0.04: the sampled k (read back from each case's
+    x(T) = exp(-k T)) is lognormal with those log-moments."""
+    monkeypatch.setenv("BIOPROCESS_TWIN_MODELS", str(tmp_path))
+    folder = tmp_path / MODEL
+    folder.mkdir()
+    document = {
+        "kind": "calibrated parameter set",
+        "model": MODEL,
+        "base_version": "1.0.0",
+        "version": "1.0.0+cal.1",
+        "parameters": {"k": 0.4},
+        "covariance": {"names": ["k"], "space": {"k": "log"}, "centre": [math.log(0.4)], "matrix": [[0.04]]},
+    }
+    (folder / "1.0.0+cal.1.yaml").write_text(yaml.safe_dump(document))
+    limit = math.exp(-0.45)  # x(1) >= limit when k <= 0.45: about 72 % of the draws
+    doc = scenario(
+        samples=1000,
+        factors=[{"path": "initial.x", "levels": [1.0]}],
+        responses=[{"kpi": "x_final", "min": limit}],
+        uncertainty={"calibrated": True},
+    )
+    doc["base"] = doc["base"] | {"version": "1.0.0+cal.1"}
+    spec, base = parse_scenario_spec(doc)
+    point, _ = monte_carlo(spec, base, {"initial.x": 1.0}, Execution())
+    assert point.failed == 0
+    exact = float(norm.cdf((math.log(0.45) - math.log(0.4)) / 0.2))  # ln k ~ N(ln 0.4, 0.2^2)
+    assert 0.6 < exact < 0.8
+    assert abs(point.probability.p - exact) < 4 * math.sqrt(exact * (1 - exact) / 1000)  # four standard errors
+    bad = dict(document, covariance={"names": ["k"], "space": {}, "centre": [0.0], "matrix": [[-1.0]]})
+    (folder / "1.0.0+cal.2.yaml").write_text(yaml.safe_dump(bad | {"version": "1.0.0+cal.2"}))
+    doc["base"]["version"] = "1.0.0+cal.2"
+    spec, base = parse_scenario_spec(doc)
+    with pytest.raises(SpecError) as info:
+        monte_carlo(spec, base, {"initial.x": 1.0})
+    assert info.value.errors[0][0] == "uncertainty.calibrated" and "positive semi-definite" in info.value.errors[0][1]

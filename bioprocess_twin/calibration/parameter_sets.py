@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import casadi
+import numpy as np
 import yaml
 
 from ..core.definitions import read_parameter_set
@@ -32,6 +33,7 @@ from ..core.paths import inside
 from ..core.resources import user_models
 from ..core.results import json_safe
 from ..core.spec import VERSION_PATTERN
+from .uncertainty import covariance
 
 if TYPE_CHECKING:
     from .run import CalibrationResult
@@ -80,6 +82,8 @@ def parameter_set_document(result: CalibrationResult, version: str) -> dict[str,
         else:
             per_batch.setdefault(unknown.batch, {})[unknown.label.split("[")[0]] = entry
     tag_map = Path(spec.data)
+    cov, _ = covariance(est)
+    joint = [k for k, u in enumerate(est.problem.unknowns) if u.kind == "parameter" and u.batch is None]
     validation = None
     if result.validation is not None:
         validation = {"held_out": result.validation["batches"], "per_output": result.validation["per_output"]}
@@ -92,6 +96,16 @@ def parameter_set_document(result: CalibrationResult, version: str) -> dict[str,
             "parameters": {n: e["value"] for n, e in shared.items()} | dict(spec.fixed),
             "initial_states": {n: e["value"] for n, e in shared_initial.items()},
             "estimates": shared | shared_initial,
+            "covariance": {
+                "about": "of the shared parameters as fitted: natural log of the value in its units where "
+                "space is 'log'; a Monte Carlo samples a multivariate normal with it",
+                "names": [est.problem.unknowns[k].name for k in joint],
+                "space": {
+                    est.problem.unknowns[k].name: "log" if est.problem.unknowns[k].log else "linear" for k in joint
+                },
+                "centre": [float(est.u[k]) for k in joint],
+                "matrix": cov[np.ix_(joint, joint)].tolist(),
+            },
             "per_batch": per_batch,
             "error_models": {o: {"a": a, "b": b} for o, (a, b) in est.error_params.items()},
             "provenance": {

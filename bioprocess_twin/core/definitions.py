@@ -127,6 +127,29 @@ def calibrated_parameters(process: Process, version: str, root: str | Path | Non
     """
     if version == process.version:
         return {}
+    doc = calibrated_set(process, version, root)
+    values = doc.get("parameters") or {}
+    if not isinstance(values, dict):
+        raise ParameterError([("version", f"{version}: 'parameters' must map parameter names to values")])
+    try:
+        resolved = process.model.parameters.resolve(values)
+    except ParameterError as exc:
+        raise ParameterError(
+            [
+                (
+                    "version",
+                    f"{version} does not fit model {process.name} {process.version}: "
+                    + "; ".join(f"{name}: {message}" for name, message in exc.errors),
+                )
+            ]
+        ) from None
+    return {name: resolved[name] for name in values}
+
+
+def calibrated_set(process: Process, version: str, root: str | Path | None = None) -> dict[str, Any]:
+    """The document of calibrated set ``version`` of ``process`` (its values, estimates, covariance and
+    provenance), found in the models roots and checked to belong to this model and code version. Every
+    problem raises ``ParameterError`` on the field ``version``."""
     roots = _roots(root)
 
     def problem(message: str) -> ParameterError:
@@ -151,14 +174,4 @@ def calibrated_parameters(process: Process, version: str, root: str | Path | Non
             f"{version} was calibrated on model version {doc.get('base_version')}, but the code is "
             f"at version {process.version}: recalibrate, or run version {process.version}"
         )
-    values = doc.get("parameters") or {}
-    if not isinstance(values, dict):
-        raise problem(f"{path}: 'parameters' must map parameter names to values")
-    try:
-        resolved = process.model.parameters.resolve(values)
-    except ParameterError as exc:
-        raise problem(
-            f"{version} does not fit model {process.name} {process.version}: "
-            + "; ".join(f"{name}: {message}" for name, message in exc.errors)
-        ) from None
-    return {name: resolved[name] for name in values}
+    return doc

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import catalogue
+from ..core.definitions import calibrated_set
 from ..core.limits import WallClockLimit
 from ..core.parameters import ParameterError
 from ..core.spec import SpecError, parse_spec, spec_error_from
@@ -102,10 +103,62 @@ def draw(distribution: Distribution, rng: np.random.Generator, n: int) -> np.nda
     return rng.uniform(first, second, n)
 
 
-def sampled_values(spec: ScenarioSpec, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
-    """``n`` draws of the uncertain parameters, as case values (``parameters.<name>``)."""
-    columns = {f"parameters.{name}": draw(d, rng, n) for name, d in spec.uncertainty.parameters.items()}
+def sampled_values(
+    spec: ScenarioSpec, base: Mapping[str, Any], n: int, rng: np.random.Generator
+) -> list[dict[str, float]]:
+    """``n`` draws of the uncertain parameters, as case values (``parameters.<name>``, declared units): the
+    calibrated set's joint draws first (when asked), then the given distributions."""
+    columns = calibrated_draws(base, n, rng) if spec.uncertainty.calibrated else {}
+    both = sorted({p.removeprefix("parameters.") for p in columns} & set(spec.uncertainty.parameters))
+    if both:
+        raise SpecError(
+            "scenario",
+            [(f"uncertainty.parameters.{name}", "the calibrated set already samples it") for name in both],
+        )
+    columns |= {f"parameters.{name}": draw(d, rng, n) for name, d in spec.uncertainty.parameters.items()}
     return [{path: float(values[j]) for path, values in columns.items()} for j in range(n)]
+
+
+def calibrated_draws(base: Mapping[str, Any], n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``n`` joint draws of the shared parameters of the base spec's calibrated set: a multivariate normal with
+    the set's covariance, in the space each was fitted in (exponentiated where that is the log)."""
+    process = catalogue.get(str(base.get("model")))
+    version = base.get("version")
+    field_name = "uncertainty.calibrated"
+    if not version or version == process.version:
+        raise SpecError("scenario", [(field_name, "the base spec names no calibrated set: give its 'version'")])
+    try:
+        found = calibrated_set(process, str(version)).get("covariance")
+    except ParameterError as exc:
+        raise SpecError("scenario", [("base.version", m) for _, m in exc.errors]) from None
+    if not isinstance(found, dict) or not found.get("names"):
+        raise SpecError("scenario", [(field_name, f"set {version} holds no covariance: recalibrate to save one")])
+    names = list(found["names"])
+    try:
+        centre = np.asarray(found["centre"], dtype=float)
+        matrix = np.asarray(found["matrix"], dtype=float)
+        ok = matrix.shape == (len(names), len(names)) and centre.shape == (len(names),)
+        ok = ok and bool(np.all(np.isfinite(matrix))) and np.allclose(matrix, matrix.T)
+        ok = ok and float(np.linalg.eigvalsh(matrix).min()) >= -1e-10 * max(1.0, float(np.abs(matrix).max()))
+    except (KeyError, TypeError, ValueError, np.linalg.LinAlgError):
+        ok = False
+    if not ok:
+        raise SpecError(
+            "scenario",
+            [
+                (
+                    field_name,
+                    f"the covariance of set {version} is not a finite positive semi-definite matrix "
+                    "(an unidentifiable parameter?)",
+                )
+            ],
+        )
+    draws = rng.multivariate_normal(centre, matrix, n, method="eigh")
+    space = found.get("space") or {}
+    return {
+        f"parameters.{name}": np.exp(draws[:, i]) if space.get(name) == "log" else draws[:, i]
+        for i, name in enumerate(names)
+    }
 
 
 def noisy(spec: ScenarioSpec, point: Mapping[str, float], rng: np.random.Generator, n: int) -> list[dict[str, float]]:

@@ -116,7 +116,7 @@ def checked(spec: ScenarioSpec, base: Mapping[str, Any], source: str = "scenario
 def _run(spec, base, points: Sequence[Mapping[str, float]], execution: Execution) -> list[list[CaseOutcome]]:
     """Simulate ``spec.samples`` batches at each point; the outcomes per point, in sample order."""
     n = spec.samples
-    parameters = sampled_values(spec, n, np.random.default_rng(spec.seed))
+    parameters = sampled_values(spec, base, n, np.random.default_rng(spec.seed))
     values = []
     for i, point in enumerate(points):
         noise = noisy(spec, point, np.random.default_rng([spec.seed, i]), n)

@@ -65,6 +65,10 @@ def problem(spec: ScenarioSpec) -> dict[str, Any]:
 def sensitivity(spec: ScenarioSpec, base: Mapping[str, Any], execution: Execution | None = None) -> Sensitivity:
     """Sobol indices or Morris screening of every response KPI (``spec.sensitivity``)."""
     errors = check_paths(spec, base)
+    if spec.uncertainty.calibrated:
+        errors.append(
+            ("uncertainty.calibrated", "Sobol and Morris take independent inputs: give the parameters' distributions")
+        )
     task = problem(spec)
     if task["num_vars"] < 1:
         errors.append(("factors", "a sensitivity analysis needs at least one factor or uncertain parameter"))

@@ -163,7 +163,11 @@ class Noise(StrictModel):
 
 
 class Uncertainty(StrictModel):
+    """Given distributions of parameters; ``calibrated``: also sample the shared parameters of the base spec's
+    calibrated set (its ``version``) jointly from their covariance; and process noise on factors."""
+
     parameters: dict[str, Distribution] = Field(default_factory=dict)
+    calibrated: bool = False
     factors: dict[str, Noise] = Field(default_factory=dict)
 
 
