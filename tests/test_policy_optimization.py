@@ -98,6 +98,22 @@ def test_a_final_bound_is_active_and_priced_at_one():
     assert result.iterations > 0 and result.solver_status == "Solve_Succeeded"
 
 
+def test_a_price_is_the_gain_per_unit_of_relaxation_when_minimising_too():
+    """Minimise x(2) with x' = u, 0 <= u <= 1 and x(2) >= 0.5: lowering the bound by one lowers the objective by
+    one, which is a gain of one for a minimisation."""
+    problem = PolicyProblem(
+        horizon=2.0,
+        intervals=4,
+        controls={"u": {"min": 0.0, "max": 1.0, "initial": 0.9}},
+        objective={"name": "x", "sense": "minimize"},
+        final=[{"name": "x_out", "min": 0.5}],
+    )
+    result = optimize_policy(integrator_model(), problem)
+    assert result.status == "optimal" and result.objective == pytest.approx(0.5, abs=1e-6)
+    (final,) = [c for c in result.constraints if c.kind == "final"]
+    assert final.active_at == [2.0] and final.multiplier == pytest.approx(1.0, rel=1e-4)
+
+
 def test_a_path_bound_holds_at_every_boundary_and_is_priced_where_it_binds():
     """With x <= 0.3 at every boundary and u <= 1, the best x(1) is 0.3; the bound binds at the end, where one
     unit more of it would give one unit more of the objective."""

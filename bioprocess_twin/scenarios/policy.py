@@ -88,8 +88,9 @@ class PolicyProblem(StrictModel):
 
 @dataclass
 class ConstraintReport:
-    """One constraint: where it applies, its bound, the value at the optimum, whether it is active and its
-    multiplier (d objective / d bound, in the objective's sense: positive when relaxing it helps)."""
+    """One constraint: where it applies, its bound, whether and where it is active, its multiplier as a price
+    (the gain in the objective, in its own sense, per unit the bound is relaxed: positive when relaxing helps)
+    and its largest violation."""
 
     kind: str  # "path", "final" or "control"
     name: str
@@ -236,8 +237,8 @@ def optimize_policy(
     nx, nc = model.nx, len(controlled)
     xs = wopt[: (N + 1) * nx].reshape(N + 1, nx)
     us = wopt[(N + 1) * nx :].reshape(N, nc)
-    report = _constraints(problem, tags, gopt, np.array(lbg), np.array(ubg), lam_g, sign)
-    report += _control_bounds(problem, us, lam_x[(N + 1) * nx :].reshape(N, nc), dt, sign)
+    report = _constraints(problem, tags, gopt, lam_g)
+    report += _control_bounds(problem, us, lam_x[(N + 1) * nx :].reshape(N, nc), dt)
     solver_status = str(stats.get("return_status", ""))
     violated = [c for c in report if c.violation > 1e-6 * max(1.0, abs(c.bound))]
     if stats.get("success"):
@@ -321,7 +322,7 @@ def _simulate_guess(F, model, x0, p, base_u, controlled, policy, N, dt) -> np.nd
     return np.concatenate(nodes)
 
 
-def _constraints(problem, tags, g, lbg, ubg, lam_g, sign) -> list[ConstraintReport]:
+def _constraints(problem, tags, g, lam_g) -> list[ConstraintReport]:
     """Activity, multiplier and violation of every path and final constraint, one report per bound side."""
     out = []
     for kind, bounds in (("path", problem.path), ("final", problem.final)):
@@ -333,9 +334,10 @@ def _constraints(problem, tags, g, lbg, ubg, lam_g, sign) -> list[ConstraintRepo
                 scale = ACTIVE_TOLERANCE * max(1.0, abs(limit))
                 gap = [(g[i] - limit) if side == "min" else (limit - g[i]) for i in rows]
                 active = [i for i, d in zip(rows, gap, strict=True) if d <= scale]
-                # IPOPT's multiplier of an upper bound is positive, of a lower bound negative; -sign turns it into
-                # d objective / d bound in the objective's own sense
-                prices = [-sign * lam_g[i] * (1 if side == "max" else -1) for i in active]
+                # IPOPT minimises f = ±objective: its multiplier of an active upper bound (> 0) is how much f falls
+                # per unit the bound is raised, of a lower bound (< 0) how much f rises per unit it is raised;
+                # either way the gain per unit of relaxation is (the sign of the side) times the multiplier
+                prices = [lam_g[i] * (1 if side == "max" else -1) for i in active]
                 out.append(
                     ConstraintReport(
                         kind,
@@ -350,13 +352,13 @@ def _constraints(problem, tags, g, lbg, ubg, lam_g, sign) -> list[ConstraintRepo
     return out
 
 
-def _control_bounds(problem, us, lam, dt, sign) -> list[ConstraintReport]:
+def _control_bounds(problem, us, lam, dt) -> list[ConstraintReport]:
     out = []
     for j, (name, c) in enumerate(problem.controls.items()):
         span = c.max - c.min
         for side, limit in (("min", c.min), ("max", c.max)):
             active = [k for k in range(len(us)) if abs(us[k, j] - limit) <= ACTIVE_TOLERANCE * span]
-            prices = [-sign * lam[k, j] * (1 if side == "max" else -1) for k in active]
+            prices = [lam[k, j] * (1 if side == "max" else -1) for k in active]
             out.append(
                 ConstraintReport(
                     "control",
