@@ -83,6 +83,17 @@ def test_a_failed_or_raising_case_keeps_the_rest_of_its_chunk(tmp_path):
     assert frame.loc[3, "kpi.y"] == pytest.approx((0.5 * 3 - 3.0) ** 2 + 103)
 
 
+def test_the_store_records_each_case_values_and_seed_with_its_outcome(tmp_path):
+    store = CaseStore(tmp_path, SPEC)
+    cases = make_cases(6)
+    run_cases(tasks.mixed, cases, chunk_size=4, store=store)
+    frame = store.frame()
+    assert list(frame["value.x"]) == [c.values["x"] for c in cases]
+    assert list(frame["seed"]) == [c.seed for c in cases]  # the failed and raising cases too
+    back = {o.index: o for o in store.outcomes()}
+    assert all(back[c.index].values == c.values and back[c.index].seed == c.seed for c in cases)
+
+
 def test_a_task_returning_something_else_than_an_outcome_is_an_error_of_its_case():
     outcomes = run_cases(tasks.wrong, make_cases(4))
     assert [o.status for o in outcomes] == ["error"] * 4

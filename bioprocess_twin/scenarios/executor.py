@@ -47,13 +47,19 @@ def run_case(task: Task, case: Case) -> CaseOutcome:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
-        return CaseOutcome(case.index, "error", f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - start)
+        return _of(case, CaseOutcome(case.index, "error", f"{type(exc).__name__}: {exc}"), time.perf_counter() - start)
     seconds = time.perf_counter() - start
     problem = _check_outcome(outcome, case)
     if problem:
-        return CaseOutcome(case.index, "error", problem, seconds=seconds)
+        return _of(case, CaseOutcome(case.index, "error", problem), seconds)
     kpis = {str(name): None if value is None else float(value) for name, value in outcome.kpis.items()}
-    return CaseOutcome(case.index, outcome.status, str(outcome.message), kpis, seconds)
+    return _of(case, CaseOutcome(case.index, outcome.status, str(outcome.message), kpis), seconds)
+
+
+def _of(case: Case, outcome: CaseOutcome, seconds: float = 0.0) -> CaseOutcome:
+    """``outcome`` with the wall time and the case's own values and seed, which the store records."""
+    outcome.seconds, outcome.values, outcome.seed = seconds, dict(case.values), case.seed
+    return outcome
 
 
 def _check_outcome(outcome: object, case: Case) -> str:
@@ -176,7 +182,7 @@ def _check_arguments(
 
 def _lost(chunk: Chunk, exc: BaseException) -> list[CaseOutcome]:
     message = f"lost: its worker failed ({type(exc).__name__}: {exc})"
-    return [CaseOutcome(case.index, "error", message) for case in chunk]
+    return [_of(case, CaseOutcome(case.index, "error", message)) for case in chunk]
 
 
 def _split_or_lose(chunk: Chunk, exc: BaseException, submit: Callable[[Chunk], None], finish: Finish) -> None:

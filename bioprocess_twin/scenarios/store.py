@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 STATUSES = ("ok", "failed", "error")
-BASE_COLUMNS = ("index", "status", "message", "seconds")
+BASE_COLUMNS = ("index", "status", "message", "seconds", "seed")
 KPI_PREFIX = "kpi."
+VALUE_PREFIX = "value."
 PART_NAME = re.compile(r"part-(\d+)-(\d+)\.parquet")
 SPEC_FILE = "scenario.json"
 
@@ -51,11 +52,17 @@ class CaseOutcome:
     message: str = ""
     kpis: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
+    #: the case's own values (path -> value) and seed, copied by the executor so the store records what ran
+    values: dict[str, float] = field(default_factory=dict)
+    seed: int | None = None
 
     def to_row(self) -> dict[str, Any]:
-        """Flat row: index, status, message, seconds, then one ``kpi.<name>`` column per KPI."""
+        """Flat row: index, status, message, seconds, seed, then one ``value.<path>`` column per case value and
+        one ``kpi.<name>`` column per KPI."""
         row: dict[str, Any] = {"index": self.index, "status": self.status, "message": self.message}
         row["seconds"] = self.seconds
+        row["seed"] = self.seed
+        row.update({VALUE_PREFIX + path: value for path, value in self.values.items()})
         row.update({KPI_PREFIX + name: value for name, value in self.kpis.items()})
         return row
 
@@ -150,7 +157,11 @@ class CaseStore:
             "status": pa.array([o.status for o in batch], pa.string()),
             "message": pa.array([o.message for o in batch], pa.string()),
             "seconds": pa.array([float(o.seconds) for o in batch], pa.float64()),
+            "seed": pa.array([o.seed for o in batch], pa.int64()),
         }
+        for path in dict.fromkeys(path for outcome in batch for path in outcome.values):
+            values = [o.values.get(path) for o in batch]
+            columns[VALUE_PREFIX + path] = pa.array([None if v is None else float(v) for v in values], pa.float64())
         for name in names:
             values = [o.kpis.get(name) for o in batch]
             columns[KPI_PREFIX + name] = pa.array([None if v is None else float(v) for v in values], pa.float64())
@@ -169,6 +180,7 @@ class CaseStore:
         if table is None:
             return []
         names = [c for c in table.column_names if c.startswith(KPI_PREFIX)]
+        paths = [c for c in table.column_names if c.startswith(VALUE_PREFIX)]
         rows = sorted(table.to_pylist(), key=lambda row: row["index"])
         return [
             CaseOutcome(
@@ -177,6 +189,8 @@ class CaseStore:
                 message=row["message"],
                 kpis={name[len(KPI_PREFIX) :]: row[name] for name in names},
                 seconds=row["seconds"],
+                values={p[len(VALUE_PREFIX) :]: row[p] for p in paths if row[p] is not None},
+                seed=row.get("seed"),
             )
             for row in rows
         ]
