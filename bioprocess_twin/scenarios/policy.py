@@ -39,6 +39,8 @@ from .spec import Limits
 
 #: a bound counts as active within this share of the control's range, or of the constraint's scale
 ACTIVE_TOLERANCE = 1e-6
+#: a constraint counts as violated beyond this share of its bound (at least of 1)
+FEASIBILITY_TOLERANCE = 1e-6
 
 
 class ControlBounds(StrictModel):
@@ -240,7 +242,7 @@ def optimize_policy(
     report = _constraints(problem, tags, gopt, lam_g)
     report += _control_bounds(problem, us, lam_x[(N + 1) * nx :].reshape(N, nc), dt)
     solver_status = str(stats.get("return_status", ""))
-    violated = [c for c in report if c.violation > 1e-6 * max(1.0, abs(c.bound))]
+    violated = [c for c in report if c.violation > FEASIBILITY_TOLERANCE * max(1.0, abs(c.bound))]
     if stats.get("success"):
         status, message = "optimal", ""
     elif solver_status == "Infeasible_Problem_Detected" or violated:
