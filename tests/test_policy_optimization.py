@@ -11,6 +11,7 @@ import pytest
 
 from bioprocess_twin.core import ModelBuilder, Parameter
 from bioprocess_twin.core.parameters import ParameterError
+from bioprocess_twin.scenarios.pareto import pareto_front
 from bioprocess_twin.scenarios.policy import PolicyProblem, optimize_policy
 
 PUBLISHED = 32.6845
@@ -149,3 +150,25 @@ def test_an_unknown_control_or_objective_is_named():
     with pytest.raises(ParameterError) as info:
         optimize_policy(integrator_model(), problem)
     assert [f for f, _ in info.value.errors] == ["controls.F", "objective.name"]
+
+
+@pytest.mark.slow
+def test_the_epsilon_constraint_front_and_its_price_are_the_trade_off():
+    """Park-Ramirez protein against the volume fed: with V(tf) <= ε the best protein rises with ε, and the
+    price of the bound (its multiplier) is the slope of the front (envelope theorem), checked over a step in ε;
+    a bound above the free optimum's volume is inactive and costs nothing."""
+    problem = PolicyProblem(
+        horizon=15.0,
+        intervals=15,
+        controls={"u": {"min": 0.0, "max": 2.0, "initial": 0.1}},
+        objective={"name": "protein"},
+        quasi_newton_iterations=100,
+    )
+    low, step, free = pareto_front(park_ramirez(), problem, {"name": "x5", "sense": "minimize"}, [7.0, 7.05, 16.0])
+    assert all(p.result.status == "optimal" for p in (low, step, free))
+    assert low.second == pytest.approx(7.0, rel=1e-6) and step.second == pytest.approx(7.05, rel=1e-6)
+    assert low.first < step.first < free.first
+    secant = (step.first - low.first) / 0.05  # the front is concave: the secant lies between the end slopes,
+    assert step.price <= secant <= low.price  # and the trapezoid rule over the prices gives the gain
+    assert secant == pytest.approx((low.price + step.price) / 2, rel=0.005)
+    assert free.second < 16.0 and free.price == 0.0
