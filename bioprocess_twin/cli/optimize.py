@@ -1,0 +1,73 @@
+"""``bioprocess-twin optimize SPEC``: the best time-varying policy of a process model (multiple shooting, IPOPT),
+or its ε-constraint Pareto front.
+
+Exit codes: 0 optimal; 1 internal error; 2 bad spec; 3 the solver stopped without an optimum; 4 the
+constraints cannot be met together (the JSON names them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from .app import app
+from .common import EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, run_and_report
+
+EXIT_INFEASIBLE = 4
+OPTIMIZE_EXIT_HELP = (
+    "Exit codes: 0 optimal; 1 internal error; 2 bad spec (a field, model, control or constraint named); "
+    "3 the solver stopped without an optimum; 4 the constraints cannot be met together (the JSON names them)."
+)
+
+
+@app.command(
+    help="Find the piecewise-constant policy of the controls in SPEC (YAML or JSON optimisation spec) that "
+    "maximises or minimises a state or output at the end of the horizon under path and final bounds, by "
+    "multiple shooting with CVODES and IPOPT; with `pareto:` the ε-constraint front of two objectives. The "
+    "result gives the optimum, the policy, each constraint's activity and price, and IPOPT's status.\n\n"
+    + OPTIMIZE_EXIT_HELP
+)
+def optimize(
+    spec: Path = typer.Argument(..., metavar="SPEC", help="optimisation spec file (YAML or JSON)", show_default=False),
+    as_json: bool = JSON_OPTION,
+    out: Path | None = OUT_OPTION,
+):
+    raise typer.Exit(run_optimize(spec, as_json, out))
+
+
+def run_optimize(spec_path: Path, as_json: bool, out: Path | None) -> int:
+    from ..core import ParameterError
+    from ..core.spec import SpecError
+    from ..scenarios.optimize import load_optimization_spec, run_optimization
+
+    def work():
+        doc = run_optimization(load_optimization_spec(spec_path))
+        code = {"optimal": EXIT_OK, "infeasible": EXIT_INFEASIBLE}.get(doc["status"], EXIT_SOLVER)
+        return doc, code, doc.get("message") or doc["status"]
+
+    return run_and_report(str(spec_path), as_json, out, work, _print_result, (SpecError, ParameterError))
+
+
+def _print_result(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console()
+    console.print(f"[bold]{escape(doc['model'])}[/bold] {doc['model_version']}  {doc['kind']}  status: {doc['status']}")
+    if doc["kind"] == "policy":
+        console.print(f"objective {doc['objective']:.6g}  ({doc['solver_status']}, {doc['iterations']} iterations)")
+        for name, values in doc["controls"].items():
+            console.print(f"{escape(name)}: " + ", ".join(f"{v:.4g}" for v in values))
+        for c in doc["constraints"]:
+            if c["active_at"]:
+                console.print(
+                    f"active: {c['kind']} {escape(c['name'])} {c['side']} {c['bound']:g} at {len(c['active_at'])} "
+                    f"point(s), price {c['multiplier']:.4g}"
+                )
+    else:
+        for p in doc["points"]:
+            console.print(f"ε {p['epsilon']:g}: {p['first']:.6g} with {p['second']:.6g} (price {p['price']:.4g})")
+    if doc.get("message"):
+        console.print(escape(doc["message"]))
