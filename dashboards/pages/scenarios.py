@@ -10,6 +10,7 @@ any other name. Results keep the settings they were computed with and grey out w
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -60,17 +61,13 @@ def _document(name: str) -> dict:
     return read_spec_file(FOLDER / specs()[name])
 
 
-def _setting(doc: dict, path: tuple[str, ...]):
-    node = doc
-    for part in path:
-        node = node.get(part, {}) if isinstance(node, dict) else {}
-    return node if not isinstance(node, dict) else None
-
-
 def _defaults(name: str) -> dict[str, str]:
-    doc = _document(name)
-    full = ScenarioSpec.model_validate({**doc}).model_dump(mode="json")  # the spec's values with its defaults
-    return {element: forms.box_text(_setting(full, path)) for element, (_, path, _) in SETTINGS.items()}
+    """The settings of shipped spec ``name`` as box texts (its defaults where it gives none)."""
+    full = ScenarioSpec.model_validate(_document(name)).model_dump(mode="json")
+    return {
+        element: forms.box_text(functools.reduce(lambda node, key: node[key], path, full))
+        for element, (_, path, _) in SETTINGS.items()
+    }
 
 
 def layout(**_):
