@@ -119,6 +119,13 @@ def test_a_bad_scenario_names_its_field(tmp_path, change, field):
     assert any(field in f for f, _ in info.value.errors), info.value.errors
 
 
+def test_a_caller_can_cap_the_cases_of_one_analysis():
+    spec, base = parse_scenario_spec(scenario(samples=10))
+    with pytest.raises(SpecError) as info:
+        design_space(spec, base, Execution(max_cases=69))  # 7 grid points x 10 samples
+    assert info.value.errors[0][0] == "samples" and "70 cases exceed the 69" in info.value.errors[0][1]
+
+
 def test_a_base_spec_file_is_read_from_the_scenario_folder(tmp_path):
     doc = scenario()
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(doc["base"]))

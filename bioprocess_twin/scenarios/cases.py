@@ -37,14 +37,20 @@ def set_path(document: Mapping[str, Any], path: str, value: Any) -> dict[str, An
     ``initial`` any name may be set; elsewhere every part of the path must exist. Raises KeyError naming the
     part that does not."""
     out = copy.deepcopy(dict(document))
+    _put(out, path, value)
+    return out
+
+
+def _put(document: dict[str, Any], path: str, value: Any) -> None:
+    """:func:`set_path` in place."""
     parts = path.split(".")
     if parts[0] in ("parameters", "inputs", "initial") and len(parts) == 2:
-        section = out.setdefault(parts[0], {})
+        section = document.setdefault(parts[0], {})
         if not isinstance(section, dict):
             raise KeyError(f"'{parts[0]}' of the base spec is not a mapping")
         section[parts[1]] = value
-        return out
-    node: Any = out
+        return
+    node: Any = document
     for i, part in enumerate(parts):
         where = ".".join(parts[: i + 1])
         if isinstance(node, list):
@@ -61,7 +67,6 @@ def set_path(document: Mapping[str, Any], path: str, value: Any) -> dict[str, An
             node[key] = value
         else:
             node = node[key]
-    return out
 
 
 def check_paths(spec: ScenarioSpec, base: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -195,7 +200,7 @@ class CaseContext:
 
     def document(self, values: Mapping[str, float]) -> dict[str, Any]:
         """The base spec with the case's values written in (with their units, where they have any)."""
-        doc = self.base
+        doc = copy.deepcopy(self.base)  # once per case; the values go into the copy
         for path, x in values.items():
             if path in self.integer:
                 value: Any = int(round(x))
@@ -203,7 +208,7 @@ class CaseContext:
                 value = {"value": float(x), "units": self.units[path]}
             else:
                 value = float(x)
-            doc = set_path(doc, path, value)
+            _put(doc, path, value)
         return doc
 
 
@@ -242,6 +247,8 @@ class Execution:
     workers: int = 2
     store: str | Path | None = None
     progress: Callable[[int, int], None] | None = None
+    #: most cases this caller lets one analysis run (a shared server sets it); None: only the spec's limits
+    max_cases: int | None = None
 
 
 def run_values(
@@ -254,6 +261,16 @@ def run_values(
     """Run one case per set of ``values`` (numbered in order) and return their outcomes in that order. With a
     store, the record holds the scenario, the base spec and ``design`` (what the values were made from), so a
     stored sweep is never resumed under another spec."""
+    if execution.max_cases is not None and len(values) > execution.max_cases:
+        raise SpecError(
+            "scenario",
+            [
+                (
+                    "samples",
+                    f"{len(values):,} cases exceed the {execution.max_cases:,} allowed here; use the command line",
+                )
+            ],
+        )
     store = None
     if execution.store is not None:
         record = {"scenario": spec.model_dump(mode="json"), "base": dict(base), **design}

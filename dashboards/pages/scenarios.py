@@ -38,6 +38,8 @@ from dashboards.components.common import (
 dash.register_page(__name__, path="/scenarios", name="Scenarios", order=50, title="Scenarios · bioprocess-twin")
 
 FOLDER = example_path("scenarios")
+#: most cases one analysis may run on this shared server (each is a simulation in a dashboard worker)
+MAX_CASES = 20_000
 ANALYSIS_LABELS = {
     "design_space": "Design space and PAR",
     "monte_carlo": "Monte Carlo at the set point",
@@ -77,17 +79,7 @@ def layout(**_):
     boxes = [
         c
         for element, (label, _, _) in SETTINGS.items()
-        for c in (
-            dbc.InputGroup(
-                [
-                    dbc.InputGroupText(label, style={"minWidth": "11rem"}),
-                    forms.number_box(element, values.get(element), "form-control"),
-                ],
-                size="sm",
-                className="mb-1",
-            ),
-            html.Div(id=f"{element}-message", className="param-message mb-1"),
-        )
+        for c in forms.number_row(element, label, values.get(element), label_width="11rem")
     ]
     controls = dbc.Card(
         dbc.CardBody(
@@ -277,7 +269,7 @@ def run(set_progress, _clicks, name, analysis, *entries):
     try:
         doc = build_document(name, analysis, values)
         spec, base = parse_scenario_spec(doc, name, FOLDER)
-        result = run_scenario(spec, base, Execution(progress=report)).to_dict()
+        result = run_scenario(spec, base, Execution(progress=report, max_cases=MAX_CASES)).to_dict()
         failure = None
     except (SpecError, ParameterError) as exc:
         failure = error_alert("Check the inputs", exc.errors, "scenario-error-alert")

@@ -71,3 +71,24 @@ def test_a_forged_request_for_a_spec_that_is_not_listed_is_refused(page):
     )
     assert "not one of the listed specs" in texts(shown["scenario-error"]["children"])
     assert "scenario-map" not in shown  # nothing was run or drawn
+
+
+def test_a_sweep_larger_than_the_server_allows_is_refused_before_it_runs(page):
+    duo = page
+    shown = response(
+        call(
+            duo.server_url,
+            "scenario-status.children",
+            {
+                "scenario-run.n_clicks": 1,
+                "scenario-picker.value": "emulsion_100L_window",
+                "scenario-analysis.value": "design_space",
+                "scenario-samples.value": "2000",  # 15 grid points: 30,000 cases, above the page's 20,000
+                "scenario-grid.value": "2",
+                "scenario-target.value": "0.9",
+                "scenario-base-samples.value": "256",
+            },
+        )
+    )
+    assert "30,000 cases exceed the 20,000 allowed here" in texts(shown["scenario-error"]["children"])
+    assert "scenario-map" not in shown
