@@ -101,6 +101,18 @@ def number_box(element_id: Any, value: Any, class_name: str = "param-input") -> 
     )
 
 
+def number_row(element_id: str, label: str, value: Any, units: str = "", label_width: str = "8.5rem") -> list:
+    """A labelled number box (with its units, if any) and, under it, ``<element_id>-message`` for why its entry
+    cannot be used."""
+    parts = [dbc.InputGroupText(label, style={"minWidth": label_width}), number_box(element_id, value, "form-control")]
+    if units:
+        parts.append(dbc.InputGroupText(units))
+    return [
+        dbc.InputGroup(parts, size="sm", className="mb-1"),
+        html.Div(id=f"{element_id}-message", className="param-message mb-1"),
+    ]
+
+
 def _field(p: dict[str, Any], value: Any = None) -> html.Div:
     value = p["default"] if value is None else value
     lo, hi = p["bounds"]

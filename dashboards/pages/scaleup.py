@@ -85,18 +85,7 @@ def _control(f: SpecField, value) -> list:
                 options=[{"label": text, "value": k} for k, text in CHOICES[f.path].items()],
             ),
         ]
-    return [
-        dbc.InputGroup(
-            [
-                dbc.InputGroupText(f.label, style={"minWidth": "8.5rem"}),
-                forms.number_box(IDS[f.path], value, "form-control"),
-                dbc.InputGroupText(f.display_units),
-            ],
-            size="sm",
-            className="mb-1",
-        ),
-        html.Div(id=message_id(f.path), className="param-message mb-1"),
-    ]
+    return forms.number_row(IDS[f.path], f.label, value, f.display_units)
 
 
 def _controls(spec: dict, controls_id: str, note: str | None = None) -> html.Div:
