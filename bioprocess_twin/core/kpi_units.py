@@ -29,8 +29,3 @@ def units_of(kpis: Mapping[str, Any], declared: KpiUnits, prefix: str = "") -> d
     ``"fill.doses"``); a key that is not declared is left out."""
     found = {k: declared_units(k, declared) for k in kpis}
     return {prefix + k: u for k, u in found.items() if u is not None}
-
-
-def undeclared(kpis: Mapping[str, Any], declared: KpiUnits) -> list[str]:
-    """KPI keys of ``kpis`` that ``declared`` gives no units for."""
-    return [k for k in kpis if declared_units(k, declared) is None]
