@@ -70,7 +70,15 @@ def test_a_structured_rhs_that_differs_from_the_equations_is_refused():
 
 def test_structured_form_needs_a_structured_model():
     with pytest.raises(ParameterError, match="solver.rhs"):
-        simulate(chain_model(structured=False), TIMES, options=SolverOptions(rhs="compiled"))
+        simulate(chain_model(structured=False), TIMES, options=SolverOptions(rhs="structured"))
+
+
+def test_compiled_form_of_a_model_without_one_compiles_its_declared_equations():
+    model = chain_model(structured=False)
+    symbolic = simulate(model, TIMES, options=SolverOptions(rhs="symbolic", rtol=1e-10, atol=1e-12))
+    compiled = simulate(model, TIMES, options=SolverOptions(rhs="compiled", rtol=1e-10, atol=1e-12))
+    assert compiled.ok and model.structured_oracles[True] is not None
+    np.testing.assert_allclose(compiled.x, symbolic.x, rtol=1e-7, atol=1e-10)
 
 
 def test_compiled_library_is_cached_by_source(tmp_path, monkeypatch):

@@ -56,7 +56,8 @@ class SolverOptions(BaseModel):
         description=(
             "right-hand side and Jacobian for the nominal integration: 'symbolic' = the declared equations with "
             "CasADi's AD Jacobian; 'structured' = the model's structured ODE (ModelBuilder.structured) in CasADi's "
-            "virtual machine; 'compiled' = the same compiled to C (cached on disk); 'auto' = compiled if the model "
+            "virtual machine; 'compiled' = the same compiled to C (cached on disk), or for an ODE model without one "
+            "its declared equations and their AD Jacobian compiled to C; 'auto' = compiled if the model "
             "has a structured ODE and a C compiler is found, else structured, else symbolic (and symbolic with the "
             "'jit' CasADi option). Forward sensitivities use the compiled form when 'auto' or 'compiled' finds it, "
             "else symbolic"
@@ -298,8 +299,10 @@ def rhs_form(model: Model, options: SolverOptions) -> str:
     """Which right-hand side the integrator uses (see ``SolverOptions.rhs``)."""
     if options.rhs == "auto":
         return "symbolic" if model.structured is None or "jit" in options.casadi_options else "compiled"
-    if options.rhs != "symbolic" and model.structured is None:
+    if options.rhs == "structured" and model.structured is None:
         raise ParameterError([("solver.rhs", f"model '{model.name}' has no structured ODE; use 'symbolic'")])
+    if options.rhs == "compiled" and model.nz:
+        raise ParameterError([("solver.rhs", f"model '{model.name}' has algebraic states; use 'symbolic'")])
     return options.rhs
 
 
@@ -311,6 +314,8 @@ def normalised_dae(model: Model, form: str, strict: bool):
             return dae, form
         if strict:
             raise ParameterError([("solver.rhs", "no C compiler could build the model (set CC, or use 'structured')")])
+        if model.structured is None:
+            return normalised_dae(model, "symbolic", strict)
         return structured.oracle(model, compiled=False), "structured"
     x = ca.SX.sym("x", model.nx)
     clock = ca.SX.sym("clock")

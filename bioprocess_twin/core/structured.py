@@ -77,10 +77,27 @@ def oracle(model: Model, compiled: bool) -> ca.Function | None:
     return cache[compiled]
 
 
+def _declared(model: Model):
+    """As :func:`_normalised`, from the declared equations of an ODE model that gives no structured form
+    (the Jacobian by CasADi's AD of the SX equations, clock column included)."""
+    nx, npar, nu = model.nx, model.np, model.nu
+    xs, ps = ca.SX.sym("x", nx + 1), ca.SX.sym("p", npar + nu + 1)
+    span = ps[npar + nu]
+    ode, _ = model.dae(xs[nx], xs[:nx], ca.SX(0, 1), ps[:npar], ps[npar : npar + nu])
+    rhs = ca.vertcat(span * ode, span)
+    f = ca.Function("declared", [xs, ps], [rhs, ca.jacobian(rhs, xs)])
+    t, x, z = ca.MX.sym("t"), ca.MX.sym("x", nx + 1), ca.MX.sym("z", 0)
+    p, u = ca.MX.sym("p", npar + nu + 1), ca.MX.sym("u", 0)
+    ode_mx, jac_mx = f(x, p)
+    return (t, x, z, p, u), ode_mx, jac_mx
+
+
 def _compiled(model: Model) -> ca.Function | None:
-    sym, ode, jac = _normalised(model)
+    structured = model.structured is not None
+    sym, ode, jac = _normalised(model) if structured else _declared(model)
     version = "".join(c if c.isalnum() else "_" for c in model.version)
-    return compile_ode(f"{model.name}_v{version}", f"{model.name}_dae", sym, ode, jac, forward=True)
+    suffix = "" if structured else "_declared"
+    return compile_ode(f"{model.name}_v{version}{suffix}", f"{model.name}_dae", sym, ode, jac, forward=True)
 
 
 def compile_ode(library: str, dae_name: str, sym, ode: ca.MX, jac: ca.MX, forward: bool = False) -> ca.Function | None:

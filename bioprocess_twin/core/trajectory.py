@@ -46,6 +46,13 @@ class Trajectory:
     theta0: np.ndarray  # theta at the values the trajectory was built with
     _values: ca.Function = field(repr=False)
     _jacobian: ca.Function | None = field(default=None, repr=False)
+    #: (n_times, nu) inputs in effect at the output times, as planned (a free input at its value in theta0)
+    inputs: np.ndarray | None = None
+
+    @property
+    def function(self) -> ca.Function:
+        """theta -> the values, column by column (all times of the first column, then the next...)."""
+        return self._values
 
     def __call__(self, theta: Sequence[float] | None = None) -> np.ndarray:
         """(n_times, n_columns) values at theta."""
@@ -53,7 +60,7 @@ class Trajectory:
         try:
             out = self._values(at)
         except RuntimeError as exc:
-            raise TrajectoryError(_last_line(exc)) from None
+            raise TrajectoryError(last_line(exc)) from None
         return np.array(out).reshape(len(self.columns), len(self.times)).T
 
     def jacobian(self, theta: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -66,14 +73,15 @@ class Trajectory:
         try:
             v, J = self._jacobian(at)
         except RuntimeError as exc:
-            raise TrajectoryError(_last_line(exc)) from None
+            raise TrajectoryError(last_line(exc)) from None
         nt, nc = len(self.times), len(self.columns)
         values = np.array(v).reshape(nc, nt).T
         jac = np.array(J).reshape(nc, nt, len(self.names)).transpose(1, 0, 2)
         return values, jac
 
 
-def _last_line(exc: Exception) -> str:
+def last_line(exc: Exception) -> str:
+    """The solver's message: the last line of a CasADi error."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     return lines[-1] if lines else "integrator failed"
 
@@ -89,28 +97,45 @@ def trajectory(
     options: SolverOptions | None = None,
     free_parameters: Sequence[str] = (),
     free_states: Sequence[str] = (),
+    free_inputs: Sequence[str] = (),
     columns: Sequence[str] | None = None,
+    derivatives: bool = True,
 ) -> Trajectory:
     """The states and outputs named in ``columns`` (default: all) at ``times`` as a CasADi function of
-    the ``free_parameters`` and the initial values of the ``free_states``. Other parameters and
-    initial states keep the values given (or their defaults). Inputs and recipe as in ``simulate``."""
+    the ``free_parameters``, the initial values of the ``free_states`` and the values of the
+    ``free_inputs`` (inputs held constant over the whole run), stacked in that order. Other parameters,
+    initial states and inputs keep the values given (or their defaults). Inputs and recipe as in
+    ``simulate``. ``derivatives=False`` builds for values only (``core.ensemble``): the nominal
+    right-hand side the options name, which need not carry parameter derivatives."""
     options = options or SolverOptions()
-    # CasADi's second-order correction of the augmented Newton matrix only changes how fast the corrector
-    # converges, not the error control: off, the sensitivities agree within the integration tolerance and
-    # cost about half (docs/benchmarks_calibration.md).
-    options = options.model_copy(update={"rhs": _sensitivity_form(model, options)}).trusted(
-        {"second_order_correction": False} | options.casadi_options
-    )
+    if derivatives:
+        # CasADi's second-order correction of the augmented Newton matrix only changes how fast the corrector
+        # converges, not the error control: off, the sensitivities agree within the integration tolerance and
+        # cost about half (docs/benchmarks_calibration.md).
+        options = options.model_copy(update={"rhs": _sensitivity_form(model, options)}).trusted(
+            {"second_order_correction": False} | options.casadi_options
+        )
     errors = [(f"free_parameters.{n}", "unknown parameter") for n in free_parameters if n not in model.parameters]
     errors += [(f"free_states.{n}", "unknown state") for n in free_states if n not in [v.name for v in model.states]]
+    errors += [(f"free_inputs.{n}", "unknown input") for n in free_inputs if n not in model.inputs]
     if errors:
         raise ParameterError(errors, f"model '{model.name}'")
     p_num = model.parameter_vector(parameters)
     plan = plan_run(model, times, inputs, recipe)
     check_event_states(model, plan)
+    rows = [model.inputs.names.index(n) for n in free_inputs]
+    stepped = [n for n, r in zip(free_inputs, rows) if np.any(plan.u_at[r] != plan.u_at[r, 0])]
+    if stepped:
+        raise ParameterError(
+            [
+                (f"free_inputs.{n}", "changes during the run (steps or recipe): only a constant input can be free")
+                for n in stepped
+            ],
+            f"model '{model.name}'",
+        )
     x0_num, z0 = model.initial_state(p_num, initial)
     n_states = [model.state(n).size for n in free_states]
-    theta = ca.MX.sym("theta", len(free_parameters) + sum(n_states))
+    theta = ca.MX.sym("theta", len(free_parameters) + sum(n_states) + len(free_inputs))
     P = ca.MX(ca.DM(p_num))
     for j, name in enumerate(free_parameters):
         P[model.parameters.names.index(name)] = theta[j]
@@ -128,14 +153,16 @@ def trajectory(
         x = x * (1 - mask) + ca.vertcat(ca.MX(sl.start, 1), theta[k : k + size], ca.MX(model.nx - sl.stop, 1))
         theta0.extend(np.atleast_1d(x0_num[sl]))
         k += size
+    inputs_at = _inputs_at(plan.u_at, rows, theta[k:])
+    theta0.extend(plan.u_at[r, 0] for r in rows)
     x = apply_jumps(model, x, plan.jumps.get(0, []))
     plugin = options.plugin(model)
-    zsolve = lambda t, xx, zz, i: consistent_z_symbolic(model, t, xx, zz, P, plan.u_at[:, i])  # noqa: E731
+    zsolve = lambda t, xx, zz, i: consistent_z_symbolic(model, t, xx, zz, P, inputs_at(i))  # noqa: E731
     cols, zcols = [x], [zsolve(plan.grid[0], x, z0, 0)]
     for a, b in plan.chunks:
         shape, span = chunk_shape(plan.grid, a, b)
         F = integrator(model, shape, plugin, options)
-        xf, zf = call_chunk(F, cols[-1], plan.grid[a], zcols[-1], P, plan.U[:, a], span)
+        xf, zf = call_chunk(F, cols[-1], plan.grid[a], zcols[-1], P, inputs_at(a), span)
         cols.extend(xf[: model.nx, i] for i in range(b - a))
         zcols.extend(zf[:, i] if model.nz else ca.MX(0, 1) for i in range(b - a))
         if b in plan.jumps:
@@ -145,7 +172,8 @@ def trajectory(
     X = ca.horzcat(*[cols[i] for i in plan.output_index])
     stacked, labels = X, _labels(model, "states")
     if model.ny:
-        t_out, U = plan.grid[plan.output_index], plan.u_at[:, plan.output_index]
+        t_out = plan.grid[plan.output_index]
+        U = ca.horzcat(*[inputs_at(i) for i in plan.output_index]) if rows else plan.u_at[:, plan.output_index]
         Zs = ca.horzcat(*[zcols[i] for i in plan.output_index]) if model.nz else ca.DM(0, n)
         Y = model.output_function.map(n)(
             np.atleast_2d(t_out), X, Zs, ca.repmat(P, 1, n), U if model.nu else ca.DM(0, n)
@@ -164,20 +192,39 @@ def trajectory(
         model,
         np.asarray(times, dtype=float),
         wanted,
-        list(free_parameters) + _expand(model, free_states),
+        list(free_parameters) + _expand(model, free_states) + list(free_inputs),
         np.asarray(theta0, dtype=float),
         f,
+        inputs=plan.u_at[:, plan.output_index].T.copy(),
     )
 
 
-def _sensitivity_form(model: Model, options: SolverOptions) -> str:
-    """The compiled structured form when there is one (its library has forward derivatives), else the SX equations.
+def _inputs_at(u_at: np.ndarray, rows: Sequence[int], values: ca.MX):
+    """Inputs in effect at grid point i: the plan's numbers, with the free inputs' rows taken from ``values``."""
+    if not rows:
+        return lambda i: u_at[:, i]
 
-    Never the structured form in the virtual machine: its custom Jacobian has no parameter columns.
+    def at(i: int):
+        u = ca.MX(ca.DM(u_at[:, i]))
+        for j, r in enumerate(rows):
+            u[r] = values[j]
+        return u
+
+    return at
+
+
+def _sensitivity_form(model: Model, options: SolverOptions) -> str:
+    """The compiled form when a C compiler builds it (its library has forward derivatives), else the SX equations.
+
+    With ``rhs='auto'`` every ODE model gets the compiled form here, its declared equations compiled where it
+    gives no structured form: forward sensitivities evaluate the right-hand side and its derivative in every
+    direction at every step, which the virtual machine does several times slower. Never the structured form
+    in the virtual machine: its custom Jacobian has no parameter columns.
     """
-    if rhs_form(model, options) != "compiled":
+    auto = options.rhs == "auto" and not model.nz and "jit" not in options.casadi_options
+    if rhs_form(model, options) != "compiled" and not auto:
         return "symbolic"
-    _, form = normalised_dae(model, "compiled", strict=options.rhs == "compiled")  # falls back to the VM form
+    _, form = normalised_dae(model, "compiled", strict=options.rhs == "compiled")  # falls back to VM or symbolic
     return "compiled" if form == "compiled" else "symbolic"
 
 
