@@ -17,13 +17,15 @@ import difflib
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
 
 from .core.definitions import calibrated_parameters
+from .core.ensemble import Ensemble
 from .core.kpi_units import KpiUnits
 from .core.limits import limited
+from .core.parameters import ParameterError
 from .core.process import Process, ProcessRun
 from .core.spec import SimulationSpec
 from .core.streams import UnitOperation
@@ -179,6 +181,43 @@ def unregister_unit(kind: str) -> None:
 
 # -- running a spec ---------------------------------------------------------------------------------
 @limited
+def _spec_parameters(process: Process, spec: SimulationSpec) -> tuple[dict[str, Any], bool]:
+    """The spec's parameters over its calibrated set's (when it names one), and whether it does."""
+    version = spec.version
+    calibrated = version is not None and version != process.version
+    if version and calibrated:
+        return calibrated_parameters(process, version) | spec.parameters, True
+    return dict(spec.parameters), False
+
+
+def ensemble_spec(
+    spec: SimulationSpec,
+    free_parameters: Sequence[str] = (),
+    free_states: Sequence[str] = (),
+    free_inputs: Sequence[str] = (),
+    threads: int = 1,
+) -> tuple[Process, Ensemble, dict[str, float]]:
+    """The runs of ``spec`` that differ only in the free parameters, initial states and inputs, as an ensemble (see
+    ``Process.ensemble``), with the process and the operating values its KPIs take. Raises as :func:`run_spec`."""
+    process = get(spec.model)
+    parameters, _ = _spec_parameters(process, spec)
+    if spec.sensitivities:
+        raise ParameterError([("sensitivities", "an ensemble computes no sensitivities")])
+    ensemble, operating = process.ensemble(
+        parameters=parameters,
+        inputs=spec.inputs,
+        recipe=spec.recipe,
+        initial=spec.initial or None,
+        times=spec.time_values(),
+        options=spec.solver,
+        free_parameters=free_parameters,
+        free_states=free_states,
+        free_inputs=free_inputs,
+        threads=threads,
+    )
+    return process, ensemble, operating
+
+
 def run_spec(spec: SimulationSpec, progress: Callable[[float, str], None] | None = None) -> ProcessRun:
     """Validate ``spec`` against its process model and run it.
 
@@ -186,11 +225,7 @@ def run_spec(spec: SimulationSpec, progress: Callable[[float, str], None] | None
     ``version`` on the field ``version``).
     """
     process = get(spec.model)
-    version = spec.version
-    calibrated = version is not None and version != process.version
-    parameters = (
-        calibrated_parameters(process, version) | spec.parameters if version and calibrated else spec.parameters
-    )
+    parameters, calibrated = _spec_parameters(process, spec)
     run = process.run(
         parameters=parameters,
         inputs=spec.inputs,

@@ -7,13 +7,15 @@ passes, say), and turns a result into KPIs and, for particle processes, size dis
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .ensemble import Ensemble, EnsembleResult
 from .kpi_units import KpiUnits, units_of
 from .model import Model
 from .parameters import ParameterError, ParameterTable
@@ -134,6 +136,15 @@ class Process(ABC):
     def kpis(self, result: SimulationResult, operating: Mapping[str, float]) -> dict[str, float]:
         return {}
 
+    def ensemble_kpis(self, runs: EnsembleResult, operating: Mapping[str, float]) -> dict[str, np.ndarray]:
+        """The KPIs of every sample of an ensemble of runs, one array each (NaN where a sample did not run).
+
+        This default calls :meth:`kpis` sample by sample; a process whose KPIs are array arithmetic over
+        its trajectories computes them for all samples at once instead."""
+        rows = [self.kpis(runs.result(i), operating) if ok else {} for i, ok in enumerate(runs.ok)]
+        names = list(dict.fromkeys(k for row in rows for k in row))
+        return {k: np.array([_number(row.get(k)) for row in rows]) for k in names}
+
     def distribution(self, result: SimulationResult, operating: Mapping[str, float]) -> Distribution | None:
         return None
 
@@ -190,16 +201,8 @@ class Process(ABC):
         sensitivities=False,
         progress: Callable[[float, str], None] | None = None,
     ) -> ProcessRun:
-        model_params, operating = self.split_parameters(parameters)
-        if recipe is None:
-            recipe = self.recipe_for(operating, self.model.to_si(model_params))
+        model_params, operating, recipe, times = self._setup(parameters, recipe, times)
         options = options if options is not None else self.solver_options
-        if times is not None:
-            times = np.asarray(times, dtype=float)
-        elif recipe is not None and not recipe.phases:
-            raise ParameterError([("times", "give output times: the recipe has no phases to place default ones in")])
-        elif recipe is None or not recipe.conditional:
-            times = self.default_times(operating, recipe)
         if recipe is not None and recipe.conditional:
             result = self._run_conditional(
                 recipe, times, model_params, inputs, initial, options, sensitivities, progress
@@ -232,6 +235,66 @@ class Process(ABC):
             series=self.series(result, operating),
         )
 
+    def ensemble(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        recipe: Recipe | None = None,
+        initial: Mapping[str, Any] | None = None,
+        times=None,
+        options: SolverOptions | None = None,
+        *,
+        free_parameters: Sequence[str] = (),
+        free_states: Sequence[str] = (),
+        free_inputs: Sequence[str] = (),
+        threads: int = 1,
+    ) -> tuple[Ensemble, dict[str, float]]:
+        """The runs :meth:`run` would make with these arguments, as an :class:`~.ensemble.Ensemble` over the
+        ``free_parameters`` (model parameters), ``free_states`` (initial values) and ``free_inputs`` (constant inputs), with the operating values
+        its KPIs take (:meth:`ensemble_kpis`). Raises ParameterError where runs could differ in more than those
+        values: a recipe with phase transitions, or a recipe made from the free parameters."""
+        operating_free = [n for n in free_parameters if n in self.operating]
+        if operating_free:
+            raise ParameterError(
+                [
+                    (n, "an operating parameter shapes the recipe; it cannot vary within an ensemble")
+                    for n in operating_free
+                ]
+            )
+        depends = recipe is None and free_parameters and type(self).recipe_for is not Process.recipe_for
+        model_params, operating, recipe, times = self._setup(parameters, recipe, times)
+        if recipe is not None and recipe.conditional:
+            raise ParameterError([("recipe", "a recipe with phase transitions ends each run at its own time")])
+        if depends:
+            raise ParameterError([("parameters", f"the recipe of process '{self.name}' is made from its parameters")])
+        ensemble = Ensemble(
+            self.model,
+            times,
+            parameters=model_params,
+            inputs=inputs,
+            recipe=recipe,
+            initial=initial,
+            options=options if options is not None else self.solver_options,
+            free_parameters=free_parameters,
+            free_states=free_states,
+            free_inputs=free_inputs,
+            threads=threads,
+        )
+        return ensemble, operating
+
+    def _setup(self, parameters, recipe, times) -> tuple[dict[str, float], dict[str, float], Recipe | None, Any]:
+        """Model parameter values, operating values (SI), the recipe and the output times of a run."""
+        model_params, operating = self.split_parameters(parameters)
+        if recipe is None:
+            recipe = self.recipe_for(operating, self.model.to_si(model_params))
+        if times is not None:
+            times = np.asarray(times, dtype=float)
+        elif recipe is not None and not recipe.phases:
+            raise ParameterError([("times", "give output times: the recipe has no phases to place default ones in")])
+        elif recipe is None or not recipe.conditional:
+            times = self.default_times(operating, recipe)
+        return model_params, operating, recipe, times
+
     def _run_conditional(
         self, recipe, times, parameters, inputs, initial, options, sensitivities, progress
     ) -> SimulationResult:
@@ -260,6 +323,14 @@ class Process(ABC):
 
 
 _SHARED: dict[type[Process], Process] = {}
+
+
+def _number(value) -> float:
+    """A KPI as a float; NaN for a missing or non-numeric one."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _finite(value) -> bool:

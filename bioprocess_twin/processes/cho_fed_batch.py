@@ -27,6 +27,7 @@ The production unit (``units/cho_bioreactor.py``) and the bench (bench/cho_fed_b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -296,30 +297,37 @@ CHO_KPI_UNITS = {
 
 def cho_kpis(df: pd.DataFrame, time_units: str = TIME_UNITS) -> dict:
     """KPIs from a frame with the CHO model's states and outputs (declared units; index in ``time_units``)."""
+    kpis = cho_kpis_of(lambda name: df[name].to_numpy(), df.index.to_numpy(), time_units)
+    return {k: float(v) for k, v in kpis.items()}
 
-    def days(t):
-        return float(from_si(to_si(t, time_units), "day"))
 
-    i_peak = int(np.argmax(df["vcd"].to_numpy()))
+def cho_kpis_of(column: Callable[[str], np.ndarray], t: np.ndarray, time_units: str = TIME_UNITS) -> dict:
+    """The KPIs of :func:`cho_kpis` from ``column(name)``: the values of a state, output or input over the times
+    ``t`` (last axis), for one run (1-D) or many at once (one row each)."""
+
+    def days(time):
+        return from_si(to_si(time, time_units), "day")
+
+    vcd = column("vcd")
     return {
-        "peak_vcd_1e6_per_mL": float(df["vcd"].max()),
-        "peak_day": days(df.index[i_peak]),
-        "final_viability_pct": float(df["viability"].iloc[-1]),
-        "final_titre_g_per_L": float(df["titre"].iloc[-1]),
-        "antigen_g": float(from_si(to_si(df["antigen"].iloc[-1], STATE_UNITS["antigen"]), "g")),
-        "ivcd_1e6_cell_day_per_mL": float(df["ivcd"].iloc[-1]),
-        "max_lactate_mM": float(df["lactate_conc"].max()),
-        "final_lactate_mM": float(df["lactate_conc"].iloc[-1]),
-        "max_ammonia_mM": float(df["ammonia_conc"].max()),
-        "min_glucose_mM": float(df["glucose_conc"].min()),
-        "min_DO_pct": float(df["DO"].min()),
-        "max_o2_fraction": float(df["gas_o2"].max()),
-        "final_volume_L": float(df["V"].iloc[-1]),
-        "feed_used_L": float(df["fed_volume"].iloc[-1]),
-        "kla_1_per_h": float(df["kla"].iloc[0]),
-        "power_per_volume_W_per_m3": float(df["power_per_volume"].iloc[0]),
-        "tip_speed_m_per_s": float(df["tip_speed"].iloc[0]),
-        "duration_days": days(df.index[-1]),
+        "peak_vcd_1e6_per_mL": vcd.max(axis=-1),
+        "peak_day": days(t[np.argmax(vcd, axis=-1)]),
+        "final_viability_pct": column("viability")[..., -1],
+        "final_titre_g_per_L": column("titre")[..., -1],
+        "antigen_g": from_si(to_si(column("antigen")[..., -1], STATE_UNITS["antigen"]), "g"),
+        "ivcd_1e6_cell_day_per_mL": column("ivcd")[..., -1],
+        "max_lactate_mM": column("lactate_conc").max(axis=-1),
+        "final_lactate_mM": column("lactate_conc")[..., -1],
+        "max_ammonia_mM": column("ammonia_conc").max(axis=-1),
+        "min_glucose_mM": column("glucose_conc").min(axis=-1),
+        "min_DO_pct": column("DO").min(axis=-1),
+        "max_o2_fraction": column("gas_o2").max(axis=-1),
+        "final_volume_L": column("V")[..., -1],
+        "feed_used_L": column("fed_volume")[..., -1],
+        "kla_1_per_h": column("kla")[..., 0],
+        "power_per_volume_W_per_m3": column("power_per_volume")[..., 0],
+        "tip_speed_m_per_s": column("tip_speed")[..., 0],
+        "duration_days": days(t[-1]) + 0.0 * vcd[..., -1],
     }
 
 
@@ -461,3 +469,7 @@ class ChoFedBatch(Process):
 
     def kpis(self, result, operating):
         return cho_kpis(result.frame(include_vectors=False), self.model.time_units)
+
+    def ensemble_kpis(self, runs, operating):
+        kpis = cho_kpis_of(runs.column, runs.t, self.model.time_units)
+        return {k: np.where(runs.ok, v, np.nan) for k, v in kpis.items()}

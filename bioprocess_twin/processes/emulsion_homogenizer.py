@@ -829,40 +829,67 @@ class EmulsionHomogenizer(Process):
 
     def kpis(self, result, operating) -> dict:
         """Final-pass values; ``series(...)[pass_end]`` has them for every pass."""
-        df = self.series(result, operating)
-        last = df.iloc[-1]
-        keys = (
-            "z_average_nm",
-            "pdi",
-            "d10_nm",
-            "d50_nm",
-            "d90_nm",
-            "span",
-            "d32_nm",
-            "d43_nm",
-            "eps_W_per_kg",
-            "t_res_us",
-            "sigma_mN_per_m",
-            "coverage",
-            "breakage_per_pass",
-            "coalescence_per_pass",
-            "kolmogorov_nm",
-            "viscous_d_nm",
+        one = self._kpis_of(
+            result.t,
+            result.state("y")[None],
+            lambda name: result.output(name)[None],
+            result.u[None, :, 0],
+            np.array([result.parameters["oil_fraction"]]),
         )
-        out = {k: float(last[k]) for k in keys}
-        out["hinze_dmax_nm"] = float(result.output("d_hinze")[-1])
-        outlet = df["T_outlet_C"].dropna()
-        out["T_out_C"] = float(outlet.iloc[-1]) if len(outlet) else float("nan")
-        out["T_max_C"] = float(outlet.max()) if len(outlet) else float("nan")
-        out["passes"] = float(round(result.t[-1]))
-        starts = (np.abs(df.index - np.round(df.index)) < PASS_TIME_TOL) & (df.index < df.index[-1] - 0.5)
-        energy = np.sum(to_si(df.loc[starts, "pressure_bar"].to_numpy(), "bar"))  # sum dp per pass, J/m^3
-        out["energy_density_MJ_per_m3"] = float(from_si(energy, "MJ/m^3"))
-        out["oil_balance_error"] = float(np.max(np.abs(df["oil_balance"] - 1.0)))
-        ends = df.loc[df["pass_end"], "z_average_nm"].to_numpy()
-        out["last_pass_change_pct"] = (
-            float(from_si((ends[-2] - ends[-1]) / ends[-2], "percent")) if len(ends) > 1 else None
+        return {k: None if v is None else float(v[0]) for k, v in one.items()}
+
+    def ensemble_kpis(self, runs, operating):
+        kpis = self._kpis_of(
+            runs.t, runs.state("y"), runs.output, runs.column("pressure"), runs.parameter("oil_fraction")
         )
+        nan = np.full(len(runs), np.nan)
+        return {k: nan if v is None else np.where(runs.ok, v, np.nan) for k, v in kpis.items()}
+
+    def _kpis_of(self, t, y, output, pressure, phi) -> dict:
+        """The KPIs of ``n`` runs on the same times ``t`` from their class shares ``y`` (n, T, classes), outputs
+        (``output(name)`` -> (n, T)), pressures (n, T, bar) and oil fractions (n,): one array each."""
+        grid = self.operators.grid
+        n = y.shape[0]
+
+        def stats(rows):
+            number = phi[:, None, None] * y[:, rows, :] / grid.pivots
+            flat = size_stats(number.reshape(-1, grid.n), grid)
+            return {k: v.reshape(n, -1) for k, v in flat.items()}
+
+        last = stats([len(t) - 1])
+        out = {f"{k}_nm": from_si(last[k][:, 0], "nm") for k in ("z_average", "d10", "d50", "d90", "d32", "d43")}
+        out["pdi"], out["span"] = last["pdi"][:, 0], last["span"][:, 0]
+        for name, key in (
+            ("eps", "eps_W_per_kg"),
+            ("t_res", "t_res_us"),
+            ("sigma", "sigma_mN_per_m"),
+            ("coverage", "coverage"),
+            ("breakage_rate", "breakage_per_pass"),
+            ("coalescence_rate", "coalescence_per_pass"),
+            ("kolmogorov", "kolmogorov_nm"),
+            ("d_viscous", "viscous_d_nm"),
+            ("d_hinze", "hinze_dmax_nm"),
+        ):
+            out[key] = output(name)[:, -1]
+        on_pass = np.abs(t - np.round(t)) < PASS_TIME_TOL
+        ends = np.flatnonzero(on_pass & (t > 0))
+        starts = [np.flatnonzero(np.abs(t - (round(t[i]) - 1)) < PASS_TIME_TOL) for i in ends]
+        ends = np.array([i for i, st in zip(ends, starts) if st.size], dtype=int)
+        first = np.array([st[0] for st in starts if st.size], dtype=int)
+        # outlet temperature of pass k: temperature at its start (after any cooling) + dp/(rho c_p) of that pass
+        outlet = output("T_C")[:, first] + output("T_rise")[:, first]
+        out["T_out_C"] = outlet[:, -1] if len(first) else np.full(n, np.nan)
+        out["T_max_C"] = outlet.max(axis=1) if len(first) else np.full(n, np.nan)
+        out["passes"] = np.full(n, float(round(t[-1])))
+        starts_all = on_pass & (t < t[-1] - 0.5)
+        energy = to_si(pressure[:, starts_all], "bar").sum(axis=1)  # sum dp per pass, J/m^3
+        out["energy_density_MJ_per_m3"] = from_si(energy, "MJ/m^3")
+        out["oil_balance_error"] = np.max(np.abs(output("oil_balance") - 1.0), axis=1)
+        if len(ends) > 1:
+            z = stats(list(ends[-2:]))["z_average"]
+            out["last_pass_change_pct"] = from_si((z[:, 0] - z[:, 1]) / z[:, 0], "percent")
+        else:
+            out["last_pass_change_pct"] = None
         return out
 
     def distribution(self, result, operating) -> Distribution:
