@@ -139,7 +139,7 @@ class LineResult:
         for r in self.streams():
             s: Stream = r["stream"]
             solutes = {k: s.concentration(k) for k in s.mass if k != "water" and s.concentration(k) > 0}
-            main = sorted(solutes, key=solutes.get, reverse=True)[:top]
+            main = sorted(solutes, key=lambda k: solutes[k], reverse=True)[:top]
             rows.append(
                 {
                     "from": r["from"],
@@ -234,7 +234,7 @@ def build_line(definition: LineDefinition) -> Line:
     order = _flow_order(list(definition.units), waits)
     if order is None:
         errors.append(("connections", "the units form a cycle; a batch line must flow one way"))
-    if errors:
+    if errors or order is None:
         raise ParameterError(errors, f"line '{definition.name}'")
     return Line(definition, units, order, sources, {u: sorted(w) for u, w in waits.items()})
 
@@ -265,8 +265,8 @@ def run_line(definition: LineDefinition | Line, progress: Callable[[float, str],
             if u != uid:
                 continue
             if "." in src:
-                up, outlet = src.split(".", 1)
-                inlets[inlet] = result.results[up].outlets[outlet]
+                source_unit, outlet = src.split(".", 1)
+                inlets[inlet] = result.results[source_unit].outlets[outlet]
             else:
                 inlets[inlet] = feeds[src]
         up = defn.unit_procedure(uid)
