@@ -214,15 +214,13 @@ def _inputs_at(u_at: np.ndarray, rows: Sequence[int], values: ca.MX):
 
 
 def _sensitivity_form(model: Model, options: SolverOptions) -> str:
-    """The compiled form when a C compiler builds it (its library has forward derivatives), else the SX equations.
+    """The compiled form when the options ask for it (``auto`` for a structured model; ``compiled``, which for a
+    model without a structured ODE compiles its declared equations) and a C compiler builds it (its library has
+    forward derivatives), else the SX equations.
 
-    With ``rhs='auto'`` every ODE model gets the compiled form here, its declared equations compiled where it
-    gives no structured form: forward sensitivities evaluate the right-hand side and its derivative in every
-    direction at every step, which the virtual machine does several times slower. Never the structured form
-    in the virtual machine: its custom Jacobian has no parameter columns.
+    Never the structured form in the virtual machine: its custom Jacobian has no parameter columns.
     """
-    auto = options.rhs == "auto" and not model.nz and "jit" not in options.casadi_options
-    if rhs_form(model, options) != "compiled" and not auto:
+    if rhs_form(model, options) != "compiled":
         return "symbolic"
     _, form = normalised_dae(model, "compiled", strict=options.rhs == "compiled")  # falls back to VM or symbolic
     return "compiled" if form == "compiled" else "symbolic"
