@@ -48,10 +48,15 @@ def run_case(task: Task, case: Case) -> CaseOutcome:
         raise
     except BaseException as exc:
         return _of(case, CaseOutcome(case.index, "error", f"{type(exc).__name__}: {exc}"), time.perf_counter() - start)
-    seconds = time.perf_counter() - start
+    return _checked(case, outcome, time.perf_counter() - start)
+
+
+def _checked(case: Case, outcome: object, seconds: float) -> CaseOutcome:
+    """The task's outcome of ``case`` as the store keeps it, or an ``error`` outcome saying what is wrong with it."""
     problem = _check_outcome(outcome, case)
     if problem:
         return _of(case, CaseOutcome(case.index, "error", problem), seconds)
+    assert isinstance(outcome, CaseOutcome)
     kpis = {str(name): None if value is None else float(value) for name, value in outcome.kpis.items()}
     return _of(case, CaseOutcome(case.index, outcome.status, str(outcome.message), kpis), seconds)
 
@@ -84,8 +89,24 @@ def _check_outcome(outcome: object, case: Case) -> str:
 
 
 def run_chunk(task: Task, cases: Sequence[Case]) -> list[CaseOutcome]:
-    """Run the cases of one chunk in this process, one after the other."""
-    return [run_case(task, case) for case in cases]
+    """Run the cases of one chunk in this process: all at once when the task has a ``batch(cases)`` method
+    (each outcome checked as :func:`run_case` checks it), else, or when the batch raises, one after the other."""
+    batch = getattr(task, "batch", None)
+    if batch is None or len(cases) < 2:
+        return [run_case(task, case) for case in cases]
+    start = time.perf_counter()
+    try:
+        outcomes = list(batch(cases))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:
+        return [run_case(task, case) for case in cases]
+    if len(outcomes) != len(cases):
+        return [run_case(task, case) for case in cases]
+    share = (time.perf_counter() - start) / len(cases)
+    return [
+        _checked(case, outcome, getattr(outcome, "seconds", 0.0) or share) for case, outcome in zip(cases, outcomes)
+    ]
 
 
 def default_chunk_size(cases: int, workers: int) -> int:
