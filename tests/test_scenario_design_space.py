@@ -198,6 +198,23 @@ def test_design_space_and_par_follow_the_closed_form_boundary():
     assert space.to_dict()["par"]["initial.x"] == [low, high]
 
 
+def test_refinement_halves_the_spacing_where_p_crosses_the_target(tmp_path):
+    boundary = C * math.exp(T * MEDIAN * GSD ** norm.ppf(0.9))
+    coarse = design_space(*parse_scenario_spec(scenario()))
+    spec, base = parse_scenario_spec(scenario(design_space={"grid": 7, "target": 0.9, "refine": 2}))
+    fine = design_space(spec, base, Execution(store=tmp_path / "sweep"))
+    values = [p.values["initial.x"] for p in fine.points]
+    assert values == sorted(values) and len(values) == 9  # one midpoint per round, only at the crossing
+    added = sorted(set(values) - {p.values["initial.x"] for p in coarse.points})
+    assert len(added) == 2 and all(abs(v - boundary) < 0.2 for v in added)
+    spacing = 0.2  # (2.0 - 0.8) / 6
+    first = min(p.values["initial.x"] for p in fine.inside())
+    first_coarse = min(p.values["initial.x"] for p in coarse.inside())
+    assert abs(first - boundary) <= spacing / 4 + 0.03 < abs(first_coarse - boundary) + spacing / 4 + 0.03
+    assert fine.par["initial.x"] == (first, 2.0)
+    assert sorted(p.name for p in tmp_path.joinpath("sweep").iterdir() if p.is_dir()) == ["refine-1", "refine-2"]
+
+
 def test_a_case_store_resumes_a_design_space_without_rerunning(tmp_path):
     spec, base = parse_scenario_spec(scenario(samples=20, design_space={"grid": 3, "target": 0.9}))
     first = design_space(spec, base, Execution(store=tmp_path / "sweep"))

@@ -13,7 +13,6 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ from ..core.limits import WallClockLimit
 from ..core.parameters import ParameterError
 from ..core.spec import SpecError, parse_spec, spec_error_from
 from ..core.units import UnitsError
+from . import line_base
+from .batch import simulate_batch
 from .executor import Case, CaseOutcome, CaseStore, run_cases
 from .spec import SECTIONS, Distribution, ScenarioSpec
 
@@ -43,7 +44,13 @@ def set_path(document: Mapping[str, Any], path: str, value: Any) -> dict[str, An
 
 def _put(document: dict[str, Any], path: str, value: Any) -> None:
     """:func:`set_path` in place."""
-    parts = path.split(".")
+    parts = line_base.unit_path(path).split(".")
+    if parts[0] == "units" and len(parts) == 4 and parts[2] == "parameters" and isinstance(document.get("units"), dict):
+        unit = document["units"].get(parts[1])
+        if not isinstance(unit, dict):
+            raise KeyError(f"'units.{parts[1]}': the base line has no such unit")
+        unit.setdefault("parameters", {})[parts[3]] = value
+        return
     if parts[0] in ("parameters", "inputs", "initial") and len(parts) == 2:
         section = document.setdefault(parts[0], {})
         if not isinstance(section, dict):
@@ -70,7 +77,10 @@ def _put(document: dict[str, Any], path: str, value: Any) -> None:
 
 
 def check_paths(spec: ScenarioSpec, base: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Named errors for factor paths and uncertain parameters the base spec's model does not have."""
+    """Named errors for factor paths and uncertain parameters the base spec's model (or line) does not have."""
+    if line_base.is_line(base):
+        paths = [f.path for f in spec.factors]
+        return line_base.check(base, paths, list(spec.uncertainty.parameters), spec.uncertainty.calibrated)
     try:
         process = catalogue.get(str(base.get("model")))
     except KeyError as exc:
@@ -120,7 +130,9 @@ def sampled_values(
             "scenario",
             [(f"uncertainty.parameters.{name}", "the calibrated set already samples it") for name in both],
         )
-    columns |= {f"parameters.{name}": draw(d, rng, n) for name, d in spec.uncertainty.parameters.items()}
+    line = line_base.is_line(base)
+    for name, d in spec.uncertainty.parameters.items():
+        columns[(line_base.parameter_path(name) or name) if line else f"parameters.{name}"] = draw(d, rng, n)
     return [{path: float(values[j]) for path, values in columns.items()} for j in range(n)]
 
 
@@ -190,7 +202,12 @@ class CaseContext:
     @classmethod
     def of(cls, spec: ScenarioSpec, base: Mapping[str, Any]) -> CaseContext:
         units = {f.path: f.units for f in spec.factors if f.units}
-        units |= {f"parameters.{n}": d.units for n, d in spec.uncertainty.parameters.items() if d.units}
+        line = line_base.is_line(base)
+        units |= {
+            (line_base.parameter_path(n) or n) if line else f"parameters.{n}": d.units
+            for n, d in spec.uncertainty.parameters.items()
+            if d.units
+        }
         return cls(
             base=copy.deepcopy(dict(base)),
             units=units,
@@ -225,7 +242,11 @@ def simulate_case(context: CaseContext, case: Case) -> CaseOutcome:
         return CaseOutcome(case.index, status, message, values, time.perf_counter() - started)
 
     try:
-        spec = parse_spec(context.document(case.values), f"case {case.index}")
+        document = context.document(case.values)
+        if line_base.is_line(document):
+            ok, message, kpis = line_base.run(document)
+            return outcome("ok" if ok else SOLVER_FAILED, message, kpis)
+        spec = parse_spec(document, f"case {case.index}")
         run = catalogue.run_spec(spec)
     except WallClockLimit as exc:
         return outcome(SOLVER_FAILED, str(exc))
@@ -236,6 +257,21 @@ def simulate_case(context: CaseContext, case: Case) -> CaseOutcome:
     if not run.ok:
         return outcome(SOLVER_FAILED, run.result.message, run.kpis)
     return outcome("ok", "", run.kpis)
+
+
+@dataclass(frozen=True)
+class ScenarioTask:
+    """The task of a scenario's cases: one case (a call) or a chunk of cases at once (:meth:`batch`: the cases that
+    differ only in model parameters and inputs share one ensemble, on ``threads`` threads)."""
+
+    context: CaseContext
+    threads: int = 1
+
+    def __call__(self, case: Case) -> CaseOutcome:
+        return simulate_case(self.context, case)
+
+    def batch(self, cases: Sequence[Case]) -> list[CaseOutcome]:
+        return simulate_batch(self.context, cases, self.threads, self)
 
 
 @dataclass
@@ -275,8 +311,9 @@ def run_values(
     if execution.store is not None:
         record = {"scenario": spec.model_dump(mode="json"), "base": dict(base), **design}
         store = CaseStore(execution.store, record)
+    threads = execution.workers if execution.backend == "sequential" else 1
     return run_cases(
-        partial(simulate_case, CaseContext.of(spec, base)),
+        ScenarioTask(CaseContext.of(spec, base), threads),
         [Case(i, dict(v)) for i, v in enumerate(values)],
         backend=execution.backend,
         scheduler=execution.scheduler,

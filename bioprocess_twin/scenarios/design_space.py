@@ -18,7 +18,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -169,15 +170,58 @@ def design_space(spec: ScenarioSpec, base: Mapping[str, Any], execution: Executi
             "scenario",
             [("samples", f"{total:,} cases (grid points x samples) exceed the limit of {MAX_CASES:,} in one sweep")],
         )
+    execution = execution or Execution()
     points = [dict(zip(paths, combo, strict=True)) for combo in itertools.product(*grid.values())]
-    per_point = _run(spec, base, points, execution or Execution())
+    per_point = _run(spec, base, points, execution)
     results = [_point(spec, p, o) for p, o in zip(points, per_point, strict=True)]
     centre = set_point(spec, grid)
+    at_centre = per_point[next(i for i, p in enumerate(points) if p == centre)]
+    for round_ in range(1, spec.design_space.refine + 1):
+        finer = _refined(spec, grid, results)
+        new = [dict(zip(paths, c, strict=True)) for c in itertools.product(*finer.values())]
+        new = [p for p in new if p not in points]
+        if not new:
+            break
+        if (len(points) + len(new)) * spec.samples > MAX_CASES:
+            raise SpecError(
+                "scenario", [("design_space.refine", f"refining past round {round_ - 1} exceeds {MAX_CASES:,} cases")]
+            )
+        store = execution.store and Path(execution.store) / f"refine-{round_}"
+        outcomes = _run(spec, base, new, replace(execution, store=store))
+        points += new
+        results += [_point(spec, p, o) for p, o in zip(new, outcomes, strict=True)]
+        grid = finer
+    order = sorted(range(len(points)), key=lambda i: [points[i][p] for p in paths])
+    results = [results[i] for i in order]
     space = DesignSpace(spec.name, paths, spec.design_space.target, results, centre, cases=len(points) * spec.samples)
-    at_centre = next(i for i, p in enumerate(points) if p == centre)
-    space.convergence = convergence(spec, per_point[at_centre])
+    space.convergence = convergence(spec, at_centre)
     space.par = {path: proven_range(space, path) for path in paths}
     return space
+
+
+def _refined(
+    spec: ScenarioSpec, grid: Mapping[str, list[float]], results: Sequence[PointResult]
+) -> dict[str, list[float]]:
+    """The grid with the midpoint added between two neighbouring values of a continuous factor wherever P
+    crosses the target between them, the other factors held at any of their grid values (Kusumo et al. 2020
+    refine near the boundary of a probabilistic design space; this is the grid form of that idea)."""
+    target = spec.design_space.target
+    p_at = {tuple(r.values[q] for q in grid): r.probability.p for r in results}
+    paths = list(grid)
+    out = {path: list(values) for path, values in grid.items()}
+    for k, factor in enumerate(spec.factors):
+        if factor.levels is not None or factor.integer:
+            continue
+        values = grid[factor.path]
+        others = [grid[q] for q in paths if q != factor.path]
+        for a, b in zip(values[:-1], values[1:]):
+            for rest in itertools.product(*others):
+                key_a, key_b = (*rest[:k], a, *rest[k:]), (*rest[:k], b, *rest[k:])
+                if key_a in p_at and key_b in p_at and (p_at[key_a] >= target) != (p_at[key_b] >= target):
+                    out[factor.path].append((a + b) / 2)
+                    break
+        out[factor.path] = sorted(set(out[factor.path]))
+    return out
 
 
 def proven_range(space: DesignSpace, path: str) -> tuple[float, float] | None:

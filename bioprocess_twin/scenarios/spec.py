@@ -23,6 +23,10 @@ A factor's ``path`` addresses a field of the base spec by dotted path: ``inputs.
 ``parameters.n_passes``, ``initial.X``, or a recipe value such as ``recipe.phases.1.inputs.feed_rate``
 (list positions count from 0). ``parameters``, ``inputs`` and ``initial`` take any name of the model;
 a recipe path must exist in the base spec.
+
+``analysis: optimize`` with an ``optimize:`` section (``objective: {kpi: energy_density_MJ_per_m3, sense:
+minimize}``, optional ``pareto: {second: {kpi: ...}, epsilons: [...]}``) asks for the best design under the
+responses' limits instead (:mod:`.design`, ``bioprocess-twin optimize``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ..core.parameters import ParameterError
 from ..core.paths import confined_path
 from ..core.spec import SpecError, StrictModel, field_errors, parse_spec, read_spec_file
+from . import line_base
 
 #: the first part of a factor path, and what it addresses
 SECTIONS = {
@@ -43,6 +48,7 @@ SECTIONS = {
     "inputs": "a model input",
     "initial": "an initial state",
     "recipe": "a value of the base spec's recipe",
+    "units": "a parameter of a unit of the base line",
 }
 MAX_FACTORS = 8
 MAX_LEVELS = 1000
@@ -173,9 +179,11 @@ class Uncertainty(StrictModel):
 
 class DesignSpaceSettings(StrictModel):
     """The grid of a design space: ``grid`` points per factor with a range (levels are taken as given), the
-    probability ``target`` that defines the region, and the ``set_point`` (default: the grid's centre)."""
+    probability ``target`` that defines the region, the ``set_point`` (default: the grid's centre), and
+    ``refine`` rounds that halve the grid spacing of a continuous factor where P crosses the target."""
 
     grid: int = Field(5, ge=2, le=50)
+    refine: int = Field(0, ge=0, le=4)
     target: float = Field(0.9, gt=0, lt=1)
     confidence: float = Field(0.95, gt=0, lt=1)
     set_point: dict[str, float] = Field(default_factory=dict)
@@ -203,14 +211,41 @@ class SensitivitySettings(StrictModel):
         return value
 
 
-#: what a scenario run computes (``analysis`` of the spec)
+class KpiObjective(StrictModel):
+    """A KPI to minimise or maximise (a key the base spec's model reports, e.g. ``energy_density_MJ_per_m3``)."""
+
+    kpi: str = Field(min_length=1, max_length=200)
+    sense: Literal["minimize", "maximize"] = "minimize"
+
+
+class DesignPareto(StrictModel):
+    """The ε-constraint front: the objective optimised with ``second`` held to each ε in turn (KPI units)."""
+
+    second: KpiObjective
+    epsilons: list[float] = Field(min_length=1, max_length=200)
+
+
+class OptimizeSettings(StrictModel):
+    """Static design optimisation (``analysis: optimize``, ``bioprocess-twin optimize``): the objective KPI under
+    every response's limits, over the factors (continuous ones by IPOPT, the others enumerated: see
+    :mod:`.design`); optionally the Pareto front against a second KPI. ``tolerance`` and ``max_iterations``
+    are IPOPT's, per combination of the enumerated factors."""
+
+    objective: KpiObjective
+    pareto: DesignPareto | None = None
+    tolerance: float = Field(1e-7, gt=0, lt=1)
+    max_iterations: int = Field(200, ge=1, le=10_000)
+
+
+#: the analyses :func:`.run.run_scenario` computes (``analysis`` of the spec); ``optimize`` specs run through
+#: ``bioprocess-twin optimize`` (:func:`.optimize.run_optimization`), so it is not listed here
 ANALYSES = ("design_space", "monte_carlo", "sensitivity")
 
 
 class ScenarioSpec(StrictModel):
     name: str = Field("scenario", pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]*$", max_length=100)
     base: str | dict[str, Any]
-    analysis: Literal["design_space", "monte_carlo", "sensitivity"] = "design_space"
+    analysis: Literal["design_space", "monte_carlo", "sensitivity", "optimize"] = "design_space"
     factors: list[Factor] = Field(default_factory=list, max_length=MAX_FACTORS)
     responses: list[Response] = Field(min_length=1)
     uncertainty: Uncertainty = Field(default_factory=Uncertainty)
@@ -218,10 +253,13 @@ class ScenarioSpec(StrictModel):
     seed: int = Field(0, ge=0, lt=2**63)
     design_space: DesignSpaceSettings = Field(default_factory=DesignSpaceSettings)
     sensitivity: SensitivitySettings = Field(default_factory=SensitivitySettings)
+    optimize: OptimizeSettings | None = None
 
     @model_validator(mode="after")
     def _names(self):
         errors = []
+        if self.analysis == "optimize" and self.optimize is None:
+            errors.append("optimize: analysis 'optimize' needs this section, e.g. {objective: {kpi: ..., sense: ...}}")
         paths = [f.path for f in self.factors]
         errors += [f"factors: '{p}' is given twice" for p in sorted({p for p in paths if paths.count(p) > 1})]
         kpis = [r.kpi for r in self.responses]
@@ -265,6 +303,11 @@ def parse_scenario_spec(
             raise SpecError(source, [("base", f"{spec.base}: {m}") for _, m in exc.errors]) from None
     else:
         base = spec.base
+    if line_base.is_line(base):
+        try:
+            return spec, line_base.resolve(base)
+        except ParameterError as exc:
+            raise SpecError(source, [(f"base.{f}", m) for f, m in exc.errors]) from None
     try:
         parse_spec(base, "base")
     except SpecError as exc:
