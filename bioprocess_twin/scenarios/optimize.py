@@ -16,10 +16,14 @@ pareto: {second: {name: V, sense: minimize}, epsilons: [1.1, 1.3, 1.5]}   # opti
 
 Units: bounds, horizon and ε are in the model's declared units (``bioprocess-twin models NAME`` lists them).
 An operating parameter (one that shapes a recipe) has no place in a policy and is a named error.
+
+The same entry point takes a scenario spec (told apart by its ``base``) with ``analysis: optimize``: the static
+design over its factors under its responses' limits, or its Pareto front (:mod:`.design`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +33,10 @@ from .. import catalogue
 from ..core.definitions import calibrated_parameters
 from ..core.parameters import ParameterError
 from ..core.spec import SpecError, StrictModel, field_errors, read_spec_file
+from .design import DesignProblem, DesignResult, Row
 from .pareto import pareto_front
 from .policy import Objective, PolicyProblem, optimize_policy
+from .spec import ScenarioSpec, parse_scenario_spec
 
 
 class ParetoSettings(StrictModel):
@@ -44,22 +50,84 @@ class OptimizationSpec(PolicyProblem):
     pareto: ParetoSettings | None = None
 
 
-def parse_optimization_spec(data: Any, source: str = "optimization spec") -> OptimizationSpec:
+@dataclass
+class DesignPoint:
+    """A point of a design's Pareto front: ``price`` is the gain in the first objective per unit the ε bound on
+    the second is relaxed (0 when the bound is not active)."""
+
+    epsilon: float
+    first: float | None
+    second: float | None
+    price: float
+    result: DesignResult
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.result.best
+        shown = {k: v for k, v in vars(self).items() if k != "result"}
+        return shown | {"status": self.result.status, "message": self.result.message, "factors": best and best.factors}
+
+
+def design_front(problem: DesignProblem) -> list[DesignPoint]:
+    """The ε-constraint Pareto front of a design's objective against ``optimize.pareto.second`` (Haimes, Lasdon &
+    Wismer 1971): ``second <= ε`` when it is minimised, ``>= ε`` else; every ε solves every combination. A
+    response's limit on the second KPI that ε holds as tight is left out for that point (one constraint, one
+    price)."""
+    pareto = problem.settings.pareto
+    if pareto is None:
+        raise SpecError("scenario", [("optimize.pareto", "give second: {kpi: ...} and epsilons: [...]")])
+    side = "max" if pareto.second.sense == "minimize" else "min"
+    points = []
+    for eps in pareto.epsilons:
+        result = problem.solve(extra=[Row("epsilon", pareto.second.kpi, **{side: float(eps)})])
+        best, price = result.best, 0.0
+        if best is not None and best.status == "optimal":
+            bound = next(c for c in best.constraints if c.kind == "epsilon" and c.side == side)
+            price = bound.multiplier if bound.active else 0.0
+        first = None if best is None else best.objective
+        second = None if best is None else best.kpis.get(pareto.second.kpi)
+        points.append(DesignPoint(float(eps), first, second, price, result))
+    return points
+
+
+@dataclass
+class DesignSpec:
+    """A scenario spec with ``analysis: optimize`` and its base simulation spec document."""
+
+    scenario: ScenarioSpec
+    base: dict[str, Any]
+
+
+def parse_optimization_spec(
+    data: Any, source: str = "optimization spec", folder: str | Path | None = None
+) -> OptimizationSpec | DesignSpec:
+    """A policy spec, or a scenario spec (it has ``base``; a base file is read from ``folder``) for a design."""
     if not isinstance(data, dict):
         raise SpecError(source, [("(top level)", "expected a mapping with model, horizon, controls and objective")])
+    if "base" in data:
+        spec, base = parse_scenario_spec(data, source, folder)
+        if spec.analysis != "optimize":
+            why = (
+                f"bioprocess-twin optimize runs analysis 'optimize', not '{spec.analysis}' (the scenario command does)"
+            )
+            raise SpecError(source, [("analysis", why)])
+        return DesignSpec(spec, dict(base))
     try:
         return OptimizationSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(source, field_errors(exc)) from None
 
 
-def load_optimization_spec(path: str | Path) -> OptimizationSpec:
-    return parse_optimization_spec(read_spec_file(path), str(path))
+def load_optimization_spec(path: str | Path) -> OptimizationSpec | DesignSpec:
+    path = Path(path)
+    return parse_optimization_spec(read_spec_file(path), str(path), path.parent)
 
 
-def run_optimization(spec: OptimizationSpec) -> dict[str, Any]:
-    """Optimise the spec's policy (or trace its Pareto front) on its catalogue model; the result document.
-    ``status`` is ``optimal``, ``infeasible`` or ``failed`` (for a front: the worst of its points)."""
+def run_optimization(spec: OptimizationSpec | DesignSpec) -> dict[str, Any]:
+    """Optimise the spec's policy (or trace its Pareto front) on its catalogue model, or the static design of a
+    scenario spec; the result document. ``status`` is ``optimal``, ``infeasible`` or ``failed`` (for a front: the
+    worst of its points)."""
+    if isinstance(spec, DesignSpec):
+        return run_design(spec)
     try:
         process = catalogue.get(spec.model)
     except KeyError as exc:
@@ -96,5 +164,37 @@ def run_optimization(spec: OptimizationSpec) -> dict[str, Any]:
         "message": "; ".join(f"ε {p.epsilon:g}: {p.result.message}" for p in points if p.result.message),
         "objective": spec.objective.model_dump(),
         "second": spec.pareto.second.model_dump(),
+        "points": [p.to_dict() for p in points],
+    }
+
+
+def run_design(spec: DesignSpec) -> dict[str, Any]:
+    """The static design of a scenario spec (``kind: design``), or its ε-constraint front (``design_pareto``)."""
+    problem = DesignProblem(spec.scenario, spec.base)
+    settings = problem.settings
+    process = problem.process
+    doc: dict[str, Any] = {
+        "name": spec.scenario.name,
+        "model": process.name,
+        "model_version": spec.base.get("version") or process.version,
+        "method": "IPOPT (cyipopt, MUMPS, L-BFGS Hessian) over the continuous factors, gradients from CVODES "
+        "forward sensitivities; the other factors enumerated",
+        "responses": [r.describe() for r in spec.scenario.responses],
+    }
+    uncertainty = spec.scenario.uncertainty
+    if uncertainty.parameters or uncertainty.factors or uncertainty.calibrated:
+        doc["note"] = "nominal model: the uncertainty section is not sampled by the optimisation"
+    if settings.pareto is None:
+        return doc | {"kind": "design", **problem.solve().to_dict()}
+    points = design_front(problem)
+    statuses = [p.result.status for p in points]
+    worst = next((s for s in ("failed", "infeasible") if s in statuses), "optimal")
+    return doc | {
+        "kind": "design_pareto",
+        "status": worst,
+        "message": "; ".join(f"ε {p.epsilon:g}: {p.result.message}" for p in points if p.result.message),
+        "objective": settings.objective.model_dump(),
+        "second": settings.pareto.second.model_dump(),
+        "kpi_units": problem.kpi_units,
         "points": [p.to_dict() for p in points],
     }

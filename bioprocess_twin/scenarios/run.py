@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.spec import SpecError
 from .cases import Execution
 from .design_space import design_space, grid_values, monte_carlo, set_point
 from .sensitivity import sensitivity
@@ -38,6 +39,10 @@ def run_scenario(spec: ScenarioSpec, base: Mapping[str, Any], execution: Executi
     sensitivity analysis. Raises SpecError for a spec that does not fit its base spec's model."""
     execution = execution or Execution()
     status, message = "ok", ""
+    if spec.analysis == "optimize":
+        raise SpecError(
+            "scenario", [("analysis", "an optimisation runs with 'bioprocess-twin optimize' (scenarios.optimize)")]
+        )
     if spec.analysis == "design_space":
         space = design_space(spec, base, execution)
         failed = sum(p.failed for p in space.points)
