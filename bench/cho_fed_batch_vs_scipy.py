@@ -34,12 +34,13 @@ OPTS = SolverOptions()
 RTOL, ATOL = OPTS.rtol, OPTS.atol
 
 
-def scipy_run(model, recipe, times, f, counter=None):
-    """solve_ivp(BDF) segment by segment between recipe events; inputs and state jumps as in the recipe."""
+def scipy_run(model, recipe, times, f, counter=None, parameters=None):
+    """solve_ivp(BDF) segment by segment between recipe events; inputs and state jumps as in the recipe.
+    ``parameters`` (declared units) replace the defaults."""
     names = [v.name for v in model.states]
-    p = model.parameters.defaults()
+    p = model.parameters.defaults() | dict(parameters or {})
     u = model.inputs.defaults()
-    x0, _ = model.initial_state(model.parameter_vector())
+    x0, _ = model.initial_state(model.parameter_vector(p))
     x = x0.copy()
     events = recipe.all_events()
     bounds = sorted({float(times[0]), float(times[-1]), *[e.time for e in events]})

@@ -74,6 +74,17 @@ M_SPAN85 = 0.957  # kg/mol, sorbitan trioleate
 SIGMA_FLOOR = 1e-4
 #: two output times closer than this (in passes) are the same time: finds the pass ends among the outputs
 PASS_TIME_TOL = 1e-9
+#: model outputs shown per time (``series``) and reported at the end of the last pass (KPIs): (output, column)
+SERIES_OUTPUTS = (
+    ("eps", "eps_W_per_kg"),
+    ("t_res", "t_res_us"),
+    ("sigma", "sigma_mN_per_m"),
+    ("coverage", "coverage"),
+    ("breakage_rate", "breakage_per_pass"),
+    ("coalescence_rate", "coalescence_per_pass"),
+    ("kolmogorov", "kolmogorov_nm"),
+    ("d_viscous", "viscous_d_nm"),
+)
 
 #: the model parameters, in the units users give them; the equations receive them in SI
 PARAMETERS = ParameterTable(
@@ -791,18 +802,7 @@ class EmulsionHomogenizer(Process):
             df[f"{key}_nm"] = from_si(st[key], "nm")
         df["span"], df["pdi"] = st["span"], st["pdi"]
         df["pressure_bar"] = result.u[:, 0]
-        for name, col in (
-            ("T_C", "T_C"),
-            ("eps", "eps_W_per_kg"),
-            ("t_res", "t_res_us"),
-            ("sigma", "sigma_mN_per_m"),
-            ("coverage", "coverage"),
-            ("breakage_rate", "breakage_per_pass"),
-            ("coalescence_rate", "coalescence_per_pass"),
-            ("kolmogorov", "kolmogorov_nm"),
-            ("d_viscous", "viscous_d_nm"),
-            ("oil_balance", "oil_balance"),
-        ):
+        for name, col in (("T_C", "T_C"), *SERIES_OUTPUTS, ("oil_balance", "oil_balance")):
             df[col] = result.output(name)
         # outlet temperature of pass k: temperature at its start (after any cooling) + dp/(rho c_p) of that pass
         rise, T0 = result.output("T_rise"), result.output("T_C")
@@ -859,17 +859,7 @@ class EmulsionHomogenizer(Process):
         last = stats([len(t) - 1])
         out = {f"{k}_nm": from_si(last[k][:, 0], "nm") for k in ("z_average", "d10", "d50", "d90", "d32", "d43")}
         out["pdi"], out["span"] = last["pdi"][:, 0], last["span"][:, 0]
-        for name, key in (
-            ("eps", "eps_W_per_kg"),
-            ("t_res", "t_res_us"),
-            ("sigma", "sigma_mN_per_m"),
-            ("coverage", "coverage"),
-            ("breakage_rate", "breakage_per_pass"),
-            ("coalescence_rate", "coalescence_per_pass"),
-            ("kolmogorov", "kolmogorov_nm"),
-            ("d_viscous", "viscous_d_nm"),
-            ("d_hinze", "hinze_dmax_nm"),
-        ):
+        for name, key in (*SERIES_OUTPUTS, ("d_hinze", "hinze_dmax_nm")):
             out[key] = output(name)[:, -1]
         on_pass = np.abs(t - np.round(t)) < PASS_TIME_TOL
         ends = np.flatnonzero(on_pass & (t > 0))
