@@ -180,7 +180,6 @@ def unregister_unit(kind: str) -> None:
 
 
 # -- running a spec ---------------------------------------------------------------------------------
-@limited
 def _spec_parameters(process: Process, spec: SimulationSpec) -> tuple[dict[str, Any], bool]:
     """The spec's parameters over its calibrated set's (when it names one), and whether it does."""
     version = spec.version
@@ -218,6 +217,7 @@ def ensemble_spec(
     return process, ensemble, operating
 
 
+@limited
 def run_spec(spec: SimulationSpec, progress: Callable[[float, str], None] | None = None) -> ProcessRun:
     """Validate ``spec`` against its process model and run it.
 

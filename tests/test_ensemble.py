@@ -12,7 +12,6 @@ from bioprocess_twin import catalogue
 from bioprocess_twin.core import ModelBuilder, Parameter
 from bioprocess_twin.core.ensemble import ERROR, FAILED, OK, Ensemble
 from bioprocess_twin.core.parameters import ParameterError
-from bioprocess_twin.core.recipe import Phase, Recipe
 from bioprocess_twin.core.simulation import SolverOptions, simulate
 
 TIMES = np.linspace(0.0, 1.0, 11)
@@ -132,9 +131,7 @@ def test_ensemble_runs_and_kpis_equal_runs_one_by_one(model, given, free, inputs
     batch = process.ensemble_kpis(runs, operating)
     for i, row in enumerate(theta):
         values = dict(zip(ensemble.names, row))
-        alone = process.run(
-            parameters=given | {n: values[n] for n in free}, inputs={n: values[n] for n in inputs}
-        )
+        alone = process.run(parameters=given | {n: values[n] for n in free}, inputs={n: values[n] for n in inputs})
         np.testing.assert_allclose(runs.x[i], alone.result.x, rtol=1e-4, atol=1e-8)
         for name, value in alone.kpis.items():
             if value is None:
@@ -146,3 +143,4 @@ def test_ensemble_runs_and_kpis_equal_runs_one_by_one(model, given, free, inputs
 def test_an_operating_parameter_cannot_vary_within_an_ensemble():
     with pytest.raises(ParameterError, match="n_passes"):
         catalogue.get("emulsion_homogenizer").ensemble(free_parameters=["n_passes"])
+

@@ -82,7 +82,10 @@ def test_emulsion_cases_group_by_passes_and_batch_pressure_and_constants():
             "factors": {"inputs.pressure": {"sd": 15}},
         },
     }
-    points = [{"inputs.pressure": 1000.0, "parameters.n_passes": 1.0}, {"inputs.pressure": 1200.0, "parameters.n_passes": 3.0}]
+    points = [
+        {"inputs.pressure": 1000.0, "parameters.n_passes": 1.0},
+        {"inputs.pressure": 1200.0, "parameters.n_passes": 3.0},
+    ]
     task, cases = cases_of(doc, points, 6)
     built = len(batch._ENSEMBLES)
     outcomes = assert_same(task, cases)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .compiled import compiler
 from .integration import SolverOptions
+from .limits import check_deadline
 from .model import Model
 from .parameters import ParameterError
 from .recipe import Recipe
@@ -170,6 +171,7 @@ class Ensemble:
             status[i], message[i] = ERROR, why
         runnable = np.array([i for i in range(n) if status[i] == OK], dtype=int)
         for start in range(0, len(runnable), BATCH):
+            check_deadline()
             self._evaluate(theta, runnable[start : start + BATCH], values, status, message)
         x, y = values[:, :, : model.nx], values[:, :, model.nx :]
         params = np.tile(self._p0, (n, 1))
