@@ -143,4 +143,3 @@ def test_ensemble_runs_and_kpis_equal_runs_one_by_one(model, given, free, inputs
 def test_an_operating_parameter_cannot_vary_within_an_ensemble():
     with pytest.raises(ParameterError, match="n_passes"):
         catalogue.get("emulsion_homogenizer").ensemble(free_parameters=["n_passes"])
-
