@@ -11,6 +11,14 @@ second-order sensitivities (``hessian="exact"``) or from L-BFGS updates (``"limi
 multimodal problem the two steps may find a better local optimum than either alone. Every node state
 keeps its physical bounds.
 
+Two things keep the NLP well posed on models with states of very different sizes (a CHO culture holds
+mg of antigen, Gcells and mL of feed): each node state is an NLP variable divided by its largest size along
+the first guess (simulated once), and each path and final row is divided by its bound; the continuity rows are
+in the node scales too. Multipliers and values are reported in the problem's units. And only the states the
+objective and the constraints depend on, directly or through the equations of other needed states, are
+nodes of the NLP: the others (cumulative amounts, say) are integrated after the solve, interval by interval
+from the nodes.
+
 The problem is data (:class:`PolicyProblem`): the objective is one state or output at the end of the
 horizon, maximised or minimised; path constraints bound a state or output at every boundary
 (``DO >= 30``); final constraints bound one at the end (``V <= V_max``). The result gives the optimum, the
@@ -41,6 +49,8 @@ from .spec import Limits
 ACTIVE_TOLERANCE = 1e-6
 #: a constraint counts as violated beyond this share of its bound (at least of 1)
 FEASIBILITY_TOLERANCE = 1e-6
+#: a state's scale is at least this many absolute tolerances (below them its value is integration noise)
+SCALE_FLOOR = 1e3
 
 
 class ControlBounds(StrictModel):
@@ -172,55 +182,56 @@ def optimize_policy(
     x0, _ = model.initial_state(p)
     names = list(model.inputs.names)
     controlled = [names.index(c) for c in problem.controls]
-    options = SolverOptions(rtol=problem.rtol, atol=problem.atol)
-    F = integrator(model, (1.0,), options.plugin(model), options)
-    states, outputs = _scalar_names(model)
-
-    X = [ca.MX.sym(f"x{k}", model.nx) for k in range(N + 1)]
-    U = [ca.MX.sym(f"u{k}", len(controlled)) for k in range(N)]
     base_u = np.array([fixed[n] for n in names], dtype=float)
+    options = SolverOptions(rtol=problem.rtol, atol=problem.atol)
+    states, outputs = _scalar_names(model)
+    keep = _needed_states(model, problem)
+    nk, nc = len(keep), len(controlled)
+    F = _shooting_integrator(model, keep, options)
+    guess = _first_policy(problem, start)
+    x_guess = _simulate(F, model, keep, x0, p, base_u, controlled, guess, dt)
+
+    # node states scaled by their largest size along the first guess (the controls keep the units the problem gives)
+    sx = np.maximum(np.max(np.abs(x_guess), axis=0), SCALE_FLOOR * problem.atol)
+    Xs = [ca.MX.sym(f"x{k}", nk) for k in range(N + 1)]
+    U = [ca.MX.sym(f"u{k}", nc) for k in range(N)]
+    X = [x * sx for x in Xs]
+    w = ca.vertcat(*Xs, *U)
+    w0 = np.concatenate([(x_guess / sx).ravel(), guess.ravel()])
+    embed = _embedding(model, keep, x0)
 
     def input_vector(k: int):
-        parts = []
-        for j in range(len(names)):
-            parts.append(U[k][controlled.index(j)] if j in controlled else ca.MX(base_u[j]))
-        return ca.vertcat(*parts)
+        return ca.vertcat(*[U[k][controlled.index(j)] if j in controlled else base_u[j] for j in range(len(names))])
 
     def value(name: str, k: int):
         """A state or output at boundary k (with the control of the interval that starts there)."""
         if name in states:
-            return X[k][model.state(name).slice.start]
-        u = input_vector(min(k, N - 1))
-        y = model.output_function(k * dt, X[k], ca.MX(0, 1), p, u)
+            return X[k][keep.index(model.state(name).slice.start)]
+        y = model.output_function(k * dt, embed(X[k]), ca.MX(0, 1), p, input_vector(min(k, N - 1)))
         return y[outputs.index(name)]
 
-    g: list[Any] = []
-    lbg: list[float] = []
-    ubg: list[float] = []
-    tags: list[tuple[str, Bound, float] | None] = []
-    for k in range(N):
-        xf, _ = call_chunk(F, X[k], k * dt, ca.MX(0, 1), p, input_vector(k), dt)
-        g.append(xf[: model.nx] - X[k + 1])
-        lbg += [0.0] * model.nx
-        ubg += [0.0] * model.nx
-        tags += [None] * model.nx
+    continuity = [
+        (call_chunk(F, X[k], k * dt, ca.MX(0, 1), p, input_vector(k), dt)[0][:nk] - X[k + 1]) / sx for k in range(N)
+    ]
+    rows, tags = [], []
     for kind, bounds, nodes in (("path", problem.path, range(N + 1)), ("final", problem.final, [N])):
         for b in bounds:
             for k in nodes:
-                g.append(value(b.name, k))
-                lbg.append(-math.inf if b.min is None else b.min)
-                ubg.append(math.inf if b.max is None else b.max)
+                rows.append(value(b.name, k))
                 tags.append((kind, b, k * dt))
-
-    w = ca.vertcat(*X, *U)
     sign = -1.0 if problem.objective.sense == "maximize" else 1.0
     J = value(problem.objective.name, N)
-    lbw = np.concatenate([x0] + [model.state_lower] * N + [[c.min for c in problem.controls.values()]] * N)
-    ubw = np.concatenate([x0] + [model.state_upper] * N + [[c.max for c in problem.controls.values()]] * N)
-    guess = _first_policy(problem, start)
-    w0 = np.concatenate([_simulate_guess(F, model, x0, p, base_u, controlled, guess, N, dt), guess.ravel()])
+    at_guess = ca.Function("at_guess", [w], [ca.vertcat(*rows) if rows else ca.MX(0, 1)])(w0)
+    sg = _constraint_scales(tags, np.array(at_guess).ravel())
+    lbg = [0.0] * (N * nk) + [(-math.inf if b.min is None else b.min) / s for (_, b, _), s in zip(tags, sg)]
+    ubg = [0.0] * (N * nk) + [(math.inf if b.max is None else b.max) / s for (_, b, _), s in zip(tags, sg)]
+    g = ca.vertcat(*continuity, *[r / s for r, s in zip(rows, sg)])
+    lower, upper = model.state_lower[keep], model.state_upper[keep]
+    c_min, c_max = [c.min for c in problem.controls.values()], [c.max for c in problem.controls.values()]
+    lbw = np.concatenate([x0[keep] / sx] + [lower / sx] * N + [c_min] * N)
+    ubw = np.concatenate([x0[keep] / sx] + [upper / sx] * N + [c_max] * N)
 
-    nlp = {"x": w, "f": sign * J, "g": ca.vertcat(*g)}
+    nlp = {"x": w, "f": sign * J, "g": g}
     limits = {"lbx": lbw, "ubx": ubw, "lbg": np.array(lbg), "ubg": np.array(ubg)}
     iterations = 0
     if problem.quasi_newton_iterations:
@@ -231,16 +242,17 @@ def optimize_policy(
     sol = solver(x0=w0, **limits)
     stats = solver.stats()
     iterations += int(stats.get("iter_count", 0))
+    # back to the problem's units: the multiplier of a row divided by s is the row's multiplier over s
     wopt = np.array(sol["x"]).ravel()
-    gopt = np.array(sol["g"]).ravel()
-    lam_g = np.array(sol["lam_g"]).ravel()
-    lam_x = np.array(sol["lam_x"]).ravel()
+    gopt = np.array(sol["g"]).ravel()[N * nk :] * sg
+    lam_g = np.array(sol["lam_g"]).ravel()[N * nk :] / sg
+    lam_u = np.array(sol["lam_x"]).ravel()[(N + 1) * nk :].reshape(N, nc)
 
-    nx, nc = model.nx, len(controlled)
-    xs = wopt[: (N + 1) * nx].reshape(N + 1, nx)
-    us = wopt[(N + 1) * nx :].reshape(N, nc)
+    us = np.clip(wopt[(N + 1) * nk :].reshape(N, nc), c_min, c_max)  # IPOPT may pass a bound by its tolerance
+    nodes = wopt[: (N + 1) * nk].reshape(N + 1, nk) * sx
+    xs = _all_states(model, keep, nodes, x0, p, base_u, controlled, us, dt, options)
     report = _constraints(problem, tags, gopt, lam_g)
-    report += _control_bounds(problem, us, lam_x[(N + 1) * nx :].reshape(N, nc), dt)
+    report += _control_bounds(problem, us, lam_u, dt)
     solver_status = str(stats.get("return_status", ""))
     violated = [c for c in report if c.violation > FEASIBILITY_TOLERANCE * max(1.0, abs(c.bound))]
     if stats.get("success"):
@@ -255,6 +267,7 @@ def optimize_policy(
             )
             if violated
             else f"IPOPT found no policy that meets every constraint ({solver_status})"
+            + _gap(model, keep, np.array(sol["g"]).ravel()[: N * nk].reshape(N, nk), dt)
         )
     else:
         status, message = "failed", f"IPOPT stopped: {solver_status}"
@@ -276,6 +289,90 @@ def optimize_policy(
         solver_status=solver_status,
         seconds=time.perf_counter() - started,
     )
+
+
+def _needed_states(model: Model, problem: PolicyProblem) -> list[int]:
+    """Indices of the state elements the objective and constraints depend on, directly or through the equations
+    of other needed states; the others (cumulative amounts, say) are left out of the NLP."""
+    t = ca.SX.sym("t")
+    x = ca.vertcat(*[ca.SX.sym(f"x{i}") for i in range(model.nx)])
+    p, u = ca.SX.sym("p", model.np), ca.SX.sym("u", model.nu)
+    ode, _ = model.dae(t, x, ca.SX(0, 1), p, u)
+    y = model.output_function(t, x, ca.SX(0, 1), p, u)
+    position = {x[i].name(): i for i in range(model.nx)}
+
+    def used(expr) -> set[int]:  # symbols that appear, also inside conditions (a Jacobian would miss those)
+        return {position[v.name()] for v in ca.symvar(expr) if v.name() in position}
+
+    _, outputs = _scalar_names(model)
+    todo: set[int] = set()
+    for name in [problem.objective.name, *(b.name for b in (*problem.path, *problem.final))]:
+        todo |= used(y[outputs.index(name)]) if name in outputs else {model.state(name).slice.start}
+    needed: set[int] = set()
+    while todo:
+        i = todo.pop()
+        needed.add(i)
+        todo |= used(ode[i]) - needed
+    return sorted(needed)
+
+
+def _shooting_integrator(model: Model, keep: list[int], options: SolverOptions) -> ca.Function:
+    """The integrator over one interval (normalised time, see ``core.integration.integrator``) of the needed
+    states: the core's own when every state is needed, else one of the needed states alone, with the other
+    states fixed (their equations do not reach the needed ones)."""
+    plugin = options.plugin(model)
+    if len(keep) == model.nx:
+        return integrator(model, (1.0,), plugin, options)
+    key = ("policy", tuple(keep), plugin, options.rtol, options.atol, options.max_num_steps)
+    if key not in model.integrator_cache:
+        x, clock, span = ca.SX.sym("x", len(keep)), ca.SX.sym("clock"), ca.SX.sym("span")
+        p, u = ca.SX.sym("p", model.np), ca.SX.sym("u", model.nu)
+        ode, _ = model.dae(clock, _embedding(model, keep, np.zeros(model.nx))(x), ca.SX(0, 1), p, u)
+        dae = {"x": ca.vertcat(x, clock), "p": ca.vertcat(p, u, span), "ode": ca.vertcat(span * ode[keep], span)}
+        opts = {
+            "abstol": options.atol,
+            "reltol": options.rtol,
+            "max_num_steps": options.max_num_steps,
+            "show_eval_warnings": False,
+        }
+        model.integrator_cache[key] = ca.integrator(f"{model.name}_policy_{len(keep)}", plugin, dae, 0.0, [1.0], opts)
+    return model.integrator_cache[key]
+
+
+def _embedding(model: Model, keep: list[int], rest: np.ndarray):
+    """x_needed -> the full state vector, the other elements at ``rest``."""
+    if len(keep) == model.nx:
+        return lambda x: x
+    select = ca.DM(ca.Sparsity.triplet(model.nx, len(keep), keep, list(range(len(keep)))), 1.0)
+    fill = np.array(rest, dtype=float)
+    fill[keep] = 0.0
+    return lambda x: ca.mtimes(select, x) + fill
+
+
+def _gap(model: Model, keep: list[int], gaps: np.ndarray, dt: float) -> str:
+    """Where the intervals join worst at IPOPT's last point (``gaps``: continuity rows, in state scales)."""
+    if not gaps.size or not np.max(np.abs(gaps)) > FEASIBILITY_TOLERANCE:
+        return ""
+    k, j = np.unravel_index(int(np.argmax(np.abs(gaps))), gaps.shape)
+    name = next(v.name for v in model.states if v.offset <= keep[j] < v.offset + v.size)
+    where = f"{(k + 1) * dt:g} {model.time_units}"
+    return (
+        f"; at its last point the intervals do not join: {name} jumps by {abs(gaps[k, j]):.3g} of its scale at {where}"
+    )
+
+
+def _size(value: float, default: float) -> float:
+    return abs(value) if math.isfinite(value) and value != 0.0 else default
+
+
+def _constraint_scales(tags, at_guess: np.ndarray) -> np.ndarray:
+    """One scale per bound: its limit, or where that is 0, the bounded value's size along the first guess."""
+    out = np.ones(len(tags))
+    for b in {id(t[1]): t[1] for t in tags}.values():
+        rows = [i for i, t in enumerate(tags) if t[1] is b]
+        limit = max(abs(v) for v in (b.min, b.max) if v is not None)
+        out[rows] = limit if limit > 0 else _size(float(np.max(np.abs(at_guess[rows]))), 1.0)
+    return out
 
 
 def _solver(nlp: dict, problem: PolicyProblem, hessian: str, iterations: int) -> ca.Function:
@@ -313,15 +410,38 @@ def _first_policy(problem: PolicyProblem, start: Mapping[str, Sequence[float]] |
     return np.column_stack(columns)
 
 
-def _simulate_guess(F, model, x0, p, base_u, controlled, policy, N, dt) -> np.ndarray:
-    """Node states of the first policy, by one pass of the integrator (a consistent first iterate)."""
-    x = np.asarray(x0, dtype=float)
+def _simulate(F, model, keep, x0, p, base_u, controlled, policy, dt) -> np.ndarray:
+    """(N + 1, needed states) at the boundaries under ``policy``, by one pass of the integrator (a consistent
+    first iterate)."""
+    lower, upper = model.state_lower[keep], model.state_upper[keep]
+    x = np.asarray(x0, dtype=float)[keep]
     nodes = [x]
-    for k in range(N):
+    for k in range(len(policy)):
         xf, _ = call_chunk(F, x, k * dt, np.zeros(0), p, _full(base_u, controlled, policy[k]), dt)
-        x = np.clip(np.array(xf).ravel()[: model.nx], model.state_lower, model.state_upper)
+        x = np.clip(np.array(xf).ravel()[: len(keep)], lower, upper)
         nodes.append(x)
-    return np.concatenate(nodes)
+    return np.array(nodes)
+
+
+def _all_states(model, keep, nodes, x0, p, base_u, controlled, us, dt, options) -> np.ndarray:
+    """(N + 1, all states) at the boundaries: the needed ones are the NLP's nodes; the others follow from them,
+    interval by interval, with the whole model (NaN from where the integrator fails)."""
+    if len(keep) == model.nx:
+        return nodes
+    F = integrator(model, (1.0,), options.plugin(model), options)
+    x = np.asarray(x0, dtype=float).copy()
+    out = [x]
+    for k in range(len(us)):
+        x = x.copy()
+        x[keep] = nodes[k]
+        try:
+            xf, _ = call_chunk(F, x, k * dt, np.zeros(0), p, _full(base_u, controlled, us[k]), dt)
+            x = np.array(xf).ravel()[: model.nx]
+        except RuntimeError:
+            x = np.full(model.nx, math.nan)
+        x[keep] = nodes[k + 1]
+        out.append(x)
+    return np.array(out)
 
 
 def _constraints(problem, tags, g, lam_g) -> list[ConstraintReport]:
