@@ -1,9 +1,11 @@
 """Figures of a scenario result (``ScenarioResult.to_dict()``): the probability map of a design space with its
 target contour and set point, the proven acceptable ranges, the convergence of P with its Wilson band, and
-Sobol or Morris bars. They only draw what the library computed."""
+Sobol or Morris bars; and, for results kept side by side, their key numbers and one figure each. They only draw
+what the library computed."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
@@ -196,4 +198,60 @@ def sensitivity_figure(doc: dict[str, Any] | None) -> go.Figure:
         title=f"{doc['method'].capitalize()} indices",
         margin=dict(l=40, r=20, t=50, b=80),
     )
+    return fig
+
+
+def _probability_text(p: dict[str, Any] | None) -> str:
+    if not p:
+        return "—"
+    return f"{p['p']:.3f} ({p['low']:.3f}–{p['high']:.3f}; n {p['n']})"
+
+
+def key_numbers(doc: dict[str, Any]) -> dict[str, str]:
+    """The numbers a kept result is compared by, as label -> text: P at the set point with its Wilson interval,
+    the grid points in the design space, each factor's PAR, the input with the largest total Sobol index (or Morris
+    μ*) per KPI, and the cases run."""
+    out: dict[str, str] = {}
+    analysis = doc.get("analysis")
+    if analysis == "design_space":
+        curve = doc.get("convergence") or []
+        out["P(in spec) at the set point"] = _probability_text(curve[-1] if curve else None)
+        inside = sum(p["probability"]["p"] >= doc["target"] for p in doc["points"])
+        out[f"grid points with P ≥ {doc['target']:g}"] = f"{inside} of {len(doc['points'])}"
+        for factor in doc["factors"]:
+            par = (doc.get("par") or {}).get(factor)
+            out[f"PAR of {factor}"] = f"{format_value(par[0])} – {format_value(par[1])}" if par else "none"
+        out["cases"] = str(doc.get("cases", "—"))
+    elif analysis == "monte_carlo":
+        out["P(in spec) at the set point"] = _probability_text(doc["point"]["probability"])
+        out["cases"] = str(doc["point"]["probability"]["n"])
+    elif analysis == "sensitivity" and doc.get("indices"):
+        key = "ST" if doc["method"] == "sobol" else "mu_star"
+        for kpi, indices in doc["indices"].items():
+            finite = [(v, j) for j, v in enumerate(indices.get(key) or []) if v is not None and math.isfinite(v)]
+            if finite:
+                value, i = max(finite)
+                out[f"{kpi}: largest {key}"] = f"{doc['inputs'][i]} ({format_value(value, 3)})"
+        out["cases"] = str(doc.get("runs", "—"))
+    return out
+
+
+def comparison_rows(docs: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The key numbers of several results side by side: (label, one text per result), "—" where a result has none."""
+    numbers = [key_numbers(d) for d in docs]
+    labels = list(dict.fromkeys(label for n in numbers for label in n))
+    return [(label, [n.get(label, "—") for n in numbers]) for label in labels]
+
+
+def comparison_figure(doc: dict[str, Any], title: str) -> go.Figure:
+    """The figure a kept result is compared by: its design-space map, its Sobol or Morris bars, or (a Monte Carlo)
+    the convergence of P; compact, under ``title``."""
+    analysis = doc.get("analysis")
+    if analysis == "design_space":
+        fig = probability_map(doc)
+    elif analysis == "sensitivity":
+        fig = sensitivity_figure(doc)
+    else:
+        fig = convergence_figure(doc)
+    fig.update_layout(title=dict(text=title, font=dict(size=13)), margin=dict(l=50, r=10, t=40, b=40))
     return fig

@@ -6,6 +6,11 @@ target P, Sobol base samples) and calls ``bioprocess_twin.scenarios.run_scenario
 ``bioprocess-twin scenario SPEC`` does. The cases run one after the other in a background worker whose progress
 bar counts them; the status line gives the wall time. Only the listed specs can be chosen: the callback refuses
 any other name. Results keep the settings they were computed with and grey out when the form differs.
+
+"Keep for comparison" puts the result shown, with its settings, into a store of the browser session (at most
+:data:`MAX_KEPT`, the oldest goes first); the kept results are shown side by side under the page: a table of their
+settings and key numbers (P at the set point, the design space's points and PARs, the largest Sobol indices) and
+their design-space maps, Sobol bars or convergence curves next to each other.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from bioprocess_twin.core.display import NumberError, format_value, parse_number
 from bioprocess_twin.core.parameters import ParameterError
@@ -40,6 +45,8 @@ dash.register_page(__name__, path="/scenarios", name="Scenarios", order=50, titl
 FOLDER = example_path("scenarios")
 #: most cases one analysis may run on this shared server (each is a simulation in a dashboard worker)
 MAX_CASES = 20_000
+#: most results kept side by side (in the browser session)
+MAX_KEPT = 4
 ANALYSIS_LABELS = {
     "design_space": "Design space and PAR",
     "monte_carlo": "Monte Carlo at the set point",
@@ -123,6 +130,8 @@ def layout(**_):
     return html.Div(
         [
             dcc.Store(id="scenario-shown"),
+            dcc.Store(id="scenario-result"),
+            dcc.Store(id="scenario-kept", storage_type="session", data=[]),
             html.H3("Scenarios", className="mb-1"),
             html.P(
                 "The probability that every specification is met, over the factors and under the uncertainty: "
@@ -137,7 +146,24 @@ def layout(**_):
                             html.Div(id="scenario-stale-note"),
                             html.Div(
                                 [
-                                    html.Div("Not run yet.", id="scenario-status", className="small mb-2"),
+                                    dbc.Row(
+                                        [
+                                            dbc.Col(html.Div("Not run yet.", id="scenario-status", className="small")),
+                                            dbc.Col(
+                                                dbc.Button(
+                                                    "Keep for comparison",
+                                                    id="scenario-keep",
+                                                    size="sm",
+                                                    color="secondary",
+                                                    outline=True,
+                                                    n_clicks=0,
+                                                    disabled=True,
+                                                ),
+                                                width="auto",
+                                            ),
+                                        ],
+                                        className="g-2 mb-2 align-items-center",
+                                    ),
                                     html.Div(id="scenario-summary", className="small mb-2"),
                                     dbc.Row(
                                         [
@@ -179,6 +205,24 @@ def layout(**_):
                     ),
                 ],
                 className="g-3",
+            ),
+            dbc.Card(
+                dbc.CardBody(
+                    [
+                        dbc.Row(
+                            [
+                                dbc.Col(html.H5("Kept for comparison", className="card-title mb-0")),
+                                dbc.Col(
+                                    dbc.Button("Clear", id="scenario-kept-clear", size="sm", color="link", n_clicks=0),
+                                    width="auto",
+                                ),
+                            ],
+                            className="align-items-center",
+                        ),
+                        html.Div(id="scenario-compare"),
+                    ]
+                ),
+                className="shadow-sm mt-2",
             ),
         ]
     )
@@ -238,6 +282,7 @@ def show_defaults(name):
     Output("scenario-sensitivity", "figure"),
     Output("scenario-spec", "children"),
     Output("scenario-shown", "data"),
+    Output("scenario-result", "data"),
     Output("scenario-error", "children"),
     Input("scenario-run", "n_clicks"),
     State("scenario-picker", "value"),
@@ -253,7 +298,7 @@ def show_defaults(name):
 )
 def run(set_progress, _clicks, name, analysis, *entries):
     """Run the chosen scenario with the form's settings in a background worker and draw its result."""
-    unchanged = (dash.no_update,) * 8
+    unchanged = (dash.no_update,) * 9
     if name not in specs() or analysis not in ANALYSES:  # values the dropdowns do not offer
         return *unchanged, error_alert(
             "Check the inputs", [("scenario", "not one of the listed specs")], "scenario-error-alert"
@@ -286,6 +331,7 @@ def run(set_progress, _clicks, name, analysis, *entries):
         f"{watch.text} (wall time)",
     ]
     shown = {"name": name, "analysis": analysis, "values": {e: entries[i] for i, e in enumerate(SETTINGS)}}
+    kept = {"key": f"{time.time_ns()}", "settings": shown, "wall_time": watch.text, "result": result}
     return (
         status,
         summary(result),
@@ -295,6 +341,7 @@ def run(set_progress, _clicks, name, analysis, *entries):
         scenario_figures.sensitivity_figure(result),
         json.dumps(doc, indent=2),
         shown,
+        kept,
         None,
     )
 
@@ -350,3 +397,119 @@ def check_form(name, analysis, shown, *entries):
     changed = forms.changed_fields(current, before)
     note = stale_note(changed, sorted(problems), "scenario-stale-alert", "press Run scenario") if changed else None
     return *classes, *messages, results_class(bool(changed)), note
+
+
+# -- results kept side by side ----------------------------------------------------------------------------------
+
+
+@callback(
+    Output("scenario-kept", "data"),
+    Input("scenario-keep", "n_clicks"),
+    Input("scenario-kept-clear", "n_clicks"),
+    Input({"type": "scenario-kept-remove", "key": ALL}, "n_clicks"),
+    State("scenario-result", "data"),
+    State("scenario-kept", "data"),
+    prevent_initial_call=True,
+)
+def keep(_keep, _clear, _removes, shown, kept):
+    """Keep the result shown (the oldest kept goes when there are :data:`MAX_KEPT`), remove one, or clear them."""
+    kept = [k for k in kept or [] if isinstance(k, dict) and "key" in k]
+    trigger = ctx.triggered_id
+    if trigger == "scenario-kept-clear":
+        return []
+    if isinstance(trigger, dict):  # a remove button; a button that has just been drawn has not been clicked
+        if not ctx.triggered[0]["value"]:
+            return dash.no_update
+        return [k for k in kept if k["key"] != trigger.get("key")]
+    if not shown or any(k["key"] == shown.get("key") for k in kept):
+        return dash.no_update
+    number = max((k.get("number", 0) for k in kept), default=0) + 1
+    return [*kept, shown | {"number": number}][-MAX_KEPT:]
+
+
+@callback(
+    Output("scenario-keep", "disabled"),
+    Output("scenario-keep", "children"),
+    Input("scenario-result", "data"),
+    Input("scenario-kept", "data"),
+)
+def keep_button(shown, kept):
+    if not shown:
+        return True, "Keep for comparison"
+    if any(k.get("key") == shown.get("key") for k in kept or []):
+        return True, "Kept"
+    return False, "Keep for comparison"
+
+
+def _settings_text(entry: dict) -> dict[str, str]:
+    settings = entry.get("settings") or {}
+    values = settings.get("values") or {}
+    return {
+        "scenario": str(settings.get("name")),
+        "analysis": ANALYSIS_LABELS.get(settings.get("analysis"), str(settings.get("analysis"))),
+        **{label: str(values.get(element, "—")) for element, (label, _, _) in SETTINGS.items()},
+    }
+
+
+@callback(Output("scenario-compare", "children"), Input("scenario-kept", "data"))
+def compare(kept):
+    """The kept results side by side: their settings and key numbers in a table, and one figure each."""
+    kept = [k for k in kept or [] if isinstance(k, dict) and isinstance(k.get("result"), dict)]
+    if not kept:
+        return html.Div(
+            f"Nothing kept yet: run a scenario and press Keep for comparison (up to {MAX_KEPT} are kept in this "
+            "browser session).",
+            className="small text-secondary",
+            id="scenario-compare-empty",
+        )
+    settings = [_settings_text(k) for k in kept]
+    rows = [(label, [s[label] for s in settings]) for label in settings[0]]
+    rows.append(("status", [k["result"].get("status", "—") for k in kept]))
+    rows.append(("wall time", [k.get("wall_time", "—") for k in kept]))
+    rows += scenario_figures.comparison_rows([k["result"] for k in kept])
+    head = html.Tr(
+        [
+            html.Th(""),
+            *[
+                html.Th(
+                    [
+                        f"#{k['number']} ",
+                        dbc.Button(
+                            "×",
+                            id={"type": "scenario-kept-remove", "key": k["key"]},
+                            size="sm",
+                            color="link",
+                            className="p-0 ms-1 align-baseline",
+                            title="remove",
+                            n_clicks=0,
+                        ),
+                    ]
+                )
+                for k in kept
+            ],
+        ]
+    )
+    body = [
+        html.Tr([html.Th(label, className="fw-normal text-secondary"), *[html.Td(v) for v in values]])
+        for label, values in rows
+    ]
+    table = dbc.Table([html.Thead(head), html.Tbody(body)], id="scenario-compare-table", size="sm", className="small")
+    graphs = dbc.Row(
+        [
+            dbc.Col(
+                dcc.Graph(
+                    id=f"scenario-compare-graph-{i}",
+                    figure=scenario_figures.comparison_figure(
+                        k["result"], f"#{k['number']} {_settings_text(k)['analysis']}"
+                    ),
+                    config=GRAPH_CONFIG,
+                    style={"height": "320px"},
+                ),
+                md=12 // min(len(kept), 2),
+                xl=12 // len(kept),
+            )
+            for i, k in enumerate(kept)
+        ],
+        className="g-2",
+    )
+    return [html.Div(table, style={"overflowX": "auto"}), graphs]

@@ -1,8 +1,11 @@
 """The scenarios page in headless Chromium: a small design space of the shipped emulsion scenario runs in the
 background with a case counter, draws the P map with its target contour, the PARs and the convergence of P,
-and greys out when a setting changes; a forged request for a spec that is not listed is refused."""
+and greys out when a setting changes; two results kept for comparison are shown side by side, and stay kept
+when the page is loaded again; a forged request for a spec that is not listed is refused."""
 
 from __future__ import annotations
+
+import json
 
 import browser_waits as bw
 import pytest
@@ -50,6 +53,90 @@ def test_a_small_design_space_runs_and_draws_its_map(page):
     bw.type_into(duo, "#scenario-grid", "2x")  # not a number: named under its box
     bw.wait_for_text(duo, "#scenario-grid-message", contains="not a number")
     assert duo.get_logs() == [], "console errors"
+
+
+def compare_table(duo) -> list[list[str]]:
+    """The comparison table as rows of cell texts (the header row first)."""
+    return duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#scenario-compare-table tr'))"
+        ".map(r => Array.from(r.children).map(c => c.innerText.replace(/\\s+/g, ' ').trim()));"
+    )
+
+
+def row(table: list[list[str]], label: str) -> list[str]:
+    return next(r[1:] for r in table if r and r[0] == label)
+
+
+def test_two_kept_design_spaces_are_compared_side_by_side(page):
+    duo = page
+    assert "Nothing kept yet" in bw.text(duo, "#scenario-compare-empty")
+    assert bw.attribute(duo, "#scenario-keep", "disabled") == "true"  # nothing to keep before a run
+    bw.type_into(duo, "#scenario-grid", "2", tab=False)
+    for samples in ("2", "4"):
+        bw.type_into(duo, "#scenario-samples", samples, tab=False)
+        bw.press_and_wait(duo, "#scenario-run", RUNNING)
+        bw.wait_for_text(duo, "#scenario-status-badge", equals="ok")
+        bw.click(duo, "#scenario-keep")
+        bw.wait_for_text(duo, "#scenario-keep", equals="Kept")  # the same result is kept once
+    bw.wait_until(duo, lambda d: len(compare_table(duo)) > 1 and len(compare_table(duo)[0]) == 3)
+    table = compare_table(duo)
+    assert [h.replace("×", "").strip() for h in table[0][1:]] == ["#1", "#2"]
+    assert row(table, "samples per point") == ["2", "4"]
+    assert row(table, "analysis") == ["Design space and PAR"] * 2
+    assert row(table, "status") == ["ok", "ok"]
+    # P at the set point with its Wilson interval from the samples run there: n = 2 and n = 4
+    p_texts = row(table, "P(in spec) at the set point")
+    assert p_texts[0].endswith("n 2)") and p_texts[1].endswith("n 4)")
+    for text in p_texts:
+        p, low, high = (float(x) for x in text.replace("(", " ").replace("–", " ").replace(";", " ").split()[:3])
+        assert 0 <= low <= p <= high <= 1
+    assert row(table, "grid points with P ≥ 0.9")[0].endswith("of 15")  # 3 pressures x 5 pass counts
+    # the two maps side by side, each over the 3 x 5 grid
+    for i in range(2):
+        shape = bw.plotted(duo, f"scenario-compare-graph-{i}", "[g.data[0].x.length, g.data[0].y.length]")
+        assert shape == [3, 5]
+    top = [bw.read(duo, f"#scenario-compare-graph-{i}", lambda e: e.rect["y"]) for i in range(2)]
+    assert top[0] == pytest.approx(top[1], abs=2)  # next to each other, not one under the other
+
+    duo.driver.refresh()  # kept in the browser session: a reload shows them again
+    bw.wait_for_element(duo, "#scenario-compare-table")
+    bw.wait_for_callbacks(duo)
+    assert len(compare_table(duo)[0]) == 3
+    bw.click(duo, "[id='" + compare_remove_id(compare_key(duo, 0)) + "']")  # remove #1
+    bw.wait_until(duo, lambda d: len(compare_table(duo)[0]) == 2)
+    assert compare_table(duo)[0][1].replace("×", "").strip() == "#2"
+    bw.click(duo, "#scenario-kept-clear")
+    bw.wait_for_element(duo, "#scenario-compare-empty")
+    assert duo.get_logs() == [], "console errors"
+
+
+def compare_key(duo, i: int) -> str:
+    """The key of the i-th kept result, from the session store."""
+    kept = duo.driver.execute_script("return window.sessionStorage.getItem('scenario-kept');")
+    return json.loads(kept)[i]["key"]
+
+
+def compare_remove_id(key: str) -> str:
+    return json.dumps({"key": key, "type": "scenario-kept-remove"}, sort_keys=True, separators=(",", ":"))
+
+
+def test_a_fifth_kept_result_pushes_out_the_oldest(page):
+    duo = page
+    kept = [{"key": str(i), "number": i, "result": {"analysis": "monte_carlo"}} for i in range(1, 5)]
+    shown = response(
+        call(
+            duo.server_url,
+            "scenario-kept.data",
+            {
+                "scenario-keep.n_clicks": 1,
+                "scenario-result.data": {"key": "new", "result": {"analysis": "monte_carlo"}},
+                "scenario-kept.data": kept,
+            },
+        )
+    )
+    after = shown["scenario-kept"]["data"]
+    assert [k["key"] for k in after] == ["2", "3", "4", "new"]
+    assert after[-1]["number"] == 5
 
 
 def test_a_forged_request_for_a_spec_that_is_not_listed_is_refused(page):
