@@ -23,6 +23,7 @@ design over its factors under its responses' limits, or its Pareto front (:mod:`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,16 +157,7 @@ def run_optimization(spec: OptimizationSpec | DesignSpec) -> dict[str, Any]:
         points = pareto_front(process.model, problem, spec.pareto.second, spec.pareto.epsilons)
     except ParameterError as exc:
         raise SpecError("optimization spec", exc.errors) from None
-    statuses = [p.result.status for p in points]
-    worst = next((s for s in ("failed", "infeasible") if s in statuses), "optimal")
-    return doc | {
-        "kind": "pareto",
-        "status": worst,
-        "message": "; ".join(f"ε {p.epsilon:g}: {p.result.message}" for p in points if p.result.message),
-        "objective": spec.objective.model_dump(),
-        "second": spec.pareto.second.model_dump(),
-        "points": [p.to_dict() for p in points],
-    }
+    return doc | _front("pareto", points, spec.objective, spec.pareto.second)
 
 
 def run_design(spec: DesignSpec) -> dict[str, Any]:
@@ -186,15 +178,19 @@ def run_design(spec: DesignSpec) -> dict[str, Any]:
         doc["note"] = "nominal model: the uncertainty section is not sampled by the optimisation"
     if settings.pareto is None:
         return doc | {"kind": "design", **problem.solve().to_dict()}
-    points = design_front(problem)
+    front = _front("design_pareto", design_front(problem), settings.objective, settings.pareto.second)
+    return doc | front | {"kpi_units": problem.kpi_units}
+
+
+def _front(kind: str, points: Sequence[Any], objective: Any, second: Any) -> dict[str, Any]:
+    """The document of an ε-constraint front: its status is the worst of its points' (failed, then infeasible)."""
     statuses = [p.result.status for p in points]
     worst = next((s for s in ("failed", "infeasible") if s in statuses), "optimal")
-    return doc | {
-        "kind": "design_pareto",
+    return {
+        "kind": kind,
         "status": worst,
         "message": "; ".join(f"ε {p.epsilon:g}: {p.result.message}" for p in points if p.result.message),
-        "objective": settings.objective.model_dump(),
-        "second": settings.pareto.second.model_dump(),
-        "kpi_units": problem.kpi_units,
+        "objective": objective.model_dump(),
+        "second": second.model_dump(),
         "points": [p.to_dict() for p in points],
     }
