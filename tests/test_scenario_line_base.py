@@ -64,6 +64,9 @@ def test_an_inline_line_definition_is_a_base_too():
         ({"uncertainty": {"calibrated": True}}, "uncertainty.calibrated", "no calibrated set"),
         ({"base": {"line": "adjuvant_only", "model": "x"}}, "base.model", "takes nothing else"),
         ({"base": {"line": "no_such_line"}}, "base.line", "no line 'no_such_line'"),
+        ({"base": {"line": "/etc/passwd.yaml"}}, "base.line", "not a file"),
+        ({"base": {"line": "../lines/adjuvant_only/1.0.0.yaml"}}, "base.line", "not a file"),
+        ({"base": {"line": ["adjuvant_only"]}}, "base.line", "not a file"),
     ],
 )
 def test_bad_line_scenarios_name_the_field(changes, field, words):

@@ -10,11 +10,12 @@ responses are the line's KPIs: ``batch_duration_h`` and each unit's as ``unit.kp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..core.parameters import ParameterError
-from ..line.definition import load_line, parse_line
+from ..line.definition import LINE_FILE_SUFFIXES, LINE_NAME_PATTERN, load_line, parse_line
 from ..line.flowsheet import run_line
 
 #: the fields of a unit in a line definition; any other third part of ``units.<unit>.<name>`` is a parameter
@@ -34,7 +35,17 @@ def resolve(base: Mapping[str, Any]) -> dict[str, Any]:
             raise ParameterError(
                 [(k, "a base that names a line takes nothing else; edit the line by factors") for k in extra]
             )
-        definition = load_line(str(base["line"]))
+        ref = base["line"]
+        name, _, version = str(ref).partition("@")
+        by_name = isinstance(ref, str) and not ref.lower().endswith(LINE_FILE_SUFFIXES)
+        if not (
+            by_name
+            and re.fullmatch(LINE_NAME_PATTERN, name)
+            and (not version or re.fullmatch(LINE_NAME_PATTERN, version))
+        ):
+            # a spec names a line of the models folders; a file path would read outside the spec's place
+            raise ParameterError([("line", "name a line of the models folders, as name or name@version, not a file")])
+        definition = load_line(ref)
     else:
         definition = parse_line(dict(base), "base")
     return definition.model_dump(mode="json", by_alias=True)
