@@ -17,8 +17,12 @@ Tolerances are the core's defaults on both sides (rtol 1e-6, atol 1e-8). The bas
 draws is that time scaled by the number of draws: the ratio compares throughputs measured in the same run.
 Its KPIs are compared with the ensemble's on the same draws.
 
+Ours runs on the scenario executor's ``processes`` backend by default: each of the 2 worker processes runs its
+chunks of cases as ensembles on one thread. ``--backend sequential`` runs one ensemble in this process, its samples
+on 2 threads.
+
 Usage:  python bench/ensemble_mc_vs_scipy.py [--cho 10000] [--emulsion 2000] [--scipy-samples 400]
-        [--markdown docs/benchmarks_scenarios.md]
+        [--backend processes|sequential] [--markdown docs/benchmarks_scenarios.md]
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ START, END = "<!-- bench:ensemble:start -->", "<!-- bench:ensemble:end -->"
 VERSION = "1.0.0+cal.1"
 SEED = 2026
 WORKERS = 2
+#: the scenario executor's backend: "processes" (one ensemble per worker process) or "sequential" (one ensemble
+#: whose samples integrate on WORKERS threads); set by --backend
+BACKEND = ["processes"]
 
 
 # -- the scenarios ------------------------------------------------------------------------------------------------
@@ -108,7 +115,7 @@ def ours(doc: dict, store: Path) -> tuple[float, dict, list]:
     """Wall time, result document and case outcomes (read back from the run's Parquet store) of the scenario."""
     spec, base = parse_scenario_spec(doc)
     start = time.perf_counter()
-    result = run_scenario(spec, base, Execution(backend="sequential", workers=WORKERS, store=store))
+    result = run_scenario(spec, base, Execution(backend=BACKEND[0], workers=WORKERS, store=store))
     wall = time.perf_counter() - start
     record = json.loads((store / "scenario.json").read_text())["spec"]
     outcomes = CaseStore(store, record).outcomes()
@@ -233,8 +240,10 @@ def main(argv=None):
     ap.add_argument("--emulsion", type=int, default=2_000)
     ap.add_argument("--scipy-samples", type=int, default=400)
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--backend", choices=["processes", "sequential"], default="processes")
     args = ap.parse_args(argv)
-    header = machine()
+    BACKEND[0] = args.backend
+    header = machine() + f"; scenario backend: {args.backend}, {WORKERS} workers"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ[MODELS_ENV] = tmp

@@ -154,7 +154,7 @@ class Ensemble:
         assert self.trajectory.inputs is not None
         self._u0 = self.trajectory.inputs
         self.phases = recipe.phase_at(self.trajectory.times) if recipe is not None and recipe.phases else None
-        self._maps: dict[int, ca.Function] = {}
+        self._maps: dict[int, tuple[ca.Function, Any, Any]] = {}
 
     def run(self, theta: np.ndarray | Sequence[Sequence[float]]) -> EnsembleResult:
         """Every sample (a row of ``theta``, in :attr:`names` order and declared units)."""
@@ -193,10 +193,12 @@ class Ensemble:
             self.phases,
             self.options.model_dump(),
         )
-        for i in map(int, np.flatnonzero(out.ok)):
-            if not (np.all(np.isfinite(x[i])) and np.all(np.isfinite(y[i]))):
-                out.status[i], out.message[i] = FAILED, "non-finite state or output"
-                continue
+        ok = out.ok
+        finite = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(y).all(axis=(1, 2))
+        beyond = ((x < model.state_lower) | (x > model.state_upper)).any(axis=(1, 2))
+        for i in map(int, np.flatnonzero(ok & ~finite)):
+            out.status[i], out.message[i] = FAILED, "non-finite state or output"
+        for i in map(int, np.flatnonzero(ok & finite & beyond)):  # within the solver's margin, or failed
             out.status[i], out.message[i] = bounds_status(model, out.t, x[i], self.options)
         return out
 
@@ -217,9 +219,15 @@ class Ensemble:
         n = len(rows)
         if n not in self._maps:
             f = self.trajectory.function
-            self._maps[n] = f if n == 1 else f.map(n, "thread", min(self.threads, n))
+            mapped = f if n == 1 else f.map(n, "thread", min(self.threads, n))
+            self._maps[n] = (mapped, *mapped.buffer())  # results straight into NumPy, not through Python lists
+        mapped, buffer, call = self._maps[n]
+        arg = np.ascontiguousarray(theta[rows]).ravel()  # sample by sample: CasADi's column-major (k, n)
+        out = np.empty(mapped.nnz_out(0))
+        buffer.set_arg(0, memoryview(arg))
+        buffer.set_res(0, memoryview(out))
         try:
-            out = np.array(self._maps[n](theta[rows].T))
+            call()
         except RuntimeError as exc:
             if n == 1:
                 status[rows[0]], message[rows[0]] = FAILED, last_line(exc)
@@ -229,7 +237,7 @@ class Ensemble:
             self._evaluate(theta, rows[half:], values, status, message)
             return
         T, C = values.shape[1], values.shape[2]
-        values[rows] = out.T.reshape(n, C, T).transpose(0, 2, 1)
+        values[rows] = out.reshape(n, C, T).transpose(0, 2, 1)
 
 
 def _batch_options(model: Model, options: SolverOptions) -> SolverOptions:
