@@ -171,3 +171,18 @@ def test_the_epsilon_constraint_front_and_its_price_are_the_trade_off():
     assert step.price <= secant <= low.price  # and the trapezoid rule over the prices gives the gain
     assert secant == pytest.approx((low.price + step.price) / 2, rel=0.005)
     assert free.second < 16.0 and free.price == 0.0
+
+
+def test_a_stop_at_the_iteration_limit_is_a_failure_not_infeasibility():
+    problem = PolicyProblem(
+        horizon=1.0,
+        intervals=4,
+        controls={"u": {"min": 0.0, "max": 1.0, "initial": 1.0}},  # starts with x(1) = 1, above the bound
+        objective={"name": "x"},
+        final=[{"name": "x_out", "max": 0.5}],
+        max_iterations=1,
+    )
+    result = optimize_policy(integrator_model(), problem)
+    assert result.solver_status == "Maximum_Iterations_Exceeded"
+    assert result.status == "failed" and "IPOPT stopped" in result.message
+    assert "final x_out is short by" in result.message  # still violated where it stopped, yet not "infeasible"

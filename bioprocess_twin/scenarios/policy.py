@@ -45,7 +45,8 @@ from ..core.parameters import ParameterError
 from ..core.spec import StrictModel
 from .spec import Limits
 
-#: a bound counts as active within this share of the control's range, or of the constraint's scale
+#: a bound counts as active within this share of the control's range, or of the constraint's scale (or within
+#: the solver's tolerance, if that is looser)
 ACTIVE_TOLERANCE = 1e-6
 #: a constraint counts as violated beyond this share of its bound (at least of 1)
 FEASIBILITY_TOLERANCE = 1e-6
@@ -251,13 +252,14 @@ def optimize_policy(
     us = np.clip(wopt[(N + 1) * nk :].reshape(N, nc), c_min, c_max)  # IPOPT may pass a bound by its tolerance
     nodes = wopt[: (N + 1) * nk].reshape(N + 1, nk) * sx
     xs = _all_states(model, keep, nodes, x0, p, base_u, controlled, us, dt, options)
-    report = _constraints(problem, tags, gopt, lam_g)
-    report += _control_bounds(problem, us, lam_u, dt)
+    share = max(ACTIVE_TOLERANCE, problem.tolerance)
+    report = _constraints(problem, tags, gopt, lam_g, share)
+    report += _control_bounds(problem, us, lam_u, dt, share)
     solver_status = str(stats.get("return_status", ""))
     violated = [c for c in report if c.violation > FEASIBILITY_TOLERANCE * max(1.0, abs(c.bound))]
-    if stats.get("success"):
+    if stats.get("success") and not violated:
         status, message = "optimal", ""
-    elif solver_status == "Infeasible_Problem_Detected" or violated:
+    elif solver_status == "Infeasible_Problem_Detected" or (stats.get("success") and violated):
         status = "infeasible"
         message = (
             "cannot be met together: "
@@ -269,8 +271,12 @@ def optimize_policy(
             else f"IPOPT found no policy that meets every constraint ({solver_status})"
             + _gap(model, keep, np.array(sol["g"]).ravel()[: N * nk].reshape(N, nk), dt)
         )
-    else:
+    else:  # an iteration limit or a numerical failure says nothing of feasibility
         status, message = "failed", f"IPOPT stopped: {solver_status}"
+        if violated:
+            message += "; where it stopped, " + "; ".join(
+                f"{c.kind} {c.name} is short by {c.violation:.3g}" for c in violated
+            )
     output_fn = model.output_function
     out_rows = [
         np.array(output_fn(k * dt, xs[k], [], p, _full(base_u, controlled, us[min(k, N - 1)]))).ravel()
@@ -444,7 +450,7 @@ def _all_states(model, keep, nodes, x0, p, base_u, controlled, us, dt, options) 
     return np.array(out)
 
 
-def _constraints(problem, tags, g, lam_g) -> list[ConstraintReport]:
+def _constraints(problem, tags, g, lam_g, share: float) -> list[ConstraintReport]:
     """Activity, multiplier and violation of every path and final constraint, one report per bound side."""
     out = []
     for kind, bounds in (("path", problem.path), ("final", problem.final)):
@@ -453,7 +459,7 @@ def _constraints(problem, tags, g, lam_g) -> list[ConstraintReport]:
             for side, limit in (("min", b.min), ("max", b.max)):
                 if limit is None:
                     continue
-                scale = ACTIVE_TOLERANCE * max(1.0, abs(limit))
+                scale = share * max(1.0, abs(limit))
                 gap = [(g[i] - limit) if side == "min" else (limit - g[i]) for i in rows]
                 active = [i for i, d in zip(rows, gap, strict=True) if d <= scale]
                 # IPOPT minimises f = ±objective: its multiplier of an active upper bound (> 0) is how much f falls
@@ -474,12 +480,12 @@ def _constraints(problem, tags, g, lam_g) -> list[ConstraintReport]:
     return out
 
 
-def _control_bounds(problem, us, lam, dt) -> list[ConstraintReport]:
+def _control_bounds(problem, us, lam, dt, share: float) -> list[ConstraintReport]:
     out = []
     for j, (name, c) in enumerate(problem.controls.items()):
         span = c.max - c.min
         for side, limit in (("min", c.min), ("max", c.max)):
-            active = [k for k in range(len(us)) if abs(us[k, j] - limit) <= ACTIVE_TOLERANCE * span]
+            active = [k for k in range(len(us)) if abs(us[k, j] - limit) <= share * span]
             prices = [lam[k, j] * (1 if side == "max" else -1) for k in active]
             out.append(
                 ConstraintReport(
