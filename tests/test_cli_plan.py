@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import bioprocess_twin.cli.line_plan  # noqa: F401  (registers `line plan` until cli/__init__ imports it)
 from bioprocess_twin.cli import app
-from bioprocess_twin.cli.line_plan import EXIT_INFEASIBLE
+from bioprocess_twin.cli.common import EXIT_INFEASIBLE
 from bioprocess_twin.core.resources import example_path
 
 SMALL = example_path("plans", "two_step_small.yaml")

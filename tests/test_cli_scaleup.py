@@ -114,12 +114,12 @@ def test_missing_file_and_bad_yaml_exit_2(tmp_path):
 
 
 def test_internal_error_exits_1(tmp_path, monkeypatch):
-    import bioprocess_twin.scaleup as scaleup
+    from bioprocess_twin.records import kinds
 
     def broken(spec):
         raise ZeroDivisionError("bug in the library")
 
-    monkeypatch.setattr(scaleup, "translate", broken)
+    monkeypatch.setattr(kinds, "translate", broken)
     res = invoke(CHO, "--json")
     assert res.exit_code == 1
     doc = json.loads(res.stdout)

@@ -15,7 +15,16 @@ from typing import Any
 
 import typer
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_SOLVER = 0, 1, 2, 3
+EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_SOLVER, EXIT_INFEASIBLE = 0, 1, 2, 3, 4
+
+#: the exit code of each outcome of a run (``records.kinds``)
+EXIT_OF_STATUS = {"ok": EXIT_OK, "failed": EXIT_SOLVER, "infeasible": EXIT_INFEASIBLE}
+
+
+def outcome_result(outcome) -> tuple[dict[str, Any], int, str]:
+    """What ``run_and_report``'s ``work()`` returns for a run's outcome."""
+    return outcome.document, EXIT_OF_STATUS[outcome.status], outcome.message
+
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 unexpected internal error;\n"

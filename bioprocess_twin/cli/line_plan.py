@@ -12,10 +12,9 @@ from typing import Any
 
 import typer
 
-from .common import EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, run_and_report
+from .common import JSON_OPTION, OUT_OPTION, outcome_result, run_and_report
 from .line import line_app
 
-EXIT_INFEASIBLE = 4
 PLAN_EXIT_HELP = (
     "Exit codes: 0 plan found (optimal, or best within the time limit); 1 internal error;\n"
     "2 bad spec (missing file, invalid YAML, unknown or out-of-range field, a line file outside the spec's "
@@ -51,15 +50,10 @@ def run_plan(spec_path: Path, as_json: bool, out: Path | None, allow_outside_pat
     from ..core.parameters import ParameterError
     from ..core.spec import SpecError
     from ..line.plan_spec import load_plan_spec
-    from ..line.planning import plan
+    from ..records import kinds
 
     def work():
-        spec = load_plan_spec(spec_path, allow_outside_paths=allow_outside_paths)
-        result = plan(spec)
-        doc = result.to_dict() | {"spec": result.spec.model_dump(mode="json")}
-        if result.ok:
-            return doc, EXIT_OK, ""
-        return doc, EXIT_INFEASIBLE if result.status == "infeasible" else EXIT_SOLVER, result.message
+        return outcome_result(kinds.run("plan", load_plan_spec(spec_path, allow_outside_paths=allow_outside_paths)))
 
     return run_and_report(str(spec_path), as_json, out, work, _print_summary, (SpecError, ParameterError))
 

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from .app import app
-from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, run_and_report
+from .common import EXIT_CODES_HELP, JSON_OPTION, OUT_OPTION, outcome_result, run_and_report
 
 
 @app.command(
@@ -26,15 +26,11 @@ def scaleup(
 
 def run_scaleup(spec_path: Path, as_json: bool, out: Path | None) -> int:
     from ..core import ParameterError
-    from ..scaleup import ScaleUpSpecError, load_scaleup_spec, translate
+    from ..records import kinds
+    from ..scaleup import ScaleUpSpecError, load_scaleup_spec
 
     def work():
-        result = translate(load_scaleup_spec(spec_path))
-        doc = {"status": "ok", **result.to_dict()}
-        design = doc.get("design")
-        if design is not None and design.get("status") == "error":
-            return doc, EXIT_SOLVER, f"aeration sizing failed: {design.get('message')}"
-        return doc, EXIT_OK, ""
+        return outcome_result(kinds.run("scaleup", load_scaleup_spec(spec_path)))
 
     return run_and_report(str(spec_path), as_json, out, work, _print_result, (ScaleUpSpecError, ParameterError))
 

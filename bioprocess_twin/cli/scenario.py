@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from .app import app
-from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_SOLVER, JSON_OPTION, OUT_OPTION, run_and_report
+from .common import EXIT_CODES_HELP, JSON_OPTION, OUT_OPTION, outcome_result, run_and_report
 
 
 @app.command(
@@ -53,18 +53,19 @@ def run_scenario_command(
 ) -> int:
     from ..core import ParameterError
     from ..core.spec import SpecError
-    from ..scenarios import Execution, ExecutorError, load_scenario_spec, run_scenario
+    from ..records import kinds
+    from ..scenarios import Execution, load_scenario_spec
 
     def work():
         spec, base = load_scenario_spec(spec_path)
         with _progress_bar(progress, spec.name) as report:
             execution = Execution(backend, scheduler, workers, store, report)
             try:
-                result = run_scenario(spec, base, execution)
-            except ExecutorError as exc:
-                raise SpecError(str(spec_path), [("--backend/--scheduler/--store", str(exc))]) from None
-        doc = result.to_dict()
-        return doc, (EXIT_OK if result.status == "ok" else EXIT_SOLVER), result.message
+                return outcome_result(kinds.run("scenario", (spec, base), execution=execution))
+            except SpecError as exc:
+                if exc.source != "execution":
+                    raise
+                raise SpecError(str(spec_path), [("--backend/--scheduler/--store", m) for _, m in exc.errors]) from None
 
     return run_and_report(str(spec_path), as_json, out, work, _print_result, (SpecError, ParameterError), limit=False)
 
