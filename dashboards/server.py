@@ -2,8 +2,8 @@
 
 Flask's own ``app.run`` is a development server and says so; :func:`serve` is what ``bioprocess-twin
 serve`` and ``python -m dashboards.app`` use instead. The Flask app is wrapped by
-:class:`a2wsgi.WSGIMiddleware`, which runs each request in a thread pool, so the HTTP API can later
-mount the same Flask app in its FastAPI app (DESIGN: Dash's Flask app mounted in the ASGI app).
+:class:`a2wsgi.WSGIMiddleware`, which runs each request in a thread pool, so the HTTP API can mount
+the same Flask app in its FastAPI app.
 Background callbacks are unchanged: the disk-cache manager starts each job in a worker process.
 """
 

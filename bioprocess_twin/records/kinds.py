@@ -1,7 +1,7 @@
 """Every kind of run, one way: a spec document in, a result document and an outcome out.
 
 The command line, the HTTP API and the dashboard take the same spec objects and call the same library
-functions (DESIGN §6). :data:`KINDS` names each kind of run and holds how its spec document is read and
+functions. :data:`KINDS` names each kind of run and holds how its spec document is read and
 how it runs:
 
 - ``parse(doc, source, root)`` validates a spec document that may come from anyone (an HTTP body): it
