@@ -224,8 +224,8 @@ class Ensemble:
         mapped, buffer, call = self._maps[n]
         arg = np.ascontiguousarray(theta[rows]).ravel()  # sample by sample: CasADi's column-major (k, n)
         out = np.empty(mapped.nnz_out(0))
-        buffer.set_arg(0, memoryview(arg))
-        buffer.set_res(0, memoryview(out))
+        buffer.set_arg(0, arg.data)
+        buffer.set_res(0, out.data)
         try:
             call()
         except RuntimeError as exc:
