@@ -5,13 +5,15 @@ own hourly feed profile from 72 h (a random walk around 2.5 mL/h, 158 steps) and
 viability, glucose, lactate, ammonia and titre with 4 % noise. Ten shared parameters are fitted by maximum
 likelihood (combined error models) from a start 25 % off the truth.
 
-It measures:
-* ``calibration.estimate`` as it is, in two right-hand-side forms: the declared SX equations (``rhs='auto'``)
-  and the same compiled to C (``rhs='compiled'``). Each batch is one CasADi function over the whole recipe,
-  and CVODES restarts at each of its 158 input steps.
-* The cost of those restarts, on batch B01's nominal run from the feed start (72 h) to the end: the core's
-  ``simulate`` (a restart at every step) against one CasADi integrator that takes the hourly feed as a
-  piecewise-constant control (``ca.integrator`` with ``u``), which CVODES crosses without restarting.
+It measures, side by side in one run:
+* ``calibration.estimate`` with today's code (every trajectory restarts CVODES at each of its input
+  steps, batches one after the other: ``Problem(steps={"input_steps": "restart", "compiled": False},
+  workers=1)``) against small input steps crossed in one CVODES run with the right-hand side compiled
+  to C (``core.crossing``, ``steps={}``), the batches on one thread per core, repeated evaluations kept. It reports the ratio, both -2 log L and the largest relative difference of the
+  fitted parameters.
+* What each lever gives on its own: one batch's predictions and their Jacobian (median of 5) on the
+  restarting path, crossing in CasADi's virtual machine and crossing compiled; all ten batches'
+  Jacobian on one thread and on ``workers`` threads.
 
 Usage:  python bench/calibration_hourly_feed.py [--reps 1] [--markdown docs/benchmarks_scenarios.md]
 """
@@ -24,7 +26,6 @@ import sys
 import time
 from pathlib import Path
 
-import casadi as ca
 import numpy as np
 import pandas as pd
 
@@ -36,8 +37,8 @@ from emulsion_vs_scipy import machine, publish  # noqa: E402
 from bioprocess_twin import catalogue  # noqa: E402
 from bioprocess_twin.calibration.batches import BatchData  # noqa: E402
 from bioprocess_twin.calibration.estimation import estimate  # noqa: E402
+from bioprocess_twin.calibration.problem import Problem  # noqa: E402
 from bioprocess_twin.calibration.settings import ErrorModel, FitParameter, FitSettings  # noqa: E402
-from bioprocess_twin.core import trajectory as trajectory_module  # noqa: E402
 from bioprocess_twin.core.simulation import simulate  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "calibration_hourly_feed.json"
@@ -99,15 +100,16 @@ def settings(model) -> FitSettings:
     return FitSettings(parameters=fit, error_models={o: ErrorModel(kind="combined") for o in OUTPUTS})
 
 
-def run(model, batches, fit, form: str) -> dict:
-    original = trajectory_module._sensitivity_form
-    trajectory_module._sensitivity_form = lambda m, o: form
-    try:
-        start = time.perf_counter()
-        est = estimate(model, batches, fit)
-        seconds = time.perf_counter() - start
-    finally:
-        trajectory_module._sensitivity_form = original
+TODAY = {"steps": {"input_steps": "restart", "compiled": False}, "workers": 1}
+NEW: dict = {"steps": {}}  # crossing, compiled; threads and kept evaluations (the defaults)
+
+
+def run(model, batches, fit, how: dict) -> dict:
+    """One fit: the Problem (trajectories, compiled functions from the disk cache) and the estimate."""
+    start = time.perf_counter()
+    problem = Problem(model, batches, fit, **how)
+    est = estimate(model, batches, fit, problem=problem)
+    seconds = time.perf_counter() - start
     truth = model.parameters.defaults()
     values = est.parameter_values()
     return {
@@ -115,54 +117,42 @@ def run(model, batches, fit, form: str) -> dict:
         "status": est.status,
         "objective": est.neg2_log_likelihood,
         "iterations": est.iterations,
+        "evaluations": est.evaluations,
+        "fallbacks": sum(b.trajectory.fallbacks for b in problem.batches),
         "worst_rel_error_vs_truth": max(abs(values[n] / truth[n] - 1) for n in PARAMETERS),
         "values": values,
     }
 
 
-def restarts(model, data: BatchData, reps: int = 5) -> dict:
-    """Batch B01's nominal run from the feed start: a restart at every input step against a control CVODES crosses."""
-    steps = [list(step) for step in data.inputs["feed_rate"]]
-    hours = np.arange(0.0, HOURS + 1.0)
-    t_feed = next(t for t, v in steps if v > 0)
-    start = simulate(model, hours[hours <= t_feed], inputs={"feed_rate": [s for s in steps if s[0] <= t_feed]})
-    x0 = start.x[-1]
-    after = hours[hours >= t_feed]
-    tail = [[t, v] for t, v in steps if t >= t_feed]
+def levers(model, batches, fit, reps: int = 5) -> dict:
+    """Unit costs: batch B01's predictions and Jacobian on each path; the ten batches' Jacobian on 1 and 2 threads."""
+    one = {"B01": batches["B01"]}
+    out: dict = {}
+    for label, steps in (
+        ("restart", {"input_steps": "restart", "compiled": False}),
+        ("cross_vm", {"compiled": False}),
+        ("cross_compiled", {}),
+    ):
+        problem = Problem(model, one, fit, steps=steps, workers=1)
+        traj, theta = problem.batches[0].trajectory, problem.decode(problem.start())
+        traj(theta), traj.jacobian(theta)
+        out[label] = {"values_ms": 1e3 * _median(lambda t=traj, th=theta: t(th), reps)}
+        out[label]["jacobian_ms"] = 1e3 * _median(lambda t=traj, th=theta: t.jacobian(th), reps)
+    for workers in (1, 2):
+        problem = Problem(model, batches, fit, steps={}, workers=workers)
+        u = problem.start()
+        problem._jacobian(u)
+        out[f"all_batches_jacobian_{workers}_threads_s"] = _median(lambda pr=problem, u=u: pr._jacobian(u), reps)
+    return out
 
-    def restarted():
-        return simulate(model, after, inputs={"feed_rate": tail}, initial=dict(zip(_names(model), x0)))
 
-    x, p, u, t = (ca.SX.sym(n, k) for n, k in (("x", model.nx), ("p", model.np), ("u", model.nu), ("t", 1)))
-    ode, _ = model.dae(t, x, ca.SX(0, 1), p, u)
-    crossing = ca.integrator(
-        "crossing",
-        "cvodes",
-        {"t": t, "x": x, "u": u, "p": p, "ode": ode},
-        float(after[0]),
-        list(after[1:]),
-        {"abstol": 1e-8, "reltol": 1e-6},
-    )
-    U = np.tile(model.input_vector()[:, None], (1, len(after) - 1))
-    U[model.inputs.names.index("feed_rate")] = [v for _, v in tail][: len(after) - 1]
-    pv = model.parameter_vector()
-
-    def continued():
-        return np.array(crossing(x0=x0, p=pv, u=U)["xf"]).T
-
-    ref, cont = restarted(), continued()
-    times = {"restarted": [], "continued": []}
+def _median(fn, reps: int) -> float:
+    times = []
     for _ in range(reps):
-        for label, fn in (("restarted", restarted), ("continued", continued)):
-            t0 = time.perf_counter()
-            fn()
-            times[label].append(time.perf_counter() - t0)
-    diff = float(np.max(np.abs(cont - ref.x[1:]) / (np.abs(ref.x[1:]) + 1e-6)))
-    return {k: float(np.median(v)) for k, v in times.items()} | {"max_rel_diff": diff, "steps": len(tail)}
-
-
-def _names(model) -> list[str]:
-    return [v.name for v in model.states]
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
 
 
 def main(argv=None):
@@ -174,14 +164,16 @@ def main(argv=None):
     model = catalogue.get("cho_fed_batch").model
     batches = records(model)
     fit = settings(model)
-    rows: dict[str, list[dict]] = {"before": [], "now": []}
+    lever = levers(model, batches, fit)
+    print(json.dumps(lever))
+    rows: dict[str, list[dict]] = {"today": [], "new": []}
     for _ in range(args.reps):
-        rows["before"].append(run(model, batches, fit, "symbolic"))
-        rows["now"].append(run(model, batches, fit, "compiled"))
+        rows["new"].append(run(model, batches, fit, NEW))
+        rows["today"].append(run(model, batches, fit, TODAY))
         print(json.dumps({k: {kk: vv for kk, vv in v[-1].items() if kk != "values"} for k, v in rows.items()}))
     med = {k: float(np.median([r["seconds"] for r in v])) for k, v in rows.items()}
-    crossing = restarts(model, batches["B01"])
-    before, now = rows["before"][0], rows["now"][0]
+    today, new = rows["today"][0], rows["new"][0]
+    param_diff = max(abs(new["values"][n] / today["values"][n] - 1) for n in PARAMETERS)
     text = "\n".join(
         [
             header,
@@ -189,27 +181,41 @@ def main(argv=None):
             f"{BATCHES} batches × {HOURS} h, {HOURS - 72} hourly feed steps each, {len(PARAMETERS)} shared parameters, "
             f"{sum(len(b.observations) for b in batches.values())} observations; median of {args.reps} run(s).",
             "",
-            "| run | wall time | status | −2 log L | iterations | worst parameter error vs truth |",
+            "| run | wall time | status | −2 log L | residual / Jacobian evaluations | worst parameter error vs truth |",
             "|---|---|---|---|---|---|",
             *(
-                f"| {label} | {med[key]:.1f} s | {r['status']} | {r['objective']:.3f} | {r['iterations']} | "
+                f"| {label} | {med[key]:.1f} s | {r['status']} | {r['objective']:.3f} | "
+                f"{r['evaluations']['residuals']} / {r['evaluations']['jacobians']} | "
                 f"{100 * r['worst_rel_error_vs_truth']:.1f} % |"
                 for key, label, r in (
-                    ("before", "SX equations (default)", before),
-                    ("now", "compiled to C", now),
+                    ("today", "today's code (restart at every step, one thread)", today),
+                    ("new", "crossing, compiled, two threads", new),
                 )
             ),
             "",
-            f"Ratio SX / compiled: {med['before'] / med['now']:.2f}×.",
+            f"Ratio today / new: {med['today'] / med['new']:.1f}×. Largest relative difference of the fitted "
+            f"parameters: {param_diff:.1e}; −2 log L differs by {abs(new['objective'] - today['objective']):.1e}. "
+            f"Crossings that fell back to restarts: {new['fallbacks']}.",
             "",
-            f"Restarts, batch B01 from the feed start ({crossing['steps']} hourly steps, nominal run, median of 5): "
-            f"a restart at every step {1e3 * crossing['restarted']:.0f} ms; one CVODES run across them "
-            f"{1e3 * crossing['continued']:.0f} ms ({crossing['restarted'] / crossing['continued']:.1f}×), "
-            f"states within {crossing['max_rel_diff']:.1e} (relative).",
+            "Unit costs, batch B01 at the start values (median of 5):",
+            "",
+            "| path | predictions | predictions + Jacobian |",
+            "|---|---|---|",
+            *(
+                f"| {label} | {lever[key]['values_ms']:.1f} ms | {lever[key]['jacobian_ms']:.1f} ms |"
+                for key, label in (
+                    ("restart", "restart at every step (today)"),
+                    ("cross_vm", "crossing, virtual machine"),
+                    ("cross_compiled", "crossing, compiled to C"),
+                )
+            ),
+            "",
+            f"All ten batches' Jacobian (crossing, compiled): {lever['all_batches_jacobian_1_threads_s']:.2f} s on one "
+            f"thread, {lever['all_batches_jacobian_2_threads_s']:.2f} s on two.",
         ]
     )
     RESULTS.parent.mkdir(exist_ok=True)
-    document = {"machine": header, "runs": rows, "median_s": med, "restarts": crossing}
+    document = {"machine": header, "runs": rows, "median_s": med, "levers": lever, "parameter_rel_diff": param_diff}
     RESULTS.write_text(json.dumps(document, indent=1, default=str))
     publish(text, args.markdown, START, END)
 

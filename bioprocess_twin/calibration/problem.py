@@ -3,19 +3,27 @@
 Unknowns are stacked in one vector u: shared parameters, then per-batch parameters and initial
 states batch by batch. Entries marked ``log`` are estimated as log(value). A batch's trajectory
 (``core.trajectory``) maps its slice of the unknowns to the predictions at its observation times,
-with exact CVODES/IDAS forward sensitivities.
+with exact CVODES/IDAS forward sensitivities. The batches are evaluated on ``workers`` threads
+(CasADi releases the GIL while it integrates), and the last few evaluations are kept, so a point the
+optimiser asks for twice is integrated once. ``steps`` may ask trajectories to cross small input
+steps in one CVODES run (``core.crossing``).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Mapping
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..core.crossing import StepOptions, step_options
 from ..core.model import Model
 from ..core.parameters import ParameterError
 from ..core.recipe import Event, Recipe
@@ -118,11 +126,33 @@ def check_phase_actions(actions: Mapping[str, PhaseAction], batches: Mapping[str
         )
 
 
-class Problem:
-    """Unknowns, per-batch trajectories and scaled residuals for ``settings`` on ``batches``."""
+#: evaluations (predictions, or predictions with their Jacobian) a Problem keeps, by the unknowns
+KEEP = 4
 
-    def __init__(self, model: Model, batches: Mapping[str, BatchData], settings: FitSettings):
+
+class Problem:
+    """Unknowns, per-batch trajectories and scaled residuals for ``settings`` on ``batches``.
+
+    ``steps`` (``core.crossing.StepOptions`` or a mapping) chooses how trajectories pass input steps; the
+    default restarts CVODES at every step (crossing them was measured slower to converge to a slightly
+    different optimum on the hourly-feed bench, docs/benchmarks_scenarios.md). ``workers`` threads evaluate
+    the batches (default: one per CPU, at most one per batch); they give the same numbers as one."""
+
+    def __init__(
+        self,
+        model: Model,
+        batches: Mapping[str, BatchData],
+        settings: FitSettings,
+        *,
+        steps: StepOptions | Mapping[str, Any] | None = None,
+        workers: int | None = None,
+    ):
         self.model, self.settings = model, settings
+        self.steps = StepOptions(input_steps="restart") if steps is None else step_options(steps)
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise ParameterError([("workers", f"must be a whole number >= 1, got {workers!r}")], "calibration")
+        self.workers = min(workers or os.cpu_count() or 1, max(len(batches), 1))
+        self._kept: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
         self.fixed = self._check_fixed(settings.fixed)
         check_phase_actions(settings.phase_actions, batches)
         self.outputs = self._outputs(batches)
@@ -259,6 +289,7 @@ class Problem:
                 free_parameters=free_p,
                 free_states=free_s,
                 columns=columns,
+                steps=self.steps,
             )
         except ParameterError as exc:
             raise ParameterError([(f"batches.{name}.{f}", m) for f, m in exc.errors]) from None
@@ -295,22 +326,54 @@ class Problem:
 
     def predict(self, u: np.ndarray) -> list[np.ndarray]:
         """Predictions at every observation, per batch (raises TrajectoryError)."""
-        theta = self.decode(u)
-        return [b.trajectory(theta[b.index])[b.time_index, b.column_index] for b in self.batches]
+        u = np.asarray(u, dtype=float)
+        both = self._kept.get(("jacobian", u.tobytes()))
+        if both is not None:
+            return [p.copy() for p in both[2]]
+        kept = self._recall(
+            "values", u, lambda: self._each(lambda b, th: b.trajectory(th)[b.time_index, b.column_index], u)
+        )
+        return [p.copy() for p in kept]
 
     def predict_with_jacobian(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stacked predictions and d(prediction)/d(u) (n_obs, n_unknowns)."""
-        theta = self.decode(u)
+        u = np.asarray(u, dtype=float)
+        preds, jac, _ = self._recall("jacobian", u, lambda: self._jacobian(u))
+        return preds.copy(), jac.copy()
+
+    def _jacobian(self, u: np.ndarray):
         dv = self.chain(u)
+        for b in self.batches:
+            b.trajectory.jacobian_function()  # CasADi builds the sensitivity integrators here, one thread at a time
+        per_batch = self._each(lambda b, th: b.trajectory.jacobian(th), u)
         preds, jac = [], np.zeros((self.n_obs, len(self.unknowns)))
         row = 0
-        for b in self.batches:
-            values, J = b.trajectory.jacobian(theta[b.index])
+        for b, (values, J) in zip(self.batches, per_batch):
             preds.append(values[b.time_index, b.column_index])
             n = len(b.y)
             jac[row : row + n, b.index] = J[b.time_index, b.column_index, :] * dv[b.index]
             row += n
-        return np.concatenate(preds), jac
+        return np.concatenate(preds), jac, preds
+
+    def _each(self, call: Callable[[BatchFit, np.ndarray], Any], u: np.ndarray) -> list:
+        """``call(batch, its theta)`` for every batch, on the worker threads (in batch order)."""
+        theta = self.decode(u)
+        if self.workers <= 1:
+            return [call(b, theta[b.index]) for b in self.batches]
+        with ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(lambda b: call(b, theta[b.index]), self.batches))
+
+    def _recall(self, kind: str, u: np.ndarray, compute: Callable[[], Any]):
+        """The kept result of ``compute`` at ``u``, or computed and kept (the last :data:`KEEP` of each kind)."""
+        key = (kind, u.tobytes())
+        if key in self._kept:
+            self._kept.move_to_end(key)
+            return self._kept[key]
+        out = compute()
+        self._kept[key] = out
+        while sum(k[0] == kind for k in self._kept) > KEEP:
+            del self._kept[next(k for k in self._kept if k[0] == kind)]
+        return out
 
     def sigma(self, values: np.ndarray, error_params: Mapping[str, tuple[float, float]]) -> np.ndarray:
         """Standard deviation of every observation: sqrt(a^2 + (b |value|)^2) of its output's error model."""

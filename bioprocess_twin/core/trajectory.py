@@ -9,13 +9,14 @@ batch and calls it every iteration, so the graph and the integrators are made on
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import casadi as ca
 import numpy as np
 
+from .crossing import StepOptions, crossed_states, step_options
 from .integration import (
     SolverOptions,
     apply_jumps,
@@ -48,36 +49,60 @@ class Trajectory:
     _jacobian: ca.Function | None = field(default=None, repr=False)
     #: (n_times, nu) inputs in effect at the output times, as planned (a free input at its value in theta0)
     inputs: np.ndarray | None = None
+    #: builds the same trajectory on the restarting path, used when a crossing run fails (``core.crossing``)
+    restarting: Callable[[], Trajectory] | None = field(default=None, repr=False)
+    #: calls that failed crossing the input steps and were answered by the restarting path
+    fallbacks: int = 0
+    _restarted: Trajectory | None = field(default=None, repr=False)
 
     @property
     def function(self) -> ca.Function:
         """theta -> the values, column by column (all times of the first column, then the next...)."""
         return self._values
 
-    def __call__(self, theta: Sequence[float] | None = None) -> np.ndarray:
+    def __call__(self, theta: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
         """(n_times, n_columns) values at theta."""
         at = self.theta0 if theta is None else np.asarray(theta, dtype=float)
         try:
             out = self._values(at)
         except RuntimeError as exc:
-            raise TrajectoryError(last_line(exc)) from None
+            fallback = self._fallback()
+            if fallback is None:
+                raise TrajectoryError(last_line(exc)) from None
+            return fallback(at)
         return np.array(out).reshape(len(self.columns), len(self.times)).T
 
-    def jacobian(self, theta: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def jacobian(self, theta: Sequence[float] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Values (n_times, n_columns) and their derivatives (n_times, n_columns, n_theta) at theta."""
         at = self.theta0 if theta is None else np.asarray(theta, dtype=float)
-        if self._jacobian is None:
-            th = ca.MX.sym("theta", len(self.names))
-            sym = self._values(th)
-            self._jacobian = ca.Function("trajectory_jac", [th], [sym, ca.jacobian(sym, th)])
         try:
-            v, J = self._jacobian(at)
+            v, J = self.jacobian_function()(at)
         except RuntimeError as exc:
-            raise TrajectoryError(last_line(exc)) from None
+            fallback = self._fallback()
+            if fallback is None:
+                raise TrajectoryError(last_line(exc)) from None
+            return fallback.jacobian(at)
         nt, nc = len(self.times), len(self.columns)
         values = np.array(v).reshape(nc, nt).T
         jac = np.array(J).reshape(nc, nt, len(self.names)).transpose(1, 0, 2)
         return values, jac
+
+    def jacobian_function(self) -> ca.Function:
+        """theta -> (values, their Jacobian), built on first use (build it before calling from threads)."""
+        if self._jacobian is None:
+            th = ca.MX.sym("theta", len(self.names))
+            sym = self._values(th)
+            self._jacobian = ca.Function("trajectory_jac", [th], [sym, ca.jacobian(sym, th)])
+        return self._jacobian
+
+    def _fallback(self) -> Trajectory | None:
+        """The restarting trajectory (built on first use), or None on the restarting path."""
+        if self.restarting is None:
+            return None
+        if self._restarted is None:
+            self._restarted = self.restarting()
+        self.fallbacks += 1
+        return self._restarted
 
 
 def last_line(exc: Exception) -> str:
@@ -100,13 +125,31 @@ def trajectory(
     free_inputs: Sequence[str] = (),
     columns: Sequence[str] | None = None,
     derivatives: bool = True,
+    steps: StepOptions | Mapping[str, Any] | None = None,
 ) -> Trajectory:
     """The states and outputs named in ``columns`` (default: all) at ``times`` as a CasADi function of
     the ``free_parameters``, the initial values of the ``free_states`` and the values of the
     ``free_inputs`` (inputs held constant over the whole run), stacked in that order. Other parameters,
     initial states and inputs keep the values given (or their defaults). Inputs and recipe as in
     ``simulate``. ``derivatives=False`` builds for values only (``core.ensemble``): the nominal
-    right-hand side the options name, which need not carry parameter derivatives."""
+    right-hand side the options name, which need not carry parameter derivatives.
+
+    ``steps`` (``core.crossing.StepOptions``) chooses how input steps are passed: None restarts CVODES at
+    every step (as ``simulate``); ``input_steps='cross'`` crosses small steps in one run (ODE models), and a
+    call that fails that way is answered by the restarting path."""
+    given = dict(
+        parameters=parameters,
+        inputs=inputs,
+        recipe=recipe,
+        initial=initial,
+        options=options,
+        free_parameters=free_parameters,
+        free_states=free_states,
+        free_inputs=free_inputs,
+        columns=columns,
+        derivatives=derivatives,
+    )
+    crossing = steps is not None and step_options(steps).input_steps == "cross" and not model.nz
     options = options or SolverOptions()
     if derivatives:
         # CasADi's second-order correction of the augmented Newton matrix only changes how fast the corrector
@@ -159,7 +202,9 @@ def trajectory(
     plugin = options.plugin(model)
     zsolve = lambda t, xx, zz, i: consistent_z_symbolic(model, t, xx, zz, P, inputs_at(i))  # noqa: E731
     cols, zcols = [x], [zsolve(plan.grid[0], x, z0, 0)]
-    for a, b in plan.chunks:
+    if crossing:
+        cols = crossed_states(model, plan, x, P, inputs_at, options, step_options(steps), theta.numel())
+    for a, b in [] if crossing else plan.chunks:
         shape, span = chunk_shape(plan.grid, a, b)
         F = integrator(model, shape, plugin, options)
         xf, zf = call_chunk(F, cols[-1], plan.grid[a], zcols[-1], P, inputs_at(a), span)
@@ -196,6 +241,7 @@ def trajectory(
         np.asarray(theta0, dtype=float),
         f,
         inputs=plan.u_at[:, plan.output_index].T.copy(),
+        restarting=(lambda: trajectory(model, times, **given)) if crossing else None,  # type: ignore[arg-type]
     )
 
 
