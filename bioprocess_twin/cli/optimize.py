@@ -4,10 +4,15 @@ its factors (or its front).
 
 Exit codes: 0 optimal; 1 internal error; 2 bad spec; 3 the solver stopped without an optimum; 4 the
 constraints cannot be met together (the JSON names them).
+
+While IPOPT runs, a live line on stderr (a terminal's) shows the stage, the iteration, the objective and the
+constraint violation (``--quiet`` hides it); the JSON is the same either way.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +34,9 @@ OPTIMIZE_EXIT_HELP = (
     "multiple shooting with CVODES and IPOPT; with `pareto:` the ε-constraint front of two objectives. The "
     "result gives the optimum, the policy, each constraint's activity and price, and IPOPT's status. A scenario "
     "spec with `analysis: optimize` (it has `base:`) gives instead the factor values that optimise a KPI under its "
-    "responses' limits: continuous factors by IPOPT with CVODES sensitivities, the others enumerated.\n\n"
-    + OPTIMIZE_EXIT_HELP
+    "responses' limits: continuous factors by IPOPT with CVODES sensitivities, the others enumerated. While "
+    "IPOPT runs, a live line on stderr shows the stage, the iteration, the objective and the constraint violation "
+    "(on a terminal; --quiet hides it).\n\n" + OPTIMIZE_EXIT_HELP
 )
 def optimize(
     spec: Path = typer.Argument(
@@ -38,21 +44,52 @@ def optimize(
     ),
     as_json: bool = JSON_OPTION,
     out: Path | None = OUT_OPTION,
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", "--no-progress", help="no live progress line (iteration, objective) on stderr"
+    ),
 ):
-    raise typer.Exit(run_optimize(spec, as_json, out))
+    raise typer.Exit(run_optimize(spec, as_json, out, not quiet))
 
 
-def run_optimize(spec_path: Path, as_json: bool, out: Path | None) -> int:
+def run_optimize(spec_path: Path, as_json: bool, out: Path | None, progress: bool = True) -> int:
     from ..core import ParameterError
     from ..core.spec import SpecError
     from ..scenarios.optimize import load_optimization_spec, run_optimization
 
     def work():
-        doc = run_optimization(load_optimization_spec(spec_path))
+        spec = load_optimization_spec(spec_path)
+        with _progress_line(progress) as report:
+            doc = run_optimization(spec, report)
         code = {"optimal": EXIT_OK, "infeasible": EXIT_INFEASIBLE}.get(doc["status"], EXIT_SOLVER)
         return doc, code, doc.get("message") or doc["status"]
 
     return run_and_report(str(spec_path), as_json, out, work, _print_result, (SpecError, ParameterError))
+
+
+@contextlib.contextmanager
+def _progress_line(shown: bool) -> Iterator[Any]:
+    """A rich progress line on stderr (drawn on a terminal only, and gone when the run ends), updated by the
+    optimisation's reports: their text, and a bar where the share of the work done is known."""
+    if not shown:
+        yield None
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(bar_width=20), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as line:
+        task = line.add_task("optimising", total=None)
+
+        def report(p) -> None:
+            total = None if p.done is None else 1.0
+            line.update(task, description=escape(p.text()), completed=p.done or 0.0, total=total)
+
+        yield report
 
 
 def _print_result(doc: dict[str, Any]) -> None:

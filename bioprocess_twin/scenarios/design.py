@@ -19,7 +19,8 @@ When IPOPT does not converge, an elastic NLP finds the least-infeasible point (l
 relative to its bound). Violations left: ``infeasible``, naming the constraints that cannot be met together
 (violated, or holding it at their bounds). None: IPOPT restarts there, else ``failed``. Prices are IPOPT's
 multipliers as the gain in the objective (its sense and units) per unit a bound is relaxed. Local optima from
-the middle of the ranges; nominal model (the spec's ``uncertainty`` is not sampled).
+the middle of the ranges; nominal model (the spec's ``uncertainty`` is not sampled). A ``progress`` callable hears
+of every IPOPT iteration and of each combination's end, with the share of the combinations done (:mod:`.progress`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from ..core.units import UnitsError, to_magnitude
 from . import line_base
 from .cases import CaseContext, check_paths
 from .design_nlp import FEASIBILITY_TOLERANCE, DesignConstraint, Elastic, Nlp, Row, constraint_text, finite_or_none
+from .progress import Progress, close_part, part
 from .spec import KpiObjective, OptimizeSettings, ScenarioSpec
 
 #: most combinations of the enumerated factors one optimisation solves (each is an NLP)
@@ -167,18 +169,25 @@ class DesignProblem:
         paths = [path for path, _, _ in self.enumerated]
         return [dict(zip(paths, values)) for values in itertools.product(*[lv for _, _, lv in self.enumerated])]
 
-    def solve(self, extra: Sequence[Row] = ()) -> DesignResult:
-        """The best design over every combination, under the responses' limits and the ``extra`` rows."""
+    def solve(self, extra: Sequence[Row] = (), progress: Progress | None = None) -> DesignResult:
+        """The best design over every combination, under the responses' limits and the ``extra`` rows.
+        ``progress``: called at every IPOPT iteration and as each combination ends (:mod:`.progress`)."""
         started = time.perf_counter()
         objective = self.settings.objective
         rows = [_looser(Row("response", r.kpi, r.min, r.max), extra) for r in self.spec.responses]
         rows = [r for r in rows if r.min is not None or r.max is not None] + list(extra)
         found = []
-        for levels in self.combinations():
+        combinations = self.combinations()
+        for j, levels in enumerate(combinations):
             key = tuple(levels.values())
             if key not in self._cases:
                 self._cases[key] = _Case(self, levels)
-            found.append(self._cases[key].solve(objective, rows))
+            label = f"combination {j + 1} of {len(combinations)} ({_levels_text(levels)})" if levels else "design"
+            c = self._cases[key].solve(objective, rows, part(progress, label, j, len(combinations)))
+            found.append(c)
+            close_part(
+                progress, label, j, len(combinations), c.status, c.iterations, c.objective, c.violation, objective.kpi
+            )
         status, message, best = _pick(found, objective)
         seconds = time.perf_counter() - started
         return DesignResult(status, message, objective, best, found, self.factor_units, self.kpi_units, seconds)
@@ -189,16 +198,19 @@ def optimize_design(
     base: Mapping[str, Any],
     objective: KpiObjective | Mapping[str, Any] | None = None,
     settings: OptimizeSettings | None = None,
+    progress: Progress | None = None,
 ) -> DesignResult:
     """The factor values of ``spec`` that optimise ``objective`` (default: the spec's ``optimize.objective``)
-    under every response's limits (see the module docstring). Raises SpecError for a problem it cannot pose."""
+    under every response's limits (see the module docstring). Raises SpecError for a problem it cannot pose.
+    ``progress``: called at every IPOPT iteration and as each combination ends (:mod:`.progress`); if it raises,
+    the run stops and the exception propagates."""
     settings = settings or spec.optimize
     if objective is not None:
         objective = KpiObjective.model_validate(objective if isinstance(objective, KpiObjective) else dict(objective))
         settings = (
             settings.model_copy(update={"objective": objective}) if settings else OptimizeSettings(objective=objective)
         )
-    return DesignProblem(spec, base, settings).solve()
+    return DesignProblem(spec, base, settings).solve(progress=progress)
 
 
 def _factors(spec: ScenarioSpec, process: Process) -> tuple[list[Variable], list[tuple[str, int, list[float]]]]:
@@ -375,24 +387,29 @@ class _Case:
         return np.array([_number(kpis[k]) for k in self.needed])
 
     # -- solving ------------------------------------------------------------------------------------------
-    def solve(self, objective: KpiObjective, rows: Sequence[Row]) -> CombinationResult:
+    def solve(
+        self, objective: KpiObjective, rows: Sequence[Row], progress: Progress | None = None
+    ) -> CombinationResult:
         self.message = ""
         settings, nlp = self.problem.settings, Nlp(self, objective, rows)
         if not self.variables:
             return self._report(nlp, np.zeros(0), None, 0, "enumerated")
-        x, info, iterations = nlp.run(np.full(len(self.variables), 0.5), settings)
+        x, info, iterations = nlp.run(np.full(len(self.variables), 0.5), settings, progress)
         status = IPOPT_STATUS.get(int(info["status"]), str(info["status"]))
         if int(info["status"]) in SOLVED:
             return self._report(nlp, x, info, iterations, status)
         elastic = Elastic(nlp)
-        xe, info_e, more = elastic.run(np.concatenate([x, elastic.slacks(x)]), settings)
+        xe, info_e, more = elastic.run(
+            np.concatenate([x, elastic.slacks(x)]), settings, progress, "least-infeasible point", iterations
+        )
         xe, iterations = xe[: len(x)], iterations + more
         k = self.kpis(xe)[0]
         if int(info_e["status"]) not in SOLVED or not np.all(np.isfinite(k)):
             return self._report(nlp, x, None, iterations, status, f"IPOPT stopped: {status}")
         if sum(nlp.violations(k)) > FEASIBILITY_TOLERANCE:
             return self._report(nlp, xe, None, iterations, status, binding=elastic.binding(info_e, xe))
-        x, info, more = nlp.run(xe, settings)  # a feasible point: start again from there
+        # a feasible point: start again from there
+        x, info, more = nlp.run(xe, settings, progress, "restart", iterations)
         status = IPOPT_STATUS.get(int(info["status"]), str(info["status"]))
         solved = int(info["status"]) in SOLVED
         return self._report(
@@ -475,7 +492,11 @@ def _pick(found: list[CombinationResult], objective: KpiObjective) -> tuple[str,
 
 
 def _levels(c: CombinationResult) -> str:
-    return ", ".join(f"{p}={v:g}" for p, v in c.levels.items()) or "the base spec"
+    return _levels_text(c.levels) or "the base spec"
+
+
+def _levels_text(levels: Mapping[str, float]) -> str:
+    return ", ".join(f"{p}={v:g}" for p, v in levels.items())
 
 
 def _field(problem: DesignProblem, name: str) -> str:

@@ -1,7 +1,8 @@
 """The NLP of one combination of a static design optimisation (:mod:`.design`) as cyipopt takes it: the objective
 KPI and the constraint rows over the factors scaled to [0, 1], the elastic problem that finds the least-infeasible
 point, and the report of every constraint with its price from IPOPT's multipliers. ``case`` is the combination
-(``design._Case``): its ``kpis(s, gradient)``, ``needed`` KPIs, ``variables`` and ``problem``."""
+(``design._Case``): its ``kpis(s, gradient)``, ``needed`` KPIs, ``variables`` and ``problem``. cyipopt's
+``intermediate`` callback reports each IPOPT iteration to a ``progress`` callable (:mod:`.progress`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import cyipopt
 import numpy as np
 
+from .progress import OptimisationProgress, Progress, Relay
 from .spec import KpiObjective, OptimizeSettings
 
 #: a bound is active within this share of itself (at least 1 unit), or of the factor's range
@@ -63,6 +65,8 @@ class Nlp:
         self.cu = np.array([INF if r.max is None else r.max for r in self.rows])
         self.weights = np.array([1.0 / max(1.0, *(abs(b) for b in (r.min, r.max) if b is not None)) for r in rows])
         self.iterations = 0
+        self.relay, self.stage, self.offset = Relay(None), "", 0
+        self.solving: cyipopt.Problem | None = None
 
     def _values(self, s, gradient=False):
         k, G = self.case.kpis(s[: len(self.case.variables)], gradient)
@@ -82,22 +86,49 @@ class Nlp:
     def jacobian(self, s):
         return self._values(s, True)[1][self.ir].ravel()
 
-    def intermediate(self, alg_mod, iter_count, *args):
+    def intermediate(self, alg_mod, iter_count, obj_value, inf_pr, *args):
         self.iterations = int(iter_count)
-        return True
+        if self.relay.progress is None:
+            return True
+        try:
+            objective, violation = self.progress_values(float(obj_value), float(inf_pr))
+            at = self.offset + int(iter_count)
+            report = OptimisationProgress(self.stage, at, objective, violation, None, self.goal.kpi)
+        except BaseException as exc:  # noqa: BLE001 - a signal (the wall-clock limit) while here: stop, raise later
+            self.relay.error = self.relay.error or exc
+            return False
+        return self.relay(report)
+
+    def progress_values(self, obj_value: float, inf_pr: float) -> tuple[float, float]:
+        """The objective in its own sense and IPOPT's primal infeasibility, for a progress report."""
+        return self.sign * obj_value, inf_pr
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(len(self.case.variables)), np.ones(len(self.case.variables))
 
-    def run(self, x0: np.ndarray, settings: OptimizeSettings) -> tuple[np.ndarray, dict, int]:
+    def run(
+        self,
+        x0: np.ndarray,
+        settings: OptimizeSettings,
+        progress: Progress | None = None,
+        stage: str = "",
+        offset: int = 0,
+    ) -> tuple[np.ndarray, dict, int]:
+        """IPOPT from x0; ``progress`` hears of each iteration under ``stage``, numbered on from ``offset`` (the
+        iterations of the combination's earlier solves); if it raises, IPOPT stops there and the exception
+        propagates."""
         lb, ub = self.bounds()
         problem = cyipopt.Problem(n=len(x0), m=len(self.cl), problem_obj=self, lb=lb, ub=ub, cl=self.cl, cu=self.cu)
         options = {"print_level": 0, "sb": "yes", "linear_solver": "mumps", "hessian_approximation": "limited-memory"}
         options |= {"tol": settings.tolerance, "max_iter": settings.max_iterations, "honor_original_bounds": "yes"}
         for key, value in options.items():
             problem.add_option(key, value)
-        self.iterations = 0
-        x, info = problem.solve(np.clip(x0, lb, ub))
+        self.iterations, self.relay, self.stage, self.offset, self.solving = 0, Relay(progress), stage, offset, problem
+        try:
+            x, info = problem.solve(np.clip(x0, lb, ub))
+        finally:
+            self.solving = None
+        self.relay.reraise()
         return np.asarray(x, dtype=float), info, self.iterations
 
     def violations(self, k: np.ndarray) -> list[float]:
@@ -162,6 +193,15 @@ class Elastic(Nlp):
 
     def gradient(self, s):
         return np.concatenate([np.zeros(self.n), self.weights, self.weights])
+
+    def progress_values(self, obj_value: float, inf_pr: float) -> tuple[float, float]:
+        """The objective KPI at IPOPT's current point (NaN if it cannot tell) and the total violation this NLP
+        minimises (its own objective)."""
+        point = self.solving.get_current_iterate(scaled=False) if self.solving is not None else None
+        if point is None:
+            return math.nan, obj_value
+        k = self.case.kpis(np.asarray(point["x"], dtype=float)[: self.n])[0]
+        return float(k[self.io]), obj_value
 
     def constraints(self, s):
         return self._values(s)[0][self.ir] + s[self.n : self.n + self.m] - s[self.n + self.m :]

@@ -19,10 +19,14 @@ An operating parameter (one that shapes a recipe) has no place in a policy and i
 
 The same entry point takes a scenario spec (told apart by its ``base``) with ``analysis: optimize``: the static
 design over its factors under its responses' limits, or its Pareto front (:mod:`.design`).
+
+Every entry point takes an optional ``progress`` callable: it hears of every IPOPT iteration and of each front
+point's end (:mod:`.progress`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +39,9 @@ from ..core.definitions import calibrated_parameters
 from ..core.parameters import ParameterError
 from ..core.spec import SpecError, StrictModel, field_errors, read_spec_file
 from .design import DesignProblem, DesignResult, Row
-from .pareto import pareto_front
-from .policy import Objective, PolicyProblem, optimize_policy
+from .pareto import ParetoPoint, pareto_front
+from .policy import Objective, PolicyProblem, optimize_policy, reporting
+from .progress import Progress, close_part, part
 from .spec import ScenarioSpec, parse_scenario_spec
 
 
@@ -68,18 +73,21 @@ class DesignPoint:
         return shown | {"status": self.result.status, "message": self.result.message, "factors": best and best.factors}
 
 
-def design_front(problem: DesignProblem) -> list[DesignPoint]:
+def design_front(problem: DesignProblem, progress: Progress | None = None) -> list[DesignPoint]:
     """The ε-constraint Pareto front of a design's objective against ``optimize.pareto.second`` (Haimes, Lasdon &
     Wismer 1971): ``second <= ε`` when it is minimised, ``>= ε`` else; every ε solves every combination. A
     response's limit on the second KPI that ε holds as tight is left out for that point (one constraint, one
-    price)."""
+    price). ``progress``: every IPOPT iteration and each combination's and point's end (:mod:`.progress`)."""
     pareto = problem.settings.pareto
     if pareto is None:
         raise SpecError("scenario", [("optimize.pareto", "give second: {kpi: ...} and epsilons: [...]")])
     side = "max" if pareto.second.sense == "minimize" else "min"
     points = []
-    for eps in pareto.epsilons:
-        result = problem.solve(extra=[Row("epsilon", pareto.second.kpi, **{side: float(eps)})])
+    for i, eps in enumerate(pareto.epsilons):
+        label = _point_label(eps, i, len(pareto.epsilons))
+        result = problem.solve(
+            [Row("epsilon", pareto.second.kpi, **{side: float(eps)})], part(progress, label, i, len(pareto.epsilons))
+        )
         best, price = result.best, 0.0
         if best is not None and best.status == "optimal":
             bound = next(c for c in best.constraints if c.kind == "epsilon" and c.side == side)
@@ -87,7 +95,18 @@ def design_front(problem: DesignProblem) -> list[DesignPoint]:
         first = None if best is None else best.objective
         second = None if best is None else best.kpis.get(pareto.second.kpi)
         points.append(DesignPoint(float(eps), first, second, price, result))
+        violation = best.violation if best is not None else math.nan
+        kpi = problem.settings.objective.kpi
+        close_part(progress, label, i, len(pareto.epsilons), result.status, _iterations(result), first, violation, kpi)
     return points
+
+
+def _point_label(epsilon: float, index: int, count: int) -> str:
+    return f"ε {epsilon:g} ({index + 1} of {count})"
+
+
+def _iterations(result: DesignResult) -> int:
+    return sum(c.iterations for c in result.combinations)
 
 
 @dataclass
@@ -123,12 +142,13 @@ def load_optimization_spec(path: str | Path) -> OptimizationSpec | DesignSpec:
     return parse_optimization_spec(read_spec_file(path), str(path), path.parent)
 
 
-def run_optimization(spec: OptimizationSpec | DesignSpec) -> dict[str, Any]:
+def run_optimization(spec: OptimizationSpec | DesignSpec, progress: Progress | None = None) -> dict[str, Any]:
     """Optimise the spec's policy (or trace its Pareto front) on its catalogue model, or the static design of a
     scenario spec; the result document. ``status`` is ``optimal``, ``infeasible`` or ``failed`` (for a front: the
-    worst of its points)."""
+    worst of its points). ``progress``: called at every IPOPT iteration and as each front point or design
+    combination ends (:mod:`.progress`); if it raises, the run stops and the exception propagates."""
     if isinstance(spec, DesignSpec):
-        return run_design(spec)
+        return run_design(spec, progress)
     try:
         process = catalogue.get(spec.model)
     except KeyError as exc:
@@ -152,15 +172,37 @@ def run_optimization(spec: OptimizationSpec | DesignSpec) -> dict[str, Any]:
     doc: dict[str, Any] = {"model": process.name, "model_version": spec.version or process.version}
     try:
         if spec.pareto is None:
-            result = optimize_policy(process.model, problem)
+            result = optimize_policy(process.model, problem, progress=progress)
             return doc | {"kind": "policy", **result.to_dict()}
-        points = pareto_front(process.model, problem, spec.pareto.second, spec.pareto.epsilons)
+        points = _policy_front(process.model, problem, spec.pareto, progress)
     except ParameterError as exc:
         raise SpecError("optimization spec", exc.errors) from None
     return doc | _front("pareto", points, spec.objective, spec.pareto.second)
 
 
-def run_design(spec: DesignSpec) -> dict[str, Any]:
+def _policy_front(model: Any, problem: PolicyProblem, pareto: ParetoSettings, progress: Progress | None):
+    """:func:`.pareto.pareto_front`, one ε at a time when progress is wanted (each from the policy of the ε
+    before it when that one was optimal, as the front itself does), so that each point reports its share."""
+    if progress is None:
+        return pareto_front(model, problem, pareto.second, pareto.epsilons)
+    points: list[ParetoPoint] = []
+    start = None
+    count = len(pareto.epsilons)
+    for i, eps in enumerate(pareto.epsilons):
+        label = _point_label(eps, i, count)
+        with reporting(part(progress, label, i, count)):
+            (point,) = pareto_front(model, problem, pareto.second, [eps], start)
+        points.append(point)
+        result = point.result
+        start = result.controls if result.status == "optimal" else start
+        worst = max([c.violation / max(1.0, abs(c.bound)) for c in result.constraints], default=0.0)
+        close_part(
+            progress, label, i, count, result.status, result.iterations, result.objective, worst, problem.objective.name
+        )
+    return points
+
+
+def run_design(spec: DesignSpec, progress: Progress | None = None) -> dict[str, Any]:
     """The static design of a scenario spec (``kind: design``), or its ε-constraint front (``design_pareto``)."""
     problem = DesignProblem(spec.scenario, spec.base)
     settings = problem.settings
@@ -177,8 +219,8 @@ def run_design(spec: DesignSpec) -> dict[str, Any]:
     if uncertainty.parameters or uncertainty.factors or uncertainty.calibrated:
         doc["note"] = "nominal model: the uncertainty section is not sampled by the optimisation"
     if settings.pareto is None:
-        return doc | {"kind": "design", **problem.solve().to_dict()}
-    front = _front("design_pareto", design_front(problem), settings.objective, settings.pareto.second)
+        return doc | {"kind": "design", **problem.solve(progress=progress).to_dict()}
+    front = _front("design_pareto", design_front(problem, progress), settings.objective, settings.pareto.second)
     return doc | front | {"kpi_units": problem.kpi_units}
 
 

@@ -24,14 +24,17 @@ horizon, maximised or minimised; path constraints bound a state or output at eve
 (``DO >= 30``); final constraints bound one at the end (``V <= V_max``). The result gives the optimum, the
 policy, the trajectory at the boundaries, each constraint's activity and Lagrange multiplier (the price of
 the constraint: the change of the objective per unit of the bound), the solver status and the iterations;
-an infeasible problem names the constraints that are still violated.
+an infeasible problem names the constraints that are still violated. A ``progress`` callable hears of every IPOPT
+iteration (nlpsol's ``iteration_callback``; :mod:`.progress`).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,6 +46,7 @@ from ..core.integration import SolverOptions, call_chunk, integrator
 from ..core.model import Model
 from ..core.parameters import ParameterError
 from ..core.spec import StrictModel
+from .progress import OptimisationProgress, Progress, Relay
 from .spec import Limits
 
 #: a bound counts as active within this share of the control's range, or of the constraint's scale (or within
@@ -52,6 +56,8 @@ ACTIVE_TOLERANCE = 1e-6
 FEASIBILITY_TOLERANCE = 1e-6
 #: a state's scale is at least this many absolute tolerances (below them its value is integration noise)
 SCALE_FLOOR = 1e3
+#: the progress callable of the optimisations run inside :func:`reporting` that are given none
+_REPORTING: ContextVar[Progress | None] = ContextVar("policy_progress", default=None)
 
 
 class ControlBounds(StrictModel):
@@ -168,13 +174,19 @@ def _check(model: Model, problem: PolicyProblem) -> None:
 
 
 def optimize_policy(
-    model: Model, problem: PolicyProblem, start: Mapping[str, Sequence[float]] | None = None
+    model: Model,
+    problem: PolicyProblem,
+    start: Mapping[str, Sequence[float]] | None = None,
+    progress: Progress | None = None,
 ) -> PolicyResult:
     """The best piecewise-constant policy of ``problem.controls`` for ``model`` (see the module docstring).
 
     ``start``: a first policy per control, on any number of equal intervals (a coarser solution, say); it is
-    resampled onto the problem's intervals. Without it every control starts at its ``initial`` value."""
+    resampled onto the problem's intervals. Without it every control starts at its ``initial`` value.
+    ``progress``: called at every IPOPT iteration (:mod:`.progress`); if it raises, IPOPT stops there and the
+    exception propagates. Without it, the one of an enclosing :func:`reporting` block, if any."""
     _check(model, problem)
+    progress = progress if progress is not None else _REPORTING.get()
     started = time.perf_counter()
     N, T = problem.intervals, problem.horizon
     dt = T / N
@@ -235,12 +247,21 @@ def optimize_policy(
     nlp = {"x": w, "f": sign * J, "g": g}
     limits = {"lbx": lbw, "ubx": ubw, "lbg": np.array(lbg), "ubg": np.array(ubg)}
     iterations = 0
+    relay = Relay(progress)
+
+    def monitor(stage: str) -> _Monitor | None:
+        return None if progress is None else _Monitor(relay, stage, iterations, sign, problem.objective.name, limits)
+
     if problem.quasi_newton_iterations:
-        first = _solver(nlp, problem, "limited-memory", problem.quasi_newton_iterations)
+        watch = monitor("quasi-Newton warm-up")
+        first = _solver(nlp, problem, "limited-memory", problem.quasi_newton_iterations, watch)
         w0 = np.array(first(x0=w0, **limits)["x"]).ravel()
+        relay.reraise()
         iterations += int(first.stats().get("iter_count", 0))
-    solver = _solver(nlp, problem, problem.hessian, problem.max_iterations)
+    watch = monitor(f"{problem.hessian} Hessian" if problem.quasi_newton_iterations else "policy")
+    solver = _solver(nlp, problem, problem.hessian, problem.max_iterations, watch)
     sol = solver(x0=w0, **limits)
+    relay.reraise()
     stats = solver.stats()
     iterations += int(stats.get("iter_count", 0))
     # back to the problem's units: the multiplier of a row divided by s is the row's multiplier over s
@@ -295,6 +316,17 @@ def optimize_policy(
         solver_status=solver_status,
         seconds=time.perf_counter() - started,
     )
+
+
+@contextmanager
+def reporting(progress: Progress | None) -> Iterator[None]:
+    """Within the block, :func:`optimize_policy` calls that get no ``progress`` report to this one (the policies
+    of a Pareto front, which are solved by :func:`.pareto.pareto_front`)."""
+    token = _REPORTING.set(progress)
+    try:
+        yield
+    finally:
+        _REPORTING.reset(token)
 
 
 def _needed_states(model: Model, problem: PolicyProblem) -> list[int]:
@@ -381,7 +413,56 @@ def _constraint_scales(tags, at_guess: np.ndarray) -> np.ndarray:
     return out
 
 
-def _solver(nlp: dict, problem: PolicyProblem, hessian: str, iterations: int) -> ca.Function:
+class _Monitor(ca.Callback):
+    """nlpsol's ``iteration_callback``: at each IPOPT iteration, a report (the objective in the problem's sense,
+    the largest violation of the rows of g from their bounds, in the NLP's scaling) to ``relay``; it asks IPOPT to
+    stop (returns 1) once the relay holds an error. IPOPT calls it twice at the iteration where its restoration
+    phase starts (the same point): both calls carry that iteration's number."""
+
+    def __init__(self, relay: Relay, stage: str, offset: int, sign: float, name: str, limits: Mapping[str, Any]):
+        ca.Callback.__init__(self)
+        self.relay, self.stage, self.sign, self.objective_name = relay, stage, sign, name
+        self.lbg, self.ubg = np.asarray(limits["lbg"], dtype=float), np.asarray(limits["ubg"], dtype=float)
+        self.sizes = {"x": len(limits["lbx"]), "f": 1, "g": len(self.lbg), "lam_x": len(limits["lbx"])}
+        self.sizes |= {"lam_g": len(self.lbg), "lam_p": 0}
+        self.at, self.last = offset - 1, np.zeros(0)
+        self.construct("policy_progress", {})
+
+    def get_n_in(self) -> int:
+        return ca.nlpsol_n_out()
+
+    def get_n_out(self) -> int:
+        return 1
+
+    def get_name_in(self, i: int) -> str:
+        return ca.nlpsol_out(i)
+
+    def get_name_out(self, i: int) -> str:
+        return "stop"
+
+    def get_sparsity_in(self, i: int) -> ca.Sparsity:
+        return ca.Sparsity.dense(self.sizes[ca.nlpsol_out(i)], 1)
+
+    def eval(self, arg):
+        try:
+            x, g = np.array(arg[0], dtype=float).ravel(), np.array(arg[2], dtype=float).ravel()
+            if not np.array_equal(x, self.last):
+                self.at, self.last = self.at + 1, x
+            gap = np.maximum(np.maximum(self.lbg - g, g - self.ubg), 0.0)
+            violation = float(np.max(gap, initial=0.0))
+            report = OptimisationProgress(
+                self.stage, self.at, self.sign * float(arg[1]), violation, None, self.objective_name
+            )
+            go = self.relay(report)
+        except BaseException as exc:  # noqa: BLE001 - a signal (the wall-clock limit) while here: stop, raise later
+            self.relay.error = self.relay.error or exc
+            go = False
+        return [0 if go else 1]
+
+
+def _solver(
+    nlp: dict, problem: PolicyProblem, hessian: str, iterations: int, monitor: _Monitor | None = None
+) -> ca.Function:
     opts: dict[str, Any] = {
         "ipopt.print_level": 0,
         "print_time": False,
@@ -392,6 +473,8 @@ def _solver(nlp: dict, problem: PolicyProblem, hessian: str, iterations: int) ->
         "ipopt.tol": problem.tolerance,
         "ipopt.hessian_approximation": hessian,
     }
+    if monitor is not None:
+        opts["iteration_callback"] = monitor
     return ca.nlpsol("policy", "ipopt", nlp, opts)
 
 

@@ -5,7 +5,8 @@ The form (``components/optimise_form.py``) edits a problem: the model, the horiz
 inputs that are controls with their bounds (the others held at a value), the objective, path and final constraints
 and an optional second objective with its ε bounds. The page writes the optimisation spec from it, validates it
 with ``parse_optimization_spec`` (errors name the spec field) and calls ``run_optimization`` in a background
-worker, whose progress bar counts the seconds (the solver reports no fraction of its work); Cancel stops the worker.
+worker; its progress bar shows IPOPT's latest iteration, the objective and the constraint violation, and for a
+front the share of its points done (``components/optimise_progress.py``); Cancel stops the worker.
 Only the listed models can be picked; this shared server caps the intervals, the iterations and the Pareto points.
 Results keep the spec they were computed from and grey out when the form differs.
 """
@@ -26,7 +27,6 @@ from dashboards.components import forms, optimise_figures
 from dashboards.components import optimise_form as of
 from dashboards.components.common import (
     GRAPH_CONFIG,
-    elapsed_progress,
     error_alert,
     progress_bar,
     results_class,
@@ -34,6 +34,7 @@ from dashboards.components.common import (
     status_badge,
 )
 from dashboards.components.kpis import card
+from dashboards.components.optimise_progress import optimisation_progress
 
 dash.register_page(__name__, path="/optimise", name="Optimise", order=60, title="Optimise · bioprocess-twin")
 
@@ -76,6 +77,7 @@ def layout(**_):
                     className="g-2 mt-2",
                 ),
                 progress_bar("optimise-progress", "optimise-progress-wrap"),
+                html.Div(id="optimise-progress-text", className="d-none"),
                 html.Div(id="optimise-error"),
             ]
         ),
@@ -305,9 +307,14 @@ def pick_model(name):
         (Output("optimise-run", "disabled"), True, False),
         (Output("optimise-cancel", "disabled"), False, True),
         (Output("optimise-progress-wrap", "className"), "mt-2", "mt-2 invisible"),
+        (Output("optimise-progress-text", "className"), "small text-secondary mt-1", "d-none"),
     ],
     cancel=[Input("optimise-cancel", "n_clicks")],
-    progress=[Output("optimise-progress", "value"), Output("optimise-progress", "label")],
+    progress=[
+        Output("optimise-progress", "value"),
+        Output("optimise-progress", "label"),
+        Output("optimise-progress-text", "children"),
+    ],
 )
 def run(set_progress, _clicks, *values):
     """Validate the spec the form describes and optimise it in a background worker."""
@@ -320,16 +327,16 @@ def run(set_progress, _clicks, *values):
         spec = parse_optimization_spec(doc, "optimisation spec")
     except SpecError as exc:
         return *unchanged, error_alert("Check the inputs", exc.errors, "optimise-error-alert")
+    d = of.description(doc["model"])
     try:
-        with elapsed_progress(set_progress, "optimising") as watch:
-            result = run_optimization(spec)
+        with optimisation_progress(set_progress, of.units_of(d)) as (watch, report):
+            result = run_optimization(spec, report)
     except SpecError as exc:
         return *unchanged, error_alert("Check the inputs", exc.errors, "optimise-error-alert")
     except Exception as exc:  # noqa: BLE001 - explain, never crash the worker silently
         return *unchanged, error_alert(
             "The optimisation could not run", [(type(exc).__name__, str(exc))], "optimise-error-alert"
         )
-    d = of.description(doc["model"])
     store = {"result": result, "spec": doc, "units": of.units_of(d), "horizon": spec.horizon, "elapsed": watch.text}
     what = "Pareto front" if result["kind"] == "pareto" else "policy"
     status = [

@@ -171,6 +171,28 @@ def test_a_pareto_front_of_volume_against_feed_lies_on_the_mass_balance(page):
     assert bw.plotted(duo, "optimise-policy", "g.data.length") == 2
 
 
+def test_the_progress_shows_the_iteration_and_cancel_stops_the_run(page):
+    """A front of ten points of the page's own 14-day titre problem (two seconds or more each here) runs long
+    enough for the progress to show an iteration under the bar, the share of points done in it; Cancel then
+    stops the worker and nothing is shown."""
+    duo = page
+    bw.click(duo, "#optimise-pareto")
+    pick(duo, "#optimise-second", "fed_volume (L)")
+    bw.type_into(duo, "#optimise-epsilons", ", ".join(f"{0.1 + 0.05 * i:g}" for i in range(10)))
+    bw.click(duo, "#optimise-run")
+    shown = bw.wait_for_text(duo, "#optimise-progress-text", contains="iteration", timeout=OPTIMISE_TIMEOUT)
+    assert "titre" in shown and "violation" in shown and "of 10)" in shown
+    assert bw.text(duo, "#optimise-progress").strip().endswith("%")
+    bw.click(duo, "#optimise-cancel")
+    bw.wait_for_js(
+        duo,
+        "return !document.querySelector('#optimise-run').disabled"
+        " && document.querySelector('#optimise-progress-wrap').classList.contains('invisible');",
+        message="Cancel does not end the run",
+    )
+    assert bw.text(duo, "#optimise-status") == "Not run yet."
+
+
 def test_a_bad_spec_is_refused_naming_its_field(page):
     duo = page
     bw.type_into(duo, "#optimise-horizon", "12x0")  # not a number: the box is marked and the field named at once
